@@ -1,0 +1,26 @@
+# edgeconv: convert ONNX models for Luxonis cameras and OpenVINO, one rule per step.
+# Layout: workflow/rules/<stage>.smk holds the rules, src/edgeconv/steps/<step>.py the code of each step.
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/onnx.smk"
+include: "workflow/rules/calibration.smk"
+include: "workflow/rules/openvino.smk"
+include: "workflow/rules/verify.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,269 @@
+"""Resolve a stage config against its model: every input gets a fixed shape, layout, dtype,
+encoding and per-channel normalization; every mismatch is an error naming the key."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeconv.config.schema import (
+    ImageCalibration,
+    InputSpec,
+    LinkCalibration,
+    RandomCalibration,
+    StageConfig,
+)
+from edgeconv.errors import ConfigError
+from edgeconv.onnx_io import ModelInfo, numpy_dtype
+
+
+@dataclass
+class ResolvedInput:
+    name: str
+    shape: list[int]
+    layout: str
+    data_type: str
+    encoding_from: str
+    encoding_to: str
+    mean: list[float] | None  # one value per channel, in the original model's channel order
+    scale: list[float] | None
+    frozen_value: list[Any] | None
+    calibration: dict[str, Any]
+    listed: bool  # given in the config (unlisted inputs pass through untouched)
+
+    @property
+    def channel_axis(self) -> int | None:
+        return self.layout.index("C") if "C" in self.layout else None
+
+    @property
+    def channels(self) -> int | None:
+        axis = self.channel_axis
+        return None if axis is None else self.shape[axis]
+
+    @property
+    def is_image(self) -> bool:
+        return self.encoding_from != "NONE"
+
+    @property
+    def reverse_channels(self) -> bool:
+        return self.encoding_from != self.encoding_to and {self.encoding_from, self.encoding_to} == {"RGB", "BGR"}
+
+    @property
+    def needs_normalization(self) -> bool:
+        return (
+            self.reverse_channels
+            or (self.mean is not None and any(v != 0 for v in self.mean))
+            or (self.scale is not None and any(v != 1 for v in self.scale))
+        )
+
+    def frozen_array(self) -> np.ndarray | None:
+        if self.frozen_value is None:
+            return None
+        return np.asarray(self.frozen_value, dtype=numpy_dtype(self.data_type)).reshape(self.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResolvedInput:
+        return cls(**d)
+
+
+@dataclass
+class ResolvedStage:
+    inputs: list[ResolvedInput]
+    outputs: list[str]
+
+    def input(self, name: str) -> ResolvedInput:
+        return next(i for i in self.inputs if i.name == name)
+
+
+def default_layout(shape: list[Any]) -> str:
+    rank = len(shape)
+    if rank == 4:
+        if shape[1] in (1, 3) or shape[3] not in (1, 3):
+            return "NCHW"
+        return "NHWC"
+    if rank == 3:
+        return "CHW" if shape[0] in (1, 3) else "HWC" if shape[2] in (1, 3) else "NCD"
+    return "NCDHW"[:rank] if rank <= 5 else "N" + "".join(chr(ord("A") + i) for i in range(rank - 1))
+
+
+def _is_image_shape(shape: list[int], layout: str) -> bool:
+    return all(c in layout for c in "CHW") and shape[layout.index("C")] in (1, 3)
+
+
+def resolve_stage(stage: StageConfig, info: ModelInfo, source: str, prefix: str = "") -> ResolvedStage:
+    problems: list[str] = []
+    listed = {i.name: (idx, i) for idx, i in enumerate(stage.inputs)}
+    model_names = [t.name for t in info.inputs]
+    for name, (idx, _) in listed.items():
+        if info.input(name) is None:
+            problems.append(
+                f"{prefix}inputs.{idx}.name: the model {info.path} has no input {name!r}; "
+                f"its inputs are: {', '.join(model_names) or '(none)'}"
+            )
+    if problems:
+        raise ConfigError(source, problems)
+    inputs: list[ResolvedInput] = []
+    defaults = stage.input_defaults()
+    for tensor in info.inputs:
+        if tensor.name in listed:
+            idx, spec = listed[tensor.name]
+            key = f"{prefix}inputs.{idx}"
+            inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
+        elif not stage.inputs:
+            spec = InputSpec(name=tensor.name)
+            key = f"{prefix}inputs (model input {tensor.name!r})"
+            inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
+        else:
+            spec = InputSpec(name=tensor.name, encoding={"from": "NONE", "to": "NONE"})  # type: ignore[arg-type]
+            key = f"{prefix}inputs (unlisted model input {tensor.name!r})"
+            inputs.append(_resolve_input(spec, {}, tensor, key, source, problems, listed=False))
+    outputs = [o.name for o in stage.outputs] or [o.name for o in info.outputs]
+    for idx, out in enumerate(outputs):
+        if stage.outputs and out not in info.tensor_names:
+            graph_outputs = ", ".join(o.name for o in info.outputs)
+            problems.append(
+                f"{prefix}outputs.{idx}.name: the model {info.path} has no tensor {out!r}; "
+                f"its outputs are: {graph_outputs}"
+            )
+    if problems:
+        raise ConfigError(source, problems)
+    return ResolvedStage(inputs=inputs, outputs=outputs)
+
+
+def _pick(spec: InputSpec, defaults: dict[str, Any], key: str) -> Any:
+    value = getattr(spec, key)
+    return value if value is not None else defaults.get(key)
+
+
+def _resolve_input(
+    spec: InputSpec,
+    defaults: dict[str, Any],
+    tensor: Any,
+    key: str,
+    source: str,
+    problems: list[str],
+    listed: bool,
+) -> ResolvedInput:
+    n0 = len(problems)
+    model_shape = tensor.shape
+    shape = _pick(spec, defaults, "shape")
+    if shape is not None:
+        shape = list(shape)
+        if len(shape) != len(model_shape):
+            problems.append(
+                f"{key}.shape: {shape} has {len(shape)} dimensions but input {tensor.name!r} has "
+                f"{len(model_shape)} ({_fmt_shape(model_shape)})"
+            )
+        else:
+            for axis, (given, fixed) in enumerate(zip(shape, model_shape)):
+                if isinstance(fixed, int) and given not in (0, fixed):
+                    problems.append(
+                        f"{key}.shape: dimension {axis} is {given} but the model fixes it to {fixed} "
+                        f"({_fmt_shape(model_shape)})"
+                    )
+            if shape and shape[0] == 0:
+                shape[0] = 1  # the reference's convention: 0 means a dynamic batch, built as 1
+            if any(d == 0 for d in shape):
+                problems.append(f"{key}.shape: {shape} has a 0 dimension; give a fixed size")
+    else:
+        shape = [d if isinstance(d, int) else -1 for d in model_shape]
+        if shape and shape[0] == -1:
+            shape[0] = 1
+        dynamic = [i for i, d in enumerate(shape) if d == -1]
+        if dynamic:
+            problems.append(
+                f"{key}.shape: input {tensor.name!r} has dynamic dimension(s) at index "
+                f"{', '.join(map(str, dynamic))} ({_fmt_shape(model_shape)}); set `{key.split(' ')[0]}.shape` "
+                f"in the config (or override it, e.g. inputs.0.shape \"[{', '.join(str(d if d > 0 else 'N') for d in shape)}]\")"
+            )
+    data_type = _pick(spec, defaults, "data_type") or tensor.data_type
+    layout = _pick(spec, defaults, "layout") or default_layout(shape)
+    if len(layout) != len(shape):
+        problems.append(f"{key}.layout: {layout!r} has {len(layout)} letters but the shape {shape} has {len(shape)}")
+    if len(problems) > n0:
+        return _placeholder(tensor.name)
+    channels = shape[layout.index("C")] if "C" in layout else None
+    enc = _pick(spec, defaults, "encoding")
+    if enc is None:
+        enc_from, enc_to = ("RGB", "BGR") if _is_image_shape(shape, layout) else ("NONE", "NONE")
+    else:
+        enc_from, enc_to = enc.from_, enc.to
+        enc_from = getattr(enc_from, "value", enc_from)
+        enc_to = getattr(enc_to, "value", enc_to)
+    if channels == 1 and {enc_from, enc_to} <= {"RGB", "BGR", "GRAY"}:
+        enc_from = enc_to = "GRAY"
+    if {enc_from, enc_to} & {"RGB", "BGR"} and channels != 3:
+        problems.append(
+            f"{key}.encoding: {enc_from}->{enc_to} needs 3 channels but input {tensor.name!r} has "
+            f"{channels if channels is not None else 'no C axis'} (shape {shape}, layout {layout}); "
+            "use `encoding: NONE` for a non-image input"
+        )
+    if "NONE" in (enc_from, enc_to) and enc_from != enc_to:
+        problems.append(f"{key}.encoding: cannot convert {enc_from} to {enc_to}; use NONE on both sides")
+    mean = _per_channel(_pick(spec, defaults, "mean_values"), channels, f"{key}.mean_values", problems)
+    scale = _per_channel(_pick(spec, defaults, "scale_values"), channels, f"{key}.scale_values", problems)
+    if scale is not None and any(v == 0 for v in scale):
+        problems.append(f"{key}.scale_values: scale values must be non-zero (the input is divided by them)")
+    frozen = spec.frozen_value if spec.frozen_value is not None else None
+    if frozen is not None:
+        arr = np.asarray(frozen)
+        size = int(np.prod(shape))
+        if arr.size not in (1, size):
+            problems.append(
+                f"{key}.frozen_value: {arr.size} value(s) given but input {tensor.name!r} of shape {shape} "
+                f"holds {size}; give one value or all {size}"
+            )
+        else:
+            frozen = np.broadcast_to(arr, shape).reshape(-1).tolist()
+    calib = _pick(spec, defaults, "calibration") or RandomCalibration()
+    calib_dict = _calibration_dict(calib)
+    return ResolvedInput(
+        name=tensor.name,
+        shape=shape,
+        layout=layout,
+        data_type=getattr(data_type, "value", data_type),
+        encoding_from=enc_from,
+        encoding_to=enc_to,
+        mean=mean,
+        scale=scale,
+        frozen_value=frozen,
+        calibration=calib_dict,
+        listed=listed,
+    )
+
+
+def _calibration_dict(calib: Any) -> dict[str, Any]:
+    kind = {ImageCalibration: "path", LinkCalibration: "link", RandomCalibration: "random"}[type(calib)]
+    return {"kind": kind, **calib.model_dump(mode="json")}
+
+
+def _placeholder(name: str) -> ResolvedInput:
+    # Only returned alongside recorded problems; never used to build anything.
+    return ResolvedInput(name, [], "", "float32", "NONE", "NONE", None, None, None, {}, False)
+
+
+def _per_channel(values: list[float] | None, channels: int | None, key: str, problems: list[str]) -> list[float] | None:
+    if values is None:
+        return None
+    values = [float(v) for v in values]
+    if len(values) == 1:
+        return values * (channels or 1)
+    if channels is None:
+        problems.append(f"{key}: {len(values)} values given but the input has no channel axis; give one value")
+        return None
+    if len(values) != channels:
+        problems.append(
+            f"{key}: {len(values)} values given for an input with {channels} channel(s); "
+            f"give one value or {channels}"
+        )
+        return None
+    return values
+
+
+def _fmt_shape(shape: list[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"

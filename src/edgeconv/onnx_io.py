@@ -1,0 +1,138 @@
+"""Reading and writing ONNX files with clear errors, and the facts about a model the config needs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from edgeconv.errors import ModelFileError
+
+# Protobuf's own limit; bigger models keep their weights in <model>.onnx_data.
+TWO_GB = 2**31 - 1
+
+ONNX_TO_NUMPY = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.FLOAT16: "float16",
+    onnx.TensorProto.DOUBLE: "float64",
+    onnx.TensorProto.INT8: "int8",
+    onnx.TensorProto.INT16: "int16",
+    onnx.TensorProto.INT32: "int32",
+    onnx.TensorProto.INT64: "int64",
+    onnx.TensorProto.UINT8: "uint8",
+    onnx.TensorProto.UINT16: "uint16",
+    onnx.TensorProto.UINT32: "uint32",
+    onnx.TensorProto.UINT64: "uint64",
+    onnx.TensorProto.BOOL: "boolean",
+}
+NUMPY_TO_ONNX = {v: k for k, v in ONNX_TO_NUMPY.items()}
+
+
+def numpy_dtype(data_type: str) -> np.dtype:
+    return np.dtype(bool) if data_type == "boolean" else np.dtype(data_type)
+
+
+@dataclass
+class TensorInfo:
+    name: str
+    shape: list[int | str]  # int for a fixed dim, the symbolic name (or "?") for a dynamic one
+    data_type: str
+
+    @property
+    def dynamic_dims(self) -> list[int]:
+        return [i for i, d in enumerate(self.shape) if not isinstance(d, int) or d <= 0]
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    tensor_names: set[str] = field(default_factory=set)
+
+    def input(self, name: str) -> TensorInfo | None:
+        return next((t for t in self.inputs if t.name == name), None)
+
+
+def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
+    tt = vi.type.tensor_type
+    dims: list[int | str] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(int(d.dim_value))
+        else:
+            dims.append(d.dim_param or "?")
+    return TensorInfo(vi.name, dims, ONNX_TO_NUMPY.get(tt.elem_type, f"onnx-type-{tt.elem_type}"))
+
+
+def load_onnx(path: str | Path, load_external_data: bool = True) -> onnx.ModelProto:
+    """Load an ONNX model or raise a one-line error that names the file and what to do."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found; check `input_model` or put the model under models/")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty; export the model again")
+    try:
+        model = onnx.load(str(path), load_external_data=load_external_data)
+    except Exception as exc:  # protobuf raises DecodeError, onnx raises various
+        raise ModelFileError(
+            f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'parse failed'}); "
+            "the file may be truncated or in another format -- export it again with torch.onnx.export or tf2onnx"
+        ) from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelFileError(
+            f"{path}: parsed as ONNX but holds no graph (no nodes, no outputs); it is probably not an ONNX model"
+        )
+    return model
+
+
+def model_info(model: onnx.ModelProto, path: str = "<memory>") -> ModelInfo:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [_tensor_info(i) for i in model.graph.input if i.name not in initializers]
+    outputs = [_tensor_info(o) for o in model.graph.output]
+    names = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
+    return ModelInfo(path=str(path), inputs=inputs, outputs=outputs, tensor_names=names)
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    return model_info(load_onnx(path, load_external_data=False), str(path))
+
+
+def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
+    """Write atomically (temp file + rename) so a failed step never leaves a partial model.
+
+    Models over 2 GB keep their weights in ``<name>.onnx_data`` beside the model.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    external = model.ByteSize() > TWO_GB if _fits_bytesize(model) else True
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if external:
+            onnx.save_model(
+                model,
+                tmp,
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=f"{path.name}_data",
+            )
+            # The data file is written under its final name; only the graph is renamed.
+        else:
+            onnx.save_model(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fits_bytesize(model: onnx.ModelProto) -> bool:
+    try:
+        model.ByteSize()
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,251 @@
+"""What the Snakefile knows about the project: the build matrix, each model's config, and the
+parameters each step gets. Everything here runs while Snakemake parses the workflow, so a bad
+config or model stops the run before any job starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from edgeconv.config.loader import check_model_name, load_model_config
+from edgeconv.config.resolve import ResolvedStage, resolve_stage
+from edgeconv.config.schema import ImageCalibration, StageConfig
+from edgeconv.demo import DEMO_MODELS
+from edgeconv.errors import ConfigError, ConversionError
+from edgeconv.onnx_io import read_model_info
+from edgeconv.steps.prepare_calibration import list_calibration_files
+
+TARGETS = ("openvino",)
+IO_KEYS = {
+    "input_model",
+    "inputs",
+    "outputs",
+    "mean_values",
+    "scale_values",
+    "encoding",
+    "data_type",
+    "shape",
+    "layout",
+    "frozen_value",
+}
+DEFAULT_THRESHOLDS = {
+    "onnx": {"min_cosine": 0.9999},
+    "openvino_fp16": {"min_cosine": 0.999},
+    "openvino_int8": {"min_cosine": 0.98},
+}
+
+
+@dataclass
+class Unit:
+    """One convertible model: a single-stage model, or one stage of a multi-stage model."""
+
+    name: str
+    stage: StageConfig
+    source: str  # the config file (or model file) errors point at
+    model_path: Path
+    resolved: ResolvedStage | None  # None when the model is produced by a rule (demo fetch)
+    key_prefix: str = ""
+
+    def io(self, with_calibration: bool = False) -> dict[str, Any]:
+        keys = IO_KEYS | ({"calibration"} if with_calibration else set())
+        data = self.stage.model_dump(mode="json", by_alias=True, include=keys, exclude_none=True)
+        if not with_calibration:
+            for inp in data.get("inputs", []):
+                inp.pop("calibration", None)
+        data["input_model"] = str(self.model_path)
+        return data
+
+
+@dataclass
+class Project:
+    config: dict[str, Any]
+    root: Path = Path(".")
+    _units: dict[str, Unit] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- matrix
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / self.config.get("models_dir", "models")
+
+    @property
+    def model_configs_dir(self) -> Path:
+        return self.root / self.config.get("model_configs_dir", "config/models")
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.config.get("targets", ["openvino"]))
+
+    @cached_property
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        raw = self.config.get("overrides") or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                "--config overrides", ["must map a model name (or '*') to {dotted.key: value}; see README"]
+            )
+        out: dict[str, dict[str, Any]] = {}
+        for model, keys in raw.items():
+            if not isinstance(keys, dict):
+                raise ConfigError(
+                    "--config overrides", [f"{model}: must be a mapping of dotted keys to values, got {keys!r}"]
+                )
+            out[str(model)] = {str(k): v for k, v in keys.items()}
+        return out
+
+    def matrix_units(self) -> list[str]:
+        names: list[str] = []
+        for model in self.config.get("models") or []:
+            check_model_name(str(model), "config/config.yaml: models")
+            names.extend(self.units_of(str(model)))
+        return names
+
+    def units_of(self, model: str) -> list[str]:
+        cfg = self._load(model)
+        if cfg.single_stage:
+            return [model]
+        return [f"{model}-{stage}" for stage in cfg.stages]
+
+    # ----------------------------------------------------------------- configs
+
+    def config_path(self, model: str) -> Path | None:
+        for suffix in (".yaml", ".yml"):
+            p = self.model_configs_dir / f"{model}{suffix}"
+            if p.exists():
+                return p
+        return None
+
+    def _load(self, model: str):
+        config_path = self.config_path(model)
+        bare = self.models_dir / f"{model}.onnx"
+        if config_path is None and not bare.exists() and model not in DEMO_MODELS:
+            raise ConfigError(
+                model,
+                [
+                    f"no config {self.model_configs_dir}/{model}.yaml and no model {bare}; "
+                    "add one of them (a bare ONNX converts with defaults read from the model)"
+                ],
+            )
+        overrides = {**self.overrides.get("*", {}), **self.overrides.get(model, {})}
+        model_inputs = None
+        if overrides and config_path is None and bare.exists():
+            model_inputs = [t.name for t in read_model_info(bare).inputs]
+        return load_model_config(
+            model, config_path, bare if config_path is None else None, overrides, model_inputs
+        )
+
+    def unit(self, name: str) -> Unit:
+        if name in self._units:
+            return self._units[name]
+        check_model_name(name, "requested target")
+        model, stage_name = name, None
+        if self.config_path(name) is None and not (self.models_dir / f"{name}.onnx").exists() and "-" in name:
+            model, stage_name = name.rsplit("-", 1)
+        cfg = self._load(model)
+        source = str(self.config_path(model) or self.models_dir / f"{model}.onnx")
+        if stage_name is None:
+            if not cfg.single_stage:
+                raise ConfigError(
+                    source,
+                    [f"{model} has stages {', '.join(cfg.stages)}; ask for {', '.join(f'{model}-{s}' for s in cfg.stages)}"],
+                )
+            stage_name = next(iter(cfg.stages))
+            prefix = ""
+        else:
+            if stage_name not in cfg.stages:
+                raise ConfigError(source, [f"no stage {stage_name!r}; stages are {', '.join(cfg.stages)}"])
+            prefix = f"stages.{stage_name}."
+        stage = cfg.stages[stage_name]
+        model_path = self._model_path(stage.input_model, source, prefix)
+        resolved = None
+        if model_path.exists():
+            info = read_model_info(model_path)
+            resolved = resolve_stage(stage, info, source, prefix)
+        unit = Unit(name, stage, source, model_path, resolved, prefix)
+        self._check_calibration(unit)
+        self._units[name] = unit
+        return unit
+
+    def _model_path(self, input_model: str, source: str, prefix: str) -> Path:
+        p = Path(input_model)
+        candidates = [p] if p.is_absolute() else [self.root / p, self.models_dir / p]
+        for c in candidates:
+            if c.exists():
+                if c.suffix.lower() != ".onnx":
+                    raise ConfigError(
+                        source, [f"{prefix}input_model: {c} is not an .onnx file; this version converts ONNX models"]
+                    )
+                return c
+        first = candidates[0]
+        if first.parent == self.models_dir and first.stem in DEMO_MODELS:
+            return first  # fetched by the fetch_demo_model rule
+        raise ConfigError(source, [f"{prefix}input_model: {first} does not exist; check the path (relative to the project)"])
+
+    def _check_calibration(self, unit: Unit) -> None:
+        for idx, spec in enumerate(self._input_specs(unit)):
+            cal = spec.calibration or unit.stage.calibration
+            if isinstance(cal, ImageCalibration):
+                key = f"{unit.key_prefix}inputs.{idx}." if spec.calibration else unit.key_prefix
+                try:
+                    list_calibration_files(self.root / cal.path, cal.max_images)
+                except ConversionError as exc:
+                    raise ConfigError(unit.source, [f"{key}{exc}"]) from None
+
+    @staticmethod
+    def _input_specs(unit: Unit):
+        if unit.stage.inputs:
+            return unit.stage.inputs
+        from edgeconv.config.schema import InputSpec
+
+        return [InputSpec(name="*")]
+
+    # ----------------------------------------------------------------- step parameters
+
+    def calibration_files(self, name: str) -> list[str]:
+        unit = self.unit(name)
+        files: list[str] = []
+        for spec in self._input_specs(unit):
+            cal = spec.calibration or unit.stage.calibration
+            if isinstance(cal, ImageCalibration):
+                files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
+        return sorted(set(files))
+
+    def params(self, name: str, step: str) -> str:
+        """The JSON parameters of one step: exactly the config keys that step reads, so that
+        changing any other key does not rerun it."""
+        unit = self.unit(name)
+        base: dict[str, Any] = {"model": name, "source": unit.source}
+        stage = unit.stage
+        if step in ("attach_normalization", "optimize_onnx", "verify"):
+            base["io"] = unit.io()
+        if step == "prepare_calibration":
+            base["io"] = unit.io(with_calibration=True)
+        if step == "optimize_onnx":
+            base["options"] = stage.onnx_optimizations.model_dump()
+        elif step == "simplify":
+            base["options"] = {"method": stage.onnx_simplification}
+        elif step == "convert_ir":
+            base["options"] = {"compress_to_fp16": stage.openvino.compress_to_fp16}
+        elif step == "quantize_ir":
+            base["options"] = stage.openvino.model_dump(exclude={"disable_calibration", "quantize"})
+        return json.dumps(base, sort_keys=True)
+
+    def verify_params(self, name: str, kind: str) -> str:
+        unit = self.unit(name)
+        params = json.loads(self.params(name, "verify"))
+        glob = self.config.get("verify") or {}
+        thresholds = dict(DEFAULT_THRESHOLDS[kind])
+        thresholds.update(glob.get(kind) or {})
+        local = getattr(unit.stage.verify, kind)
+        if local is not None:
+            thresholds.update({k: v for k, v in local.model_dump().items() if v is not None})
+        max_images = unit.stage.verify.max_images or glob.get("max_images", 4)
+        params["options"] = {"thresholds": thresholds, "max_images": max_images}
+        return json.dumps(params, sort_keys=True)
+
+    def builds_int8(self, name: str) -> bool:
+        ov = self.unit(name).stage.openvino
+        return ov.quantize and not ov.disable_calibration

@@ -1,0 +1,71 @@
+"""Step records and build info: what ran, with which tools, on which inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+TOOL_PACKAGES = ("edgeconv", "onnx", "onnxsim", "onnxslim", "onnxruntime", "openvino", "nncf", "numpy", "pillow")
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for pkg in TOOL_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
+    """One artifact's build info: its files, the chain of step records that made it, and its verification."""
+    resolved = next((r.get("resolved") for r in records if r.get("resolved")), None)
+    return {
+        "artifact": {str(p): file_sha256(p) for p in artifact},
+        "model": records[0].get("model") if records else None,
+        "resolved_config": {
+            "inputs": resolved,
+            **{r["step"]: r.get("params", {}).get("options") for r in records if r.get("params", {}).get("options") is not None},
+        },
+        "steps": [
+            {
+                "step": r["step"],
+                "argv": r["argv"],
+                "tool_calls": r.get("tool_calls", []),
+                "tool_versions": r["tool_versions"],
+                "inputs": r["inputs"],
+                "outputs": r["outputs"],
+                "duration_s": r["duration_s"],
+            }
+            for r in records
+        ],
+        "verification": verify,
+    }

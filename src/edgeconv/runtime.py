@@ -1,0 +1,65 @@
+"""Running models on this machine: ONNX on onnxruntime, OpenVINO IR on the CPU plugin in f32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from edgeconv.onnx_io import numpy_dtype
+
+
+def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    # Fidelity checks compare graphs as written: no runtime fusions that reorder float math.
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    wanted = {i.name for i in sess.get_inputs()}
+    values = sess.run(names, {k: v for k, v in feeds.items() if k in wanted})
+    return dict(zip(names, values))
+
+
+def run_ir(xml: str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import openvino as ov
+
+    core = ov.Core()
+    # The CPU plugin defaults to bf16 on CPUs that have it; fidelity must be measured in f32.
+    compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    inputs = {}
+    for port in compiled.inputs:
+        name = port.get_any_name()
+        inputs[name] = feeds[name]
+    result = request.infer(inputs)
+    out: dict[str, np.ndarray] = {}
+    for port in compiled.outputs:
+        out[port.get_any_name()] = np.asarray(result[port])
+    return out
+
+
+def random_feeds(model: onnx.ModelProto, image_inputs: set[str] | None = None, seed: int = 0) -> dict[str, Any]:
+    """Feeds for a static-shape model: 0..255 for image inputs, N(0,1) for float tensors."""
+    from edgeconv.onnx_io import model_info
+
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for t in model_info(model).inputs:
+        shape = [d if isinstance(d, int) else 1 for d in t.shape]
+        dtype = numpy_dtype(t.data_type)
+        if np.issubdtype(dtype, np.floating):
+            if image_inputs is None or t.name in image_inputs:
+                feeds[t.name] = rng.uniform(0, 255, size=shape).astype(dtype)
+            else:
+                feeds[t.name] = rng.standard_normal(size=shape).astype(dtype)
+        elif dtype == np.bool_:
+            feeds[t.name] = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            feeds[t.name] = rng.integers(0, 10, size=shape).astype(dtype)
+    return feeds

@@ -1,0 +1,108 @@
+"""Run one conversion step: ``python -m edgeconv.steps STEP --input k=PATH --output k=PATH --params JSON``.
+
+This is what every Snakemake rule calls. A step reads its named inputs and
+parameters and writes its named outputs, nothing else, so it runs the same on
+a laptop, in a container or on a cluster node. Each step also writes a record
+(argv, tool calls and versions, input/output checksums, parameters) that the
+``buildinfo`` step assembles per artifact.
+
+Tool output goes to ``--log``; the console gets one line saying what failed,
+where, and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from edgeconv.errors import ConversionError
+from edgeconv.records import file_sha256, tool_versions, write_json_atomic
+from edgeconv.steps.registry import STEPS
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, path = v.partition("=")
+        if not sep:
+            raise SystemExit(f"{flag} takes key=path, got {v!r}")
+        out[key] = path
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="edgeconv-step", description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=sorted(STEPS))
+    parser.add_argument("--input", action="append", default=[], metavar="KEY=PATH")
+    parser.add_argument("--output", action="append", default=[], metavar="KEY=PATH")
+    parser.add_argument("--params", default="{}", help="JSON object of step parameters")
+    parser.add_argument("--record", help="where to write the step record (JSON)")
+    parser.add_argument("--log", help="append tool output and the step's log here")
+    args = parser.parse_args(argv)
+    inputs = {k: Path(v) for k, v in _pairs(args.input, "--input").items()}
+    outputs = {k: Path(v) for k, v in _pairs(args.output, "--output").items()}
+    params: dict[str, Any] = json.loads(args.params)
+
+    console = os.fdopen(os.dup(2), "w")
+    if args.log:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # Tools print to stdout/stderr directly (progress bars, warnings): send them to the log.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    log = logging.getLogger("edgeconv.step")
+    label = params.get("model", "")
+    log.info("step %s for %s: inputs %s", args.step, label, {k: str(v) for k, v in inputs.items()})
+    started = time.time()
+    try:
+        details = STEPS[args.step](inputs, outputs, params) or {}
+    except ConversionError as exc:
+        _fail(console, log, outputs, f"{args.step} ({label}): {exc}")
+        return 1
+    except Exception as exc:  # an unexpected failure: the traceback goes to the log, one line to the console
+        log.error("%s", traceback.format_exc())
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(console, log, outputs, f"{args.step} ({label}): unexpected {type(exc).__name__}: {first} (see {args.log})")
+        return 1
+    record = {
+        "step": args.step,
+        "model": label,
+        "argv": [sys.executable, "-m", "edgeconv.steps", *argv],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_s": round(time.time() - started, 3),
+        "tool_versions": tool_versions(),
+        "inputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()},
+        "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
+        "params": params,
+        **details,
+    }
+    if args.record:
+        write_json_atomic(Path(args.record), record)
+    log.info("step %s done in %.2fs", args.step, record["duration_s"])
+    return 0
+
+
+def _fail(console: Any, log: logging.Logger, outputs: dict[str, Path], message: str) -> None:
+    log.error("%s", message)
+    for path in outputs.values():  # never leave a partial output behind
+        if path.is_file():
+            path.unlink()
+            if path.suffix == ".xml":
+                path.with_suffix(".bin").unlink(missing_ok=True)
+    console.write(f"error: {message}\n")
+    console.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Step 1: make the model take what the camera gives it.
+
+Per input, in this order (the order ``mo`` uses, so mean and scale values are
+in the original model's channel order):
+
+1. fix the input shape to the resolved one, and cast when ``data_type`` differs;
+2. reverse the channels (``encoding.from != encoding.to``) with Split + Concat;
+3. subtract ``mean_values`` and divide by ``scale_values``.
+
+Inputs with a ``frozen_value`` become constants. When ``outputs`` names
+intermediate tensors, the graph is cut there first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from edgeconv.config.resolve import ResolvedInput, ResolvedStage
+from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import NUMPY_TO_ONNX
+from edgeconv.steps.graph import Graph, make_node
+
+
+def attach_normalization(model: onnx.ModelProto, stage: ResolvedStage) -> onnx.ModelProto:
+    model = _select_outputs(model, stage.outputs)
+    graph = Graph(model)
+    for spec in stage.inputs:
+        vi = next(i for i in model.graph.input if i.name == spec.name)
+        if spec.frozen_value is not None:
+            _freeze(graph, vi, spec)
+            continue
+        _fix_shape(vi, spec.shape)
+        if not spec.listed:
+            continue
+        _attach(graph, vi, spec)
+    # The new graph inputs need their shapes propagated; stale value_info could contradict them.
+    del model.graph.value_info[:]
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # shape inference is a convenience; the simplifier re-derives shapes
+        pass
+    onnx.checker.check_model(model)
+    return model
+
+
+def _select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
+    current = [o.name for o in model.graph.output]
+    if outputs == current:
+        return model
+    if set(outputs) <= set(current):
+        keep = [o for o in model.graph.output if o.name in outputs]
+        keep.sort(key=lambda o: outputs.index(o.name))
+        del model.graph.output[:]
+        model.graph.output.extend(keep)
+        return _prune(model)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    infos = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    new_outputs = []
+    for name in outputs:
+        if name not in infos:
+            raise ConversionError(f"outputs: cannot type intermediate tensor {name!r}; give its shape and data_type")
+        new_outputs.append(infos[name])
+    del model.graph.output[:]
+    model.graph.output.extend(new_outputs)
+    return _prune(model)
+
+
+def _prune(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop nodes that no longer feed any output."""
+    needed = {o.name for o in model.graph.output}
+    keep = []
+    for node in reversed(list(model.graph.node)):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(node.input)
+    keep.reverse()
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    graph = Graph(model)
+    graph.prune_unused_initializers()
+    return model
+
+
+def _fix_shape(vi: onnx.ValueInfoProto, shape: list[int]) -> None:
+    dims = vi.type.tensor_type.shape.dim
+    for d, size in zip(dims, shape):
+        d.Clear()
+        d.dim_value = int(size)
+
+
+def _freeze(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
+    value = spec.frozen_array()
+    assert value is not None
+    graph_dtype = helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
+    graph.g.initializer.append(onnx.numpy_helper.from_array(value.astype(graph_dtype), spec.name))
+    graph.g.input.remove(vi)
+    graph.refresh()
+
+
+def _attach(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
+    model_type = vi.type.tensor_type.elem_type
+    wanted_type = NUMPY_TO_ONNX[spec.data_type]
+    if not spec.needs_normalization and model_type == wanted_type:
+        return
+    float_dtype = helper.tensor_dtype_to_np_dtype(model_type)
+    if spec.needs_normalization and not np.issubdtype(float_dtype, np.floating):
+        raise ConversionError(
+            f"input {spec.name!r}: mean/scale/encoding need a floating-point model input, "
+            f"but the model takes {np.dtype(float_dtype).name}; remove them for this input"
+        )
+    name = spec.name
+    current = graph.unique(f"{name}__raw")
+    nodes: list[onnx.NodeProto] = []
+    # The original input name stays the graph input; the original graph reads the last node's output.
+    first_input = name
+    if model_type != wanted_type:
+        vi.type.tensor_type.elem_type = wanted_type
+        nodes.append(make_node("Cast", [first_input], [current], graph.unique(f"{name}__cast"), to=model_type))
+    else:
+        current = first_input
+    axis = spec.channel_axis
+    rank = len(spec.shape)
+    if spec.reverse_channels:
+        assert axis is not None
+        parts = [graph.unique(f"{name}__ch{i}") for i in range(3)]
+        split_inputs = [current]
+        attrs: dict[str, object] = {"axis": axis}
+        if graph.opset >= 13:
+            split_inputs.append(graph.add_const(f"{name}__split", np.array([1, 1, 1], dtype=np.int64)))
+        else:
+            attrs["split"] = [1, 1, 1]
+        nodes.append(make_node("Split", split_inputs, parts, graph.unique(f"{name}__split_channels"), **attrs))
+        reversed_out = graph.unique(f"{name}__reversed")
+        nodes.append(make_node("Concat", parts[::-1], [reversed_out], graph.unique(f"{name}__reverse_channels"), axis=axis))
+        current = reversed_out
+    bshape = [1] * rank
+    if axis is not None:
+        bshape[axis] = spec.channels or 1
+    if spec.mean is not None and any(v != 0 for v in spec.mean):
+        mean = np.asarray(spec.mean, dtype=float_dtype).reshape(bshape if axis is not None else [1] * rank)
+        out = graph.unique(f"{name}__centered")
+        nodes.append(make_node("Sub", [current, graph.add_const(f"{name}__mean", mean)], [out], graph.unique(f"{name}__sub_mean")))
+        current = out
+    if spec.scale is not None and any(v != 1 for v in spec.scale):
+        scale = np.asarray(spec.scale, dtype=float_dtype).reshape(bshape if axis is not None else [1] * rank)
+        out = graph.unique(f"{name}__scaled")
+        nodes.append(make_node("Div", [current, graph.add_const(f"{name}__scale", scale)], [out], graph.unique(f"{name}__div_scale")))
+        current = out
+    if current == first_input:
+        return
+    graph.rename_input_uses(name, current)  # the new nodes are not in the graph yet
+    existing = list(graph.g.node)
+    del graph.g.node[:]
+    graph.g.node.extend(nodes + existing)
+    graph.refresh()
+
+
+def normalize_numpy(x: np.ndarray, spec: ResolvedInput) -> np.ndarray:
+    """What the attached nodes compute, in numpy: used by verification and tests."""
+    y = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+    axis = spec.channel_axis
+    if spec.reverse_channels and axis is not None:
+        y = np.flip(y, axis=axis)
+    shape = [1] * y.ndim
+    if axis is not None:
+        shape[axis] = y.shape[axis]
+    if spec.mean is not None:
+        y = y - np.asarray(spec.mean, dtype=y.dtype).reshape(shape if axis is not None else [1] * y.ndim)
+    if spec.scale is not None:
+        y = y / np.asarray(spec.scale, dtype=y.dtype).reshape(shape if axis is not None else [1] * y.ndim)
+    return y

@@ -1,0 +1,111 @@
+"""Small helpers for editing ONNX graphs in place: constants, consumers, unique names."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+
+class Graph:
+    """A view over ``model.graph`` that knows constants and consumers."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.g = model.graph
+        self._counter = itertools.count()
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.inits = {i.name: i for i in self.g.initializer}
+        self.const_nodes = {
+            n.output[0]: n for n in self.g.node if n.op_type == "Constant" and any(a.name == "value" for a in n.attribute)
+        }
+        self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        self.producer: dict[str, onnx.NodeProto] = {}
+        for n in self.g.node:
+            for i in n.input:
+                self.consumers[i].append(n)
+            for o in n.output:
+                self.producer[o] = n
+        self.graph_outputs = {o.name for o in self.g.output}
+        self.names = {n for node in self.g.node for n in (*node.input, *node.output)} | set(self.inits)
+        self.names |= {i.name for i in self.g.input}
+
+    @property
+    def opset(self) -> int:
+        return next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 13)
+
+    def unique(self, base: str) -> str:
+        name = base
+        while name in self.names:
+            name = f"{base}_{next(self._counter)}"
+        self.names.add(name)
+        return name
+
+    def const(self, name: str) -> np.ndarray | None:
+        if name in self.inits:
+            return numpy_helper.to_array(self.inits[name])
+        node = self.const_nodes.get(name)
+        if node is not None:
+            attr = next(a for a in node.attribute if a.name == "value")
+            return numpy_helper.to_array(attr.t)
+        return None
+
+    def add_const(self, base: str, value: np.ndarray) -> str:
+        name = self.unique(base)
+        self.g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+        self.inits[name] = self.g.initializer[-1]
+        return name
+
+    def set_init(self, name: str, value: np.ndarray) -> None:
+        """Replace an initializer's value (used only for initializers with a single consumer)."""
+        init = self.inits[name]
+        init.CopyFrom(numpy_helper.from_array(np.asarray(value, dtype=numpy_helper.to_array(init).dtype), name))
+
+    def single_consumer(self, tensor: str) -> onnx.NodeProto | None:
+        users = self.consumers.get(tensor, [])
+        if len(users) != 1 or tensor in self.graph_outputs:
+            return None
+        return users[0]
+
+    def remove_nodes(self, nodes: list[onnx.NodeProto]) -> None:
+        ids = {id(n) for n in nodes}
+        keep = [n for n in self.g.node if id(n) not in ids]
+        del self.g.node[:]
+        self.g.node.extend(keep)
+
+    def rename_input_uses(self, old: str, new: str, skip: onnx.NodeProto | None = None) -> None:
+        for node in self.g.node:
+            if node is skip:
+                continue
+            for idx, name in enumerate(node.input):
+                if name == old:
+                    node.input[idx] = new
+        for out in self.g.output:
+            if out.name == old:
+                out.name = new
+
+    def prune_unused_initializers(self) -> None:
+        used = {i for n in self.g.node for i in n.input} | {o.name for o in self.g.output}
+        keep = [i for i in self.g.initializer if i.name in used]
+        del self.g.initializer[:]
+        self.g.initializer.extend(keep)
+
+
+def make_node(op: str, inputs: list[str], outputs: list[str], name: str, **attrs: object) -> onnx.NodeProto:
+    return helper.make_node(op, inputs, outputs, name=name, **attrs)
+
+
+def per_channel(value: np.ndarray, rank: int, axis: int = 1) -> np.ndarray | None:
+    """Return ``value`` as one number per channel if it broadcasts only along ``axis``, else None."""
+    value = np.asarray(value)
+    if value.ndim > rank:
+        return None
+    full_shape = [1] * (rank - value.ndim) + list(value.shape)
+    if any(d != 1 for i, d in enumerate(full_shape) if i != axis):
+        return None
+    return value.reshape(-1) if value.size > 1 else value.reshape(1)

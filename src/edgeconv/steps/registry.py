@@ -1,0 +1,148 @@
+"""The steps by name: each reads its named input files and parameters and writes its named outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeconv.config.resolve import ResolvedStage, resolve_stage
+from edgeconv.config.schema import StageConfig
+from edgeconv.errors import CalibrationError, VerificationError
+from edgeconv.onnx_io import load_onnx, model_info, save_onnx
+from edgeconv.records import assemble_buildinfo, write_json_atomic
+
+Paths = dict[str, Path]
+Step = Callable[[Paths, Paths, dict[str, Any]], dict[str, Any] | None]
+
+
+def resolved_stage(original: Path, params: dict[str, Any]) -> ResolvedStage:
+    stage = StageConfig.model_validate(params["io"])
+    info = model_info(load_onnx(original, load_external_data=False), str(original))
+    return resolve_stage(stage, info, params.get("source", str(original)))
+
+
+def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.attach_normalization import attach_normalization as attach
+
+    stage = resolved_stage(inputs["model"], params)
+    model = attach(load_onnx(inputs["model"]), stage)
+    save_onnx(model, outputs["onnx"])
+    return {
+        "resolved": [i.to_dict() for i in stage.inputs],
+        "outputs_selected": stage.outputs,
+        "tool_calls": [{"tool": "onnx", "call": "edgeconv.steps.attach_normalization.attach_normalization(model, stage)"}],
+    }
+
+
+def optimize_onnx(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.optimize_onnx import optimize
+
+    stage = resolved_stage(inputs["original"], params)
+    images = {i.name for i in stage.inputs if i.is_image}
+    model, report = optimize(load_onnx(inputs["onnx"]), params["options"], images)
+    save_onnx(model, outputs["onnx"])
+    return {"optimizations": report, "tool_calls": [{"tool": "onnxruntime", "call": "check each optimization"}]}
+
+
+def simplify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.simplify import simplify as run
+
+    model, call = run(load_onnx(inputs["onnx"]), params["options"]["method"])
+    save_onnx(model, outputs["onnx"])
+    return {"tool_calls": [call]}
+
+
+def prepare_calibration(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.prepare_calibration import prepare_calibration as prepare
+
+    stage = resolved_stage(inputs["model"], params)
+    data = prepare(stage, Path(params.get("root", ".")))
+    if not data:
+        raise CalibrationError("every input is frozen; there is nothing to calibrate")
+    _save_npz(outputs["calibration"], data)
+    return {"samples": {k: list(v.shape) for k, v in data.items()}, "sources": [i.calibration for i in stage.inputs]}
+
+
+def _save_npz(path: Path, data: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        np.savez(tmp, **data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_calibration(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def convert_ir(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.openvino_ir import convert_ir as run
+
+    call = run(inputs["onnx"], outputs["xml"], bool(params["options"].get("compress_to_fp16", True)))
+    return {"tool_calls": [call]}
+
+
+def quantize_ir(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.openvino_ir import quantize_ir as run
+
+    call = run(inputs["onnx"], load_calibration(inputs["calibration"]), outputs["xml"], params["options"])
+    return {"tool_calls": [call]}
+
+
+def verify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.verify import verify as run
+
+    stage = resolved_stage(inputs["original"], params)
+    options = params["options"]
+    report = run(
+        inputs["original"],
+        inputs["artifact"],
+        stage,
+        load_calibration(inputs["calibration"]),
+        options["thresholds"],
+        int(options.get("max_images", 4)),
+    )
+    if not report["passed"]:
+        summary = "; ".join(report["failures"])
+        raise VerificationError(
+            f"{inputs['artifact']} differs from {inputs['original']}: {summary}. "
+            f"Full report: {json.dumps(report['outputs'])}. Lower the thresholds under `verify` if this is expected."
+        )
+    write_json_atomic(outputs["report"], report)
+    return {"verification": {"passed": True, "outputs": report["outputs"]}}
+
+
+def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
+    order = {name: i for i, name in enumerate(params.get("chain", []))}
+    records.sort(key=lambda r: order.get(r["step"], len(order)))
+    report = json.loads(inputs["verify"].read_text()) if "verify" in inputs else None
+    artifacts = [p for k, p in inputs.items() if k.startswith("artifact")]
+    write_json_atomic(outputs["buildinfo"], assemble_buildinfo(artifacts, records, report))
+    return {}
+
+
+def fetch_demo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.demo import fetch_demo_model
+
+    return {"tool_calls": [fetch_demo_model(params["name"], outputs["model"], Path(params["cache"]))]}
+
+
+STEPS: dict[str, Step] = {
+    "attach_normalization": attach_normalization,
+    "optimize_onnx": optimize_onnx,
+    "simplify": simplify,
+    "prepare_calibration": prepare_calibration,
+    "convert_ir": convert_ir,
+    "quantize_ir": quantize_ir,
+    "verify": verify,
+    "buildinfo": buildinfo,
+    "fetch_demo": fetch_demo,
+}

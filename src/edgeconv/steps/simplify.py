@@ -1,0 +1,55 @@
+"""Step 3: simplify the static-shape graph with onnxsim (default) or onnxslim, or pass it through."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import onnx
+
+from edgeconv.errors import ConversionError
+
+log = logging.getLogger(__name__)
+
+
+def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """Return the simplified model and a record of the tool call.
+
+    The input shapes are already fixed by ``attach_normalization``, so the
+    simplifier folds every shape computation.
+    """
+    nodes_before = len(model.graph.node)
+    if method in (False, None, "false", "none"):
+        return model, {"tool": None, "nodes_before": nodes_before, "nodes_after": nodes_before}
+    if method == "onnxsim":
+        import onnxsim
+
+        try:
+            simplified, ok = onnxsim.simplify(model, check_n=1)
+        except Exception as exc:
+            raise ConversionError(
+                f"onnxsim failed on this model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "set `onnx_simplification: onnxslim` or `onnx_simplification: false` in the model config"
+            ) from None
+        if not ok:
+            raise ConversionError(
+                "onnxsim's own check found the simplified model's outputs differ; "
+                "set `onnx_simplification: onnxslim` or `false` in the model config"
+            )
+        call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": "onnxsim.simplify(model, check_n=1)"}
+    elif method == "onnxslim":
+        import onnxslim
+
+        try:
+            simplified = onnxslim.slim(model)
+        except Exception as exc:
+            raise ConversionError(
+                f"onnxslim failed on this model ({type(exc).__name__}: {exc}); "
+                "set `onnx_simplification: onnxsim` or `false` in the model config"
+            ) from None
+        call = {"tool": "onnxslim", "version": onnxslim.__version__, "call": "onnxslim.slim(model)"}
+    else:
+        raise ConversionError(f"onnx_simplification: unknown method {method!r}; use onnxsim, onnxslim or false")
+    call.update(nodes_before=nodes_before, nodes_after=len(simplified.graph.node))
+    log.info("%s: %d -> %d nodes", call["tool"], nodes_before, call["nodes_after"])
+    return simplified, call

@@ -1,0 +1,75 @@
+# Config loading, validation, path helpers and input functions. Everything that can be checked
+# before a job runs is checked here, while Snakemake parses the workflow.
+import json
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+from edgeconv.errors import ConversionError
+from edgeconv.project import Project
+
+PROJECT = Project(config)
+STEP = f"{sys.executable} -m edgeconv.steps"
+RESULTS = "results"
+INTERMEDIATE = f"{RESULTS}/intermediate/{{model}}"
+RECORDS = f"{INTERMEDIATE}/records"
+LOGS = "logs/{model}"
+BENCH = "benchmarks/{model}"
+ONNX_STAGES = ("normalized", "optimized", "simplified")
+
+
+wildcard_constraints:
+    model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
+    onnx_stage="|".join(ONNX_STAGES),
+
+
+def _checked(fn, *args):
+    """Turn a config or model problem into a one-line Snakemake error instead of a traceback."""
+    try:
+        return fn(*args)
+    except ConversionError as exc:
+        raise WorkflowError(f"error: {exc}") from None
+
+
+MATRIX = _checked(PROJECT.matrix_units)
+
+
+def all_targets():
+    targets = []
+    for name in MATRIX:
+        targets += [f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES]
+        if "openvino" in PROJECT.targets:
+            targets += expand(
+                f"{RESULTS}/openvino/{name}{{suffix}}",
+                suffix=[".xml", ".verify.json", ".buildinfo.json"],
+            )
+            if _checked(PROJECT.builds_int8, name):
+                targets += expand(
+                    f"{RESULTS}/openvino/{name}.int8{{suffix}}",
+                    suffix=[".xml", ".verify.json", ".buildinfo.json"],
+                )
+    return targets
+
+
+def source_model(wildcards):
+    return str(_checked(PROJECT.unit, wildcards.model).model_path)
+
+
+def calibration_files(wildcards):
+    return _checked(PROJECT.calibration_files, wildcards.model)
+
+
+def step_params(step):
+    """Parameters of one step for one model: only the config keys that step reads."""
+
+    def params(wildcards):
+        return _checked(PROJECT.params, wildcards.model, step)
+
+    return params
+
+
+def verify_params(kind):
+    def params(wildcards):
+        return _checked(PROJECT.verify_params, wildcards.model, kind)
+
+    return params

@@ -1,0 +1,42 @@
+# The open target: OpenVINO IR with FP16 weights, and an INT8 IR quantized with NNCF.
+
+
+rule convert_ir:
+    input:
+        onnx=f"{INTERMEDIATE}/simplified.onnx",
+    output:
+        xml=f"{RESULTS}/openvino/{{model}}.xml",
+        bin=f"{RESULTS}/openvino/{{model}}.bin",
+        record=f"{RECORDS}/convert_ir.json",
+    params:
+        spec=step_params("convert_ir"),
+    log:
+        f"{LOGS}/convert_ir.log",
+    benchmark:
+        f"{BENCH}/convert_ir.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} convert_ir --input onnx={input.onnx} --output xml={output.xml}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule quantize_ir:
+    input:
+        onnx=f"{INTERMEDIATE}/simplified.onnx",
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
+        bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
+        record=f"{RECORDS}/quantize_ir.json",
+    params:
+        spec=step_params("quantize_ir"),
+    log:
+        f"{LOGS}/quantize_ir.log",
+    benchmark:
+        f"{BENCH}/quantize_ir.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} quantize_ir --input onnx={input.onnx} --input calibration={input.calibration}"
+        " --output xml={output.xml} --params {params.spec:q} --record {output.record} --log {log}"

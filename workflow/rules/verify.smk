@@ -1,0 +1,98 @@
+# Verification of every artifact that runs on this machine against the original model, and the
+# buildinfo.json of each final artifact (the chain of step records that made it).
+
+
+rule verify_onnx_stage:
+    input:
+        artifact=f"{INTERMEDIATE}/{{onnx_stage}}.onnx",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{INTERMEDIATE}/{{onnx_stage}}.verify.json",
+    params:
+        spec=verify_params("onnx"),
+    log:
+        f"{LOGS}/verify_{{onnx_stage}}.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} verify --input artifact={input.artifact} --input original={input.original}"
+        " --input calibration={input.calibration} --output report={output.report}"
+        " --params {params.spec:q} --log {log}"
+
+
+rule verify_ir:
+    input:
+        artifact=f"{RESULTS}/openvino/{{model}}.xml",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{RESULTS}/openvino/{{model}}.verify.json",
+    params:
+        spec=verify_params("openvino_fp16"),
+    log:
+        f"{LOGS}/verify_ir.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} verify --input artifact={input.artifact} --input original={input.original}"
+        " --input calibration={input.calibration} --output report={output.report}"
+        " --params {params.spec:q} --log {log}"
+
+
+use rule verify_ir as verify_ir_int8 with:
+    input:
+        artifact=f"{RESULTS}/openvino/{{model}}.int8.xml",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
+    params:
+        spec=verify_params("openvino_int8"),
+    log:
+        f"{LOGS}/verify_ir_int8.log",
+
+
+rule buildinfo_ir:
+    input:
+        artifact_xml=f"{RESULTS}/openvino/{{model}}.xml",
+        artifact_bin=f"{RESULTS}/openvino/{{model}}.bin",
+        verify=f"{RESULTS}/openvino/{{model}}.verify.json",
+        record_a=f"{RECORDS}/attach_normalization.json",
+        record_b=f"{RECORDS}/optimize_onnx.json",
+        record_c=f"{RECORDS}/simplify.json",
+        record_d=f"{RECORDS}/convert_ir.json",
+    output:
+        buildinfo=f"{RESULTS}/openvino/{{model}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_ir.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
+        " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
+        " --input record_c={input.record_c} --input record_d={input.record_d}"
+        " --output buildinfo={output.buildinfo} --log {log}"
+
+
+rule buildinfo_ir_int8:
+    input:
+        artifact_xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
+        artifact_bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
+        verify=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
+        record_a=f"{RECORDS}/attach_normalization.json",
+        record_b=f"{RECORDS}/optimize_onnx.json",
+        record_c=f"{RECORDS}/simplify.json",
+        record_d=f"{RECORDS}/prepare_calibration.json",
+        record_e=f"{RECORDS}/quantize_ir.json",
+    output:
+        buildinfo=f"{RESULTS}/openvino/{{model}}.int8.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_ir_int8.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "{STEP} buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
+        " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
+        " --input record_c={input.record_c} --input record_d={input.record_d} --input record_e={input.record_e}"
+        " --output buildinfo={output.buildinfo} --log {log}"
