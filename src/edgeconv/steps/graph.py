@@ -109,3 +109,18 @@ def per_channel(value: np.ndarray, rank: int, axis: int = 1) -> np.ndarray | Non
     if any(d != 1 for i, d in enumerate(full_shape) if i != axis):
         return None
     return value.reshape(-1) if value.size > 1 else value.reshape(1)
+
+
+def constants_to_initializers(model: onnx.ModelProto) -> int:
+    """Turn ``Constant`` nodes holding a tensor into initializers (same values, easier to fold)."""
+    graph = Graph(model)
+    moved = []
+    for name, node in graph.const_nodes.items():
+        attr = next(a for a in node.attribute if a.name == "value")
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(attr.t)
+        tensor.name = name
+        graph.g.initializer.append(tensor)
+        moved.append(node)
+    graph.remove_nodes(moved)
+    return len(moved)

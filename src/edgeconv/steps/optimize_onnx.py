@@ -26,7 +26,7 @@ import onnx
 from onnx import helper
 
 from edgeconv.runtime import random_feeds, run_onnx
-from edgeconv.steps.graph import Graph, per_channel
+from edgeconv.steps.graph import Graph, constants_to_initializers, per_channel
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,8 @@ def optimize(
     rel_tol: float = 1e-4,
 ) -> tuple[onnx.ModelProto, list[dict[str, object]]]:
     """Apply each enabled optimization; keep it only if onnxruntime gives the same outputs."""
+    model = copy.deepcopy(model)
+    constants_to_initializers(model)
     feeds = random_feeds(model, image_inputs)
     reference = run_onnx(model, feeds)
     report: list[dict[str, object]] = []
