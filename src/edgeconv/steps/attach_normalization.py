@@ -13,6 +13,8 @@ intermediate tensors, the graph is cut there first.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -23,7 +25,9 @@ from edgeconv.onnx_io import NUMPY_TO_ONNX
 from edgeconv.steps.graph import Graph, make_node
 
 
-def attach_normalization(model: onnx.ModelProto, stage: ResolvedStage) -> onnx.ModelProto:
+def attach_normalization(model: onnx.ModelProto, stage: ResolvedStage, copy_model: bool = True) -> onnx.ModelProto:
+    if copy_model:
+        model = copy.deepcopy(model)
     model = _select_outputs(model, stage.outputs)
     graph = Graph(model)
     for spec in stage.inputs:

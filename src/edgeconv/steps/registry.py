@@ -29,7 +29,7 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
     from edgeconv.steps.attach_normalization import attach_normalization as attach
 
     stage = resolved_stage(inputs["model"], params)
-    model = attach(load_onnx(inputs["model"]), stage)
+    model = attach(load_onnx(inputs["model"]), stage, copy_model=False)
     save_onnx(model, outputs["onnx"])
     return {
         "resolved": [i.to_dict() for i in stage.inputs],

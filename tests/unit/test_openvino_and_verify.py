@@ -1,0 +1,83 @@
+"""The openvino target and verification on a tiny model, for real (OpenVINO, NNCF, onnxruntime)."""
+
+import numpy as np
+import onnx
+import pytest
+
+from edgeconv.config.loader import validate_model_config
+from edgeconv.config.resolve import resolve_stage
+from edgeconv.onnx_io import model_info
+from edgeconv.steps.attach_normalization import attach_normalization
+from edgeconv.steps.openvino_ir import convert_ir, quantize_ir
+from edgeconv.steps.prepare_calibration import prepare_calibration
+from edgeconv.steps.simplify import simplify
+from edgeconv.steps.verify import metrics, verify
+from models import conv_net
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ov")
+    original = tmp / "m.onnx"
+    conv_net(original, dynamic_hw=True, size=32)
+    cfg = validate_model_config(
+        {"input_model": str(original), "shape": [1, 3, 32, 32], "mean_values": 127.5, "scale_values": 64,
+         "calibration": {"max_images": 32}},
+        "m",
+        "m.yaml",
+    )
+    stage = resolve_stage(cfg.stages["m"], model_info(onnx.load(original), str(original)), "m.yaml")
+    normalized = attach_normalization(onnx.load(original), stage)
+    simplified, call = simplify(normalized, "onnxsim")
+    assert call["tool"] == "onnxsim" and call["nodes_after"] <= call["nodes_before"]
+    onnx_path = tmp / "simplified.onnx"
+    onnx.save(simplified, onnx_path)
+    calibration = prepare_calibration(stage)
+    fp16 = tmp / "m.xml"
+    int8 = tmp / "m.int8.xml"
+    convert_ir(onnx_path, fp16, compress_to_fp16=True)
+    quantize_ir(onnx_path, calibration, int8, {"preset": "performance", "subset_size": 300})
+    return original, stage, calibration, onnx_path, fp16, int8
+
+
+def test_ir_files_are_written_with_fp16_weights_and_int8_ops(built):
+    _, _, _, _, fp16, int8 = built
+    assert fp16.exists() and fp16.with_suffix(".bin").exists()
+    assert 'element_type="f16"' in fp16.read_text()
+    assert "FakeQuantize" in int8.read_text()
+    assert not list(fp16.parent.glob(".m.*"))  # no temporary leftovers
+
+
+def test_verify_reports_pass_for_each_artifact(built):
+    original, stage, calibration, onnx_path, fp16, int8 = built
+    for artifact, threshold in ((onnx_path, 0.9999), (fp16, 0.999), (int8, 0.95)):
+        report = verify(original, artifact, stage, calibration, {"min_cosine": threshold}, 4)
+        assert report["passed"], report
+        assert report["images"] == 4 and set(report["outputs"]) == {"out"}
+        assert report["outputs"]["out"]["cosine"] >= threshold
+
+
+def test_verify_fails_below_threshold_and_on_a_wrong_artifact(built, tmp_path):
+    original, stage, calibration, onnx_path, fp16, int8 = built
+    report = verify(original, fp16, stage, calibration, {"max_abs_error": 0.0}, 2)
+    assert not report["passed"] and "max_abs_error" in report["failures"][0]
+    other = tmp_path / "other.onnx"
+    onnx.save(attach_normalization(conv_net(seed=5, size=32), stage), other)
+    report = verify(original, other, stage, calibration, {"min_cosine": 0.99}, 2)
+    assert not report["passed"]
+
+
+def test_metrics():
+    a = np.array([1.0, 2.0, 3.0])
+    assert metrics(a, a)["cosine"] == pytest.approx(1.0)
+    m = metrics(a, -a)
+    assert m["cosine"] == pytest.approx(-1.0) and m["max_abs_error"] == 6.0
+    assert metrics(np.zeros(3), np.zeros(3))["cosine"] == 1.0
+
+
+def test_simplify_methods():
+    model = conv_net(constant_nodes=True)
+    slim, call = simplify(model, "onnxslim")
+    assert call["tool"] == "onnxslim"
+    same, call = simplify(model, False)
+    assert same is model and call["tool"] is None

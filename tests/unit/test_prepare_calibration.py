@@ -1,0 +1,99 @@
+"""Calibration data: what the converted model is fed, from images, arrays, raw buffers or random."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgeconv.config.loader import validate_model_config
+from edgeconv.config.resolve import resolve_stage
+from edgeconv.errors import CalibrationError
+from edgeconv.onnx_io import model_info
+from edgeconv.steps.prepare_calibration import prepare_calibration, resize
+from models import conv_net
+
+
+def _stage(data, model, tmp_path):
+    cfg = validate_model_config({"input_model": "m.onnx", **data}, "m", "m.yaml")
+    return resolve_stage(cfg.stages["m"], model_info(model, "m.onnx"), "m.yaml")
+
+
+def _rgb_image(path, color, size=(16, 16)):
+    Image.new("RGB", size, color).save(path)
+
+
+def test_images_are_sorted_limited_and_in_target_encoding_and_layout(tmp_path):
+    d = tmp_path / "cal"
+    d.mkdir()
+    _rgb_image(d / "b.png", (10, 20, 30))
+    _rgb_image(d / "a.jpg", (200, 100, 50))
+    _rgb_image(d / "c.png", (1, 2, 3))
+    (d / "notes.txt").write_text("ignored")
+    stage = _stage({"calibration": {"path": str(d), "max_images": 2}, "encoding": {"from": "RGB", "to": "BGR"}}, conv_net(), tmp_path)
+    data = prepare_calibration(stage)["x"]
+    assert data.shape == (2, 1, 3, 16, 16) and data.dtype == np.float32
+    # a.jpg first (sorted), BGR order, NCHW layout; jpeg is lossy so allow a little.
+    np.testing.assert_allclose(data[0, 0, :, 8, 8], [50, 100, 200], atol=3)
+    np.testing.assert_array_equal(data[1, 0, :, 8, 8], [30, 20, 10])
+
+
+def test_nhwc_gray_npy_and_raw(tmp_path):
+    d = tmp_path / "cal"
+    d.mkdir()
+    Image.new("L", (16, 16), 77).save(d / "g.png")
+    stage = _stage({"calibration": {"path": str(d)}}, conv_net(channels=1, nhwc=True), tmp_path)
+    data = prepare_calibration(stage)["x"]
+    assert data.shape == (1, 1, 16, 16, 1) and float(data[0, 0, 3, 3, 0]) == 77
+    d2 = tmp_path / "arr"
+    d2.mkdir()
+    np.save(d2 / "0.npy", np.full((3, 16, 16), 5, np.float32))
+    np.full((3, 16, 16), 9, np.float32).tofile(d2 / "1.raw")
+    data = prepare_calibration(_stage({"calibration": {"path": str(d2)}}, conv_net(), tmp_path))["x"]
+    assert data.shape == (2, 1, 3, 16, 16) and data[0].max() == 5 and data[1].min() == 9
+
+
+def test_wrong_size_array_names_the_file(tmp_path):
+    d = tmp_path / "arr"
+    d.mkdir()
+    np.save(d / "bad.npy", np.zeros(10, np.float32))
+    with pytest.raises(CalibrationError, match=r"bad.npy: holds 10 values but input 'x' needs 768"):
+        prepare_calibration(_stage({"calibration": {"path": str(d)}}, conv_net(), tmp_path))
+
+
+def test_random_calibration_is_seeded_rounded_and_clipped(tmp_path):
+    stage = _stage({"calibration": {"max_images": 3, "mean": 250, "std": 50}}, conv_net(), tmp_path)
+    a = prepare_calibration(stage)["x"]
+    b = prepare_calibration(stage)["x"]
+    assert a.shape == (3, 1, 3, 16, 16)
+    np.testing.assert_array_equal(a, b)
+    assert a.max() <= 255 and np.all(a == np.rint(a))
+
+
+@pytest.mark.parametrize("method, expected_corner", [("RESIZE", 255), ("CROP", 255), ("PAD", 0)])
+def test_resize_methods(method, expected_corner):
+    img = Image.new("RGB", (40, 20), (255, 255, 255))
+    out = resize(img, 16, 16, method)
+    assert out.size == (16, 16)
+    assert np.asarray(out)[0, 0, 0] == expected_corner
+
+
+def test_empty_missing_and_unreadable_directories(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.md").write_text("x")
+    with pytest.raises(CalibrationError, match=r"holds no calibration files"):
+        prepare_calibration(_stage({"calibration": {"path": str(empty)}}, conv_net(), tmp_path))
+    with pytest.raises(CalibrationError, match=r"does not exist"):
+        prepare_calibration(_stage({"calibration": {"path": str(tmp_path / "nope")}}, conv_net(), tmp_path))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.png").write_bytes(b"not a png")
+    with pytest.raises(CalibrationError, match=r"x.png: not a readable image"):
+        prepare_calibration(_stage({"calibration": {"path": str(broken)}}, conv_net(), tmp_path))
+    if os.geteuid() != 0:  # root reads anything
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0)
+        with pytest.raises(CalibrationError, match="permission denied"):
+            prepare_calibration(_stage({"calibration": {"path": str(locked)}}, conv_net(), tmp_path))
