@@ -17,7 +17,7 @@ from edgeconv.config.schema import ImageCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
-from edgeconv.steps.prepare_calibration import list_calibration_files
+from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
 TARGETS = ("openvino",)
 IO_KEYS = {
@@ -190,7 +190,7 @@ class Project:
             if isinstance(cal, ImageCalibration):
                 key = f"{unit.key_prefix}inputs.{idx}." if spec.calibration else unit.key_prefix
                 try:
-                    list_calibration_files(self.root / cal.path, cal.max_images)
+                    check_image_headers(list_calibration_files(self.root / cal.path, cal.max_images))
                 except ConversionError as exc:
                     raise ConfigError(unit.source, [f"{key}{exc}"]) from None
 

@@ -168,7 +168,7 @@ def test_nhwc_layout_is_detected_and_values_broadcast():
     [
         ({"inputs": [{"name": "x", "mean_values": [1, 2, 3]}]}, conv_net(channels=1), "inputs.0.mean_values: 3 values given for an input with 1 channel(s)"),
         ({"inputs": [{"name": "images"}]}, conv_net(), "inputs.0.name: the model m.onnx has no input 'images'; its inputs are: x"),
-        ({}, conv_net(dynamic_hw=True), "has dynamic dimension(s) at index 2, 3"),
+        ({}, conv_net(dynamic_hw=True), "inputs.0.shape: input 'x' has dynamic dimension(s) at index 2, 3"),
         ({"inputs": [{"name": "x", "shape": [1, 3, 32, 32]}]}, conv_net(), "dimension 2 is 32 but the model fixes it to 16"),
         ({"inputs": [{"name": "x", "shape": [1, 3, 16]}]}, conv_net(dynamic_hw=True), "has 3 dimensions but input 'x' has 4"),
         ({"inputs": [{"name": "x", "layout": "NCH"}]}, conv_net(), "inputs.0.layout: 'NCH' has 3 letters"),

@@ -28,7 +28,9 @@ def _checked(fn, *args):
     try:
         return fn(*args)
     except ConversionError as exc:
-        raise WorkflowError(f"error: {exc}") from None
+        # Printed first and alone, before Snakemake's own report of where it was raised.
+        print(f"error: {exc}", file=sys.stderr)
+        raise WorkflowError("stopped before any job ran: fix the error above") from None
 
 
 MATRIX = _checked(PROJECT.matrix_units)

@@ -116,7 +116,7 @@ def resolve_stage(stage: StageConfig, info: ModelInfo, source: str, prefix: str 
             inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
         elif not stage.inputs:
             spec = InputSpec(name=tensor.name)
-            key = f"{prefix}inputs (model input {tensor.name!r})"
+            key = f"{prefix}inputs.{model_names.index(tensor.name)}"
             inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
         else:
             spec = InputSpec(name=tensor.name, encoding={"from": "NONE", "to": "NONE"})  # type: ignore[arg-type]
@@ -178,8 +178,8 @@ def _resolve_input(
         if dynamic:
             problems.append(
                 f"{key}.shape: input {tensor.name!r} has dynamic dimension(s) at index "
-                f"{', '.join(map(str, dynamic))} ({_fmt_shape(model_shape)}); set `{key.split(' ')[0]}.shape` "
-                f"in the config (or override it, e.g. inputs.0.shape \"[{', '.join(str(d if d > 0 else 'N') for d in shape)}]\")"
+                f"{', '.join(map(str, dynamic))} ({_fmt_shape(model_shape)}); set `{key}.shape` in the config "
+                f"or override it, e.g. {key}.shape \"[{','.join(str(d) if isinstance(d, int) else '<' + str(d) + '>' for d in [shape[0], *model_shape[1:]])}]\""
             )
     data_type = _pick(spec, defaults, "data_type") or tensor.data_type
     layout = _pick(spec, defaults, "layout") or default_layout(shape)

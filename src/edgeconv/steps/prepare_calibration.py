@@ -88,6 +88,20 @@ def list_calibration_files(directory: Path, max_images: int) -> list[Path]:
     return files if max_images < 0 else files[:max_images]
 
 
+def check_image_headers(files: list[Path]) -> None:
+    """Open each image's header (cheap) so a broken file is reported before any job runs."""
+    from PIL import Image, UnidentifiedImageError
+
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            with Image.open(path):
+                pass
+        except (UnidentifiedImageError, OSError) as exc:
+            raise CalibrationError(f"calibration file {path}: not a readable image ({exc})") from None
+
+
 def _from_directory(spec: ResolvedInput, cal: dict[str, Any], root: Path) -> np.ndarray:
     directory = Path(cal["path"])
     if not directory.is_absolute():

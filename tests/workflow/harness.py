@@ -1,0 +1,68 @@
+"""Run the real workflow with Snakemake in a temporary project directory."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned(workdir: Path, *args: str) -> set[tuple[str, str]]:
+    """(rule, model) of every job a dry run would execute."""
+    out = snakemake(workdir, "-n", *args).stdout
+    jobs: set[tuple[str, str]] = set()
+    rule = None
+    for line in out.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+            if rule == "all":
+                rule = None
+            continue
+        m = re.match(r"^\s+wildcards: (.*)$", line)
+        if m and rule:
+            wc = dict(part.split("=", 1) for part in m.group(1).split(", "))
+            jobs.add((rule, wc.get("model", wc.get("demo", ""))))
+            rule = None
+    return jobs
+
+
+def rules_for(jobs: set[tuple[str, str]], model: str) -> set[str]:
+    return {r for r, m in jobs if m == model}
+
+
+def write_images(directory: Path, count: int, size: tuple[int, int] = (40, 30), seed: int = 0) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(arr).save(directory / f"img_{i:02d}.png")
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def new_project(root: Path, models: list[str], verify: dict | None = None) -> Path:
+    write_yaml(
+        root / "config" / "config.yaml",
+        {"models": models, "targets": ["openvino"], "verify": verify or {"max_images": 2}},
+    )
+    return root

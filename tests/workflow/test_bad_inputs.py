@@ -1,0 +1,108 @@
+"""Bad input stops the run before any job, with a one-line error naming file, key and fix,
+and leaves no partial output behind."""
+
+import pytest
+
+from harness import new_project, snakemake, write_images, write_yaml
+from models import conv_net
+
+pytestmark = pytest.mark.workflow
+
+
+def _fails(root, *args):
+    proc = snakemake(root, *args, check=False)
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    results = root / "results"
+    leftovers = [p for p in results.rglob("*") if p.is_file()] if results.exists() else []
+    assert leftovers == [], leftovers
+    return text
+
+
+def _project(tmp_path, config=None, model=True):
+    root = new_project(tmp_path, ["m"])
+    if model:
+        conv_net(root / "models" / "m.onnx")
+    if config is not None:
+        write_yaml(root / "config" / "models" / "m.yaml", {"input_model": "models/m.onnx", **config})
+    return root
+
+
+def test_file_that_is_not_onnx(tmp_path):
+    root = _project(tmp_path, model=False)
+    (root / "models").mkdir()
+    (root / "models" / "m.onnx").write_text("<html>404 Not Found</html>\n")
+    text = _fails(root)
+    assert "error: models/m.onnx: not a readable ONNX model" in text or "error: models/m.onnx: parsed as ONNX" in text
+
+
+def test_truncated_onnx(tmp_path):
+    root = _project(tmp_path)
+    data = (root / "models" / "m.onnx").read_bytes()
+    (root / "models" / "m.onnx").write_bytes(data[: len(data) // 3])
+    assert "error: models/m.onnx: not a readable ONNX model" in _fails(root)
+
+
+def test_unknown_key_with_suggestion(tmp_path):
+    root = _project(tmp_path, {"rvc4": {"quantisation_mode": "INT8_STANDARD"}})
+    text = _fails(root)
+    assert "config/models/m.yaml: unknown key 'rvc4.quantisation_mode'; did you mean 'rvc4.quantization_mode'?" in text
+
+
+def test_wrong_number_of_mean_values(tmp_path):
+    root = _project(tmp_path, {"inputs": [{"name": "x", "mean_values": [1, 2]}]})
+    text = _fails(root)
+    assert "config/models/m.yaml: inputs.0.mean_values: 2 values given for an input with 3 channel(s); give one value or 3" in text
+
+
+def test_missing_input_name(tmp_path):
+    root = _project(tmp_path, {"inputs": [{"name": "images"}]})
+    assert "inputs.0.name: the model models/m.onnx has no input 'images'; its inputs are: x" in _fails(root)
+
+
+def test_dynamic_dimension_without_shape(tmp_path):
+    root = _project(tmp_path, model=False)
+    conv_net(root / "models" / "m.onnx", dynamic_hw=True)
+    text = _fails(root)
+    assert "models/m.onnx: inputs.0.shape: input 'x' has dynamic dimension(s) at index 2, 3" in text
+    # ... and the command-line override fixes it without editing a file.
+    snakemake(root, "-n", "--config", 'overrides={m: {inputs.0.shape: "[1,3,16,16]"}}')
+
+
+def test_empty_and_unreadable_calibration_directories(tmp_path):
+    root = _project(tmp_path / "a", {"calibration": {"path": "calibration_data/empty"}})
+    (root / "calibration_data" / "empty").mkdir(parents=True)
+    assert "config/models/m.yaml: calibration.path: " in (text := _fails(root)) and "holds no calibration files" in text
+    root = _project(tmp_path / "b", {"inputs": [{"name": "x", "calibration": {"path": "calibration_data/file"}}]})
+    (root / "calibration_data").mkdir()
+    (root / "calibration_data" / "file").write_text("x")
+    assert "inputs.0.calibration.path: " in (text := _fails(root)) and "is not a directory" in text
+    root = _project(tmp_path / "c", {"calibration": {"path": "calibration_data/bad"}})
+    (root / "calibration_data" / "bad").mkdir(parents=True)
+    (root / "calibration_data" / "bad" / "0.png").write_bytes(b"\x89PNG broken")
+    text = _fails(root)  # image headers are checked while the workflow is parsed
+    assert "error: config/models/m.yaml: calibration file calibration_data/bad/0.png: not a readable image" in text
+
+
+@pytest.mark.parametrize("name", ["my model", "m;rm -rf x", "m$(id)"])
+def test_model_names_with_spaces_or_shell_metacharacters(tmp_path, name):
+    root = new_project(tmp_path, [name])
+    (root / "models").mkdir()
+    conv_net(root / "models" / f"{name}.onnx")
+    text = _fails(root)
+    assert "does not match" in text or "is not allowed" in text
+
+
+def test_bad_target_name_by_path(tmp_path):
+    root = _project(tmp_path)
+    text = _fails(root, "results/openvino/m x.xml")
+    assert "MissingRuleException" in text or "No rule to produce" in text
+
+
+def test_verification_failure_fails_the_job_and_removes_the_report(tmp_path):
+    root = new_project(tmp_path, ["m"], verify={"max_images": 2, "openvino_fp16": {"max_abs_error": 0.0}})
+    conv_net(root / "models" / "m.onnx")
+    proc = snakemake(root, "results/openvino/m.verify.json", check=False)
+    assert proc.returncode != 0
+    assert "error: verify (m): results/openvino/m.xml differs from models/m.onnx: out: max_abs_error" in proc.stderr + proc.stdout
+    assert not (root / "results" / "openvino" / "m.verify.json").exists()

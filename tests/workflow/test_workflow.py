@@ -1,0 +1,113 @@
+"""The workflow end to end through Snakemake: DAG, real artifacts, reruns of exactly what changed."""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+from harness import new_project, planned, rules_for, snakemake, write_images, write_yaml
+from models import conv_net
+
+pytestmark = pytest.mark.workflow
+
+ONNX_CHAIN = {"attach_normalization", "optimize_onnx", "simplify", "verify_onnx_stage"}
+OPENVINO = {"convert_ir", "quantize_ir", "verify_ir", "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = new_project(tmp_path_factory.mktemp("proj"), ["alpha", "beta"])
+    conv_net(root / "models" / "alpha.onnx", dynamic_hw=True, size=24)
+    conv_net(root / "models" / "beta.onnx", seed=4, size=16)  # bare ONNX, no config
+    write_images(root / "calibration_data" / "alpha", 6)
+    write_yaml(
+        root / "config" / "models" / "alpha.yaml",
+        {
+            "input_model": "models/alpha.onnx",
+            "inputs": [{"name": "x", "shape": [1, 3, 24, 24], "mean_values": [120, 110, 100], "scale_values": 58}],
+            "encoding": {"from": "RGB", "to": "BGR"},
+            "calibration": {"path": "calibration_data/alpha", "max_images": 5, "resize_method": "CROP"},
+            "rvc4": {"quantization_mode": "INT8_STANDARD"},
+        },
+    )
+    return root
+
+
+def test_dry_run_dag_holds_every_step_for_every_model(project):
+    jobs = planned(project)
+    for model in ("alpha", "beta"):
+        assert rules_for(jobs, model) == ONNX_CHAIN | OPENVINO | {"prepare_calibration"}
+    stats = snakemake(project, "-n").stdout
+    # Three ONNX stages verified per model, 17 jobs per model plus `all`.
+    assert re.search(r"^verify_onnx_stage\s+6$", stats, re.M) and re.search(r"^total\s+35$", stats, re.M)
+    assert not (project / "results").exists()  # a dry run writes nothing
+
+
+def test_real_run_then_incremental_reruns(project):
+    snakemake(project)
+    res = project / "results"
+    for model in ("alpha", "beta"):
+        for name in (f"{model}.xml", f"{model}.bin", f"{model}.int8.xml", f"{model}.int8.bin"):
+            assert (res / "openvino" / name).stat().st_size > 0
+        for report in (
+            res / "openvino" / f"{model}.verify.json",
+            res / "openvino" / f"{model}.int8.verify.json",
+            *(res / "intermediate" / model / f"{s}.verify.json" for s in ("normalized", "optimized", "simplified")),
+        ):
+            data = json.loads(report.read_text())
+            assert data["passed"] and data["outputs"]["out"]["cosine"] > 0.95, report
+    info = json.loads((res / "openvino" / "alpha.int8.buildinfo.json").read_text())
+    steps = [s["step"] for s in info["steps"]]
+    assert steps == ["attach_normalization", "optimize_onnx", "simplify", "prepare_calibration", "quantize_ir"]
+    first = info["steps"][0]
+    assert first["argv"][1:4] == ["-m", "edgeconv.steps", "attach_normalization"]
+    assert len(first["inputs"]["model"]["sha256"]) == 64 and "onnxruntime" in first["tool_versions"]
+    assert info["steps"][-1]["tool_calls"][0]["tool"] == "nncf"
+    resolved = info["resolved_config"]["inputs"][0]
+    assert resolved["mean"] == [120.0, 110.0, 100.0] and resolved["encoding_to"] == "BGR"
+    assert info["verification"]["passed"]
+    assert (project / "logs" / "alpha" / "quantize_ir.log").exists()
+
+    # A second run does no work.
+    assert planned(project) == set()
+    # rvc4 keys feed nothing of the openvino target.
+    assert planned(project, "--config", "overrides={alpha: {rvc4.quantization_mode: FP16_STANDARD}}") == set()
+
+    # One key of one model reruns only the steps that key feeds.
+    jobs = planned(project, "--config", "overrides={alpha: {onnx_simplification: onnxslim}}")
+    assert rules_for(jobs, "alpha") == {"simplify", "convert_ir", "quantize_ir", "verify_onnx_stage", "verify_ir",
+                                        "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+    assert rules_for(jobs, "beta") == set()
+    jobs = planned(project, "--config", "overrides={alpha: {openvino.preset: mixed}}")
+    assert rules_for(jobs, "alpha") == {"quantize_ir", "verify_ir_int8", "buildinfo_ir_int8"}
+    jobs = planned(project, "--config", 'overrides={alpha: {inputs.0.mean_values: "[0,0,0]"}}')
+    assert rules_for(jobs, "alpha") >= {"attach_normalization", "prepare_calibration", "convert_ir"}
+    assert rules_for(jobs, "beta") == set()
+    jobs = planned(project, "--config", "overrides={alpha: {calibration.max_images: 4}}")
+    assert rules_for(jobs, "alpha") == {"prepare_calibration", "quantize_ir", "verify_onnx_stage", "verify_ir",
+                                        "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+    # Overrides for every model at once.
+    jobs = planned(project, "--config", "overrides={'*': {openvino.compress_to_fp16: false}}")
+    assert {m for r, m in jobs if r == "convert_ir"} == {"alpha", "beta"}
+
+    # Touching one model does not rebuild another; Snakemake checksums inputs, so a touch
+    # without a change reruns nothing, and a changed model reruns its own chain only.
+    future = time.time() + 5
+    os.utime(project / "models" / "beta.onnx", (future, future))
+    assert planned(project) == set()
+    conv_net(project / "models" / "beta.onnx", seed=5, size=16)
+    jobs = planned(project)
+    assert rules_for(jobs, "alpha") == set() and "attach_normalization" in rules_for(jobs, "beta")
+
+    # New calibration data re-quantizes without reconverting the FP16 IR.
+    write_images(project / "calibration_data" / "alpha", 1, seed=9)  # overwrites img_00.png
+    jobs = planned(project)
+    assert "prepare_calibration" in rules_for(jobs, "alpha") and "quantize_ir" in rules_for(jobs, "alpha")
+    assert "convert_ir" not in rules_for(jobs, "alpha")
+
+    # Asking for one artifact by path builds only its chain.
+    snakemake(project, "results/openvino/beta.xml")
+    jobs = planned(project, "results/openvino/beta.xml")
+    assert jobs == set()
