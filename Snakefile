@@ -2,7 +2,6 @@
 # Layout: workflow/rules/<stage>.smk holds the rules, src/edgeconv/steps/<step>.py the code of each step.
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 
@@ -21,6 +20,6 @@ include: "workflow/rules/verify.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

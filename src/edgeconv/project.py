@@ -13,25 +13,15 @@ from typing import Any
 
 from edgeconv.config.loader import check_model_name, load_model_config
 from edgeconv.config.resolve import ResolvedStage, resolve_stage
-from edgeconv.config.schema import ImageCalibration, StageConfig
+from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
 TARGETS = ("openvino",)
-IO_KEYS = {
-    "input_model",
-    "inputs",
-    "outputs",
-    "mean_values",
-    "scale_values",
-    "encoding",
-    "data_type",
-    "shape",
-    "layout",
-    "frozen_value",
-}
+# The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
+IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
     "onnx": {"min_cosine": 0.9999},
     "openvino_fp16": {"min_cosine": 0.999},

@@ -35,12 +35,17 @@ def run_ir(xml: str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarra
     request = compiled.create_infer_request()
     inputs = {}
     for port in compiled.inputs:
-        name = port.get_any_name()
-        inputs[name] = feeds[name]
+        # A port can carry several tensor names; the ONNX input name is one of them.
+        name = next((n for n in port.get_names() if n in feeds), None)
+        if name is None:
+            raise KeyError(f"no data for IR input {sorted(port.get_names())}; have {sorted(feeds)}")
+        inputs[port] = feeds[name]
     result = request.infer(inputs)
     out: dict[str, np.ndarray] = {}
     for port in compiled.outputs:
-        out[port.get_any_name()] = np.asarray(result[port])
+        value = np.asarray(result[port])
+        for name in sorted(port.get_names()) or [port.get_any_name()]:
+            out[name] = value
     return out
 
 

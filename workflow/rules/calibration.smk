@@ -9,14 +9,14 @@ rule prepare_calibration:
     output:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         record=f"{RECORDS}/prepare_calibration.json",
-    params:
-        spec=step_params("prepare_calibration"),
     log:
         f"{LOGS}/prepare_calibration.log",
     benchmark:
         f"{BENCH}/prepare_calibration.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("prepare_calibration"),
     shell:
-        "{STEP} prepare_calibration --input model={input.model} --output calibration={output.calibration}"
+        "edgeconv-step prepare_calibration --input model={input.model} --output calibration={output.calibration}"
         " --params {params.spec:q} --record {output.record} --log {log}"

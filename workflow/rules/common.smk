@@ -1,6 +1,7 @@
 # Config loading, validation, path helpers and input functions. Everything that can be checked
 # before a job runs is checked here, while Snakemake parses the workflow.
 import json
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -8,8 +9,17 @@ from snakemake.exceptions import WorkflowError
 from edgeconv.errors import ConversionError
 from edgeconv.project import Project
 
+
+envvars:
+    "PATH",
+
+
 PROJECT = Project(config)
-STEP = f"{sys.executable} -m edgeconv.steps"
+# Steps run as `edgeconv-step`, installed beside the Python running Snakemake, so the
+# workflow works from an unactivated virtualenv too.
+os.environ["PATH"] = (
+    f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
+)
 RESULTS = "results"
 INTERMEDIATE = f"{RESULTS}/intermediate/{{model}}"
 RECORDS = f"{INTERMEDIATE}/records"
@@ -39,7 +49,9 @@ MATRIX = _checked(PROJECT.matrix_units)
 def all_targets():
     targets = []
     for name in MATRIX:
-        targets += [f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES]
+        targets += [
+            f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
+        ]
         if "openvino" in PROJECT.targets:
             targets += expand(
                 f"{RESULTS}/openvino/{name}{{suffix}}",
@@ -75,3 +87,7 @@ def verify_params(kind):
         return _checked(PROJECT.verify_params, wildcards.model, kind)
 
     return params
+
+
+def demo_params(wildcards):
+    return json.dumps({"name": wildcards.demo, "cache": "models/.downloads"})

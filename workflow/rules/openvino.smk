@@ -8,16 +8,16 @@ rule convert_ir:
         xml=f"{RESULTS}/openvino/{{model}}.xml",
         bin=f"{RESULTS}/openvino/{{model}}.bin",
         record=f"{RECORDS}/convert_ir.json",
-    params:
-        spec=step_params("convert_ir"),
     log:
         f"{LOGS}/convert_ir.log",
     benchmark:
         f"{BENCH}/convert_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("convert_ir"),
     shell:
-        "{STEP} convert_ir --input onnx={input.onnx} --output xml={output.xml}"
+        "edgeconv-step convert_ir --input onnx={input.onnx} --output xml={output.xml}"
         " --params {params.spec:q} --record {output.record} --log {log}"
 
 
@@ -29,14 +29,14 @@ rule quantize_ir:
         xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
         bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
         record=f"{RECORDS}/quantize_ir.json",
-    params:
-        spec=step_params("quantize_ir"),
     log:
         f"{LOGS}/quantize_ir.log",
     benchmark:
         f"{BENCH}/quantize_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("quantize_ir"),
     shell:
-        "{STEP} quantize_ir --input onnx={input.onnx} --input calibration={input.calibration}"
+        "edgeconv-step quantize_ir --input onnx={input.onnx} --input calibration={input.calibration}"
         " --output xml={output.xml} --params {params.spec:q} --record {output.record} --log {log}"

@@ -9,14 +9,14 @@ rule verify_onnx_stage:
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
         report=f"{INTERMEDIATE}/{{onnx_stage}}.verify.json",
-    params:
-        spec=verify_params("onnx"),
     log:
         f"{LOGS}/verify_{{onnx_stage}}.log",
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        spec=verify_params("onnx"),
     shell:
-        "{STEP} verify --input artifact={input.artifact} --input original={input.original}"
+        "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
         " --input calibration={input.calibration} --output report={output.report}"
         " --params {params.spec:q} --log {log}"
 
@@ -28,14 +28,14 @@ rule verify_ir:
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
         report=f"{RESULTS}/openvino/{{model}}.verify.json",
-    params:
-        spec=verify_params("openvino_fp16"),
     log:
         f"{LOGS}/verify_ir.log",
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        spec=verify_params("openvino_fp16"),
     shell:
-        "{STEP} verify --input artifact={input.artifact} --input original={input.original}"
+        "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
         " --input calibration={input.calibration} --output report={output.report}"
         " --params {params.spec:q} --log {log}"
 
@@ -47,10 +47,10 @@ use rule verify_ir as verify_ir_int8 with:
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
         report=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
-    params:
-        spec=verify_params("openvino_int8"),
     log:
         f"{LOGS}/verify_ir_int8.log",
+    params:
+        spec=verify_params("openvino_int8"),
 
 
 rule buildinfo_ir:
@@ -69,7 +69,7 @@ rule buildinfo_ir:
     conda:
         "../../envs/edgeconv.yaml"
     shell:
-        "{STEP} buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
+        "edgeconv-step buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
         " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
         " --input record_c={input.record_c} --input record_d={input.record_d}"
         " --output buildinfo={output.buildinfo} --log {log}"
@@ -92,7 +92,7 @@ rule buildinfo_ir_int8:
     conda:
         "../../envs/edgeconv.yaml"
     shell:
-        "{STEP} buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
+        "edgeconv-step buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
         " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
         " --input record_c={input.record_c} --input record_d={input.record_d} --input record_e={input.record_e}"
         " --output buildinfo={output.buildinfo} --log {log}"

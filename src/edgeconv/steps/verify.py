@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 
 from edgeconv.config.resolve import ResolvedStage
+from edgeconv.errors import VerificationError
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.runtime import run_ir, run_onnx
 from edgeconv.steps.attach_normalization import _select_outputs, normalize_numpy
@@ -75,10 +76,13 @@ def verify(
             sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
         expected = run_onnx(model, original_feeds(stage, sample))
         got = run_artifact(artifact, sample)
-        for idx, name in enumerate(stage.outputs):
+        for name in stage.outputs:
             value = got.get(name)
-            if value is None:  # runtimes may rename outputs; fall back to position
-                value = list(got.values())[idx]
+            if value is None:
+                raise VerificationError(
+                    f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
+                    "the conversion renamed or dropped it"
+                )
             per_output.setdefault(name, []).append(metrics(expected[name], value))
     outputs = {}
     failures = []
