@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from edgeconv import __version__
 from edgeconv.config.loader import check_model_name, load_model_config
 from edgeconv.config.resolve import ResolvedStage, resolve_stage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, StageConfig
@@ -207,7 +208,8 @@ class Project:
         """The JSON parameters of one step: exactly the config keys that step reads, so that
         changing any other key does not rerun it."""
         unit = self.unit(name)
-        base: dict[str, Any] = {"model": name, "source": unit.source}
+        # The package version is a parameter so that upgrading edgeconv rebuilds with the new code.
+        base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
         stage = unit.stage
         if step in ("attach_normalization", "optimize_onnx", "verify"):
             base["io"] = unit.io()
