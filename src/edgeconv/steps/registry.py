@@ -101,6 +101,15 @@ def verify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, A
 
     stage = resolved_stage(inputs["original"], params)
     options = params["options"]
+    runner = None
+    if options.get("runtime"):  # an HTP context model runs in the QNN HTP simulator
+        from edgeconv.steps.qnn_htp import run_context
+
+        rt = options["runtime"]
+
+        def runner(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return run_context(path, feeds, rt["soc"], rt["fp16"])
+
     report = run(
         inputs["original"],
         inputs["artifact"],
@@ -108,7 +117,10 @@ def verify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, A
         load_calibration(inputs["calibration"]),
         options["thresholds"],
         int(options.get("max_images", 4)),
+        runner,
     )
+    if options.get("runtime"):
+        report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **options["runtime"]}
     if not report["passed"]:
         summary = "; ".join(report["failures"])
         raise VerificationError(
@@ -117,6 +129,23 @@ def verify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, A
         )
     write_json_atomic(outputs["report"], report)
     return {"verification": {"passed": True, "outputs": report["outputs"]}}
+
+
+def quantize_qdq(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.qnn_htp import quantize_qdq as run
+
+    options = params["options"]
+    calibration = load_calibration(inputs["calibration"]) if "calibration" in inputs else None
+    call = run(inputs["onnx"], calibration, outputs["onnx"], options["quantization_mode"], options["per_channel"])
+    return {"tool_calls": [call]}
+
+
+def compile_htp(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.qnn_htp import compile_htp as run
+
+    options = params["options"]
+    call = run(inputs["onnx"], outputs["ctx"], options["soc"], options["fp16"])
+    return {"tool_calls": [call]}
 
 
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +171,8 @@ STEPS: dict[str, Step] = {
     "prepare_calibration": prepare_calibration,
     "convert_ir": convert_ir,
     "quantize_ir": quantize_ir,
+    "quantize_qdq": quantize_qdq,
+    "compile_htp": compile_htp,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

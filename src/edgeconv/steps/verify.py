@@ -8,6 +8,7 @@ output misses a threshold that is set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def verify(
     calibration: dict[str, np.ndarray],
     thresholds: dict[str, Any],
     max_images: int,
+    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     model = onnx.load(str(original))
     model = _select_outputs(model, stage.outputs)
@@ -65,7 +67,8 @@ def verify(
             for d, size in zip(vi.type.tensor_type.shape.dim, spec.shape):
                 d.Clear()
                 d.dim_value = size
-    run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
+    if run_artifact is None:
+        run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
     n = min(max_images, min((len(v) for v in calibration.values()), default=1))
     per_output: dict[str, list[dict[str, float]]] = {}
     for i in range(max(n, 1)):

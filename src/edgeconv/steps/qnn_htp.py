@@ -1,0 +1,250 @@
+"""The ``qnn_htp`` target: the RVC4's Hexagon HTP without SNPE or a device.
+
+DepthAI on the RVC4 loads ``.dlc`` files (the ``rvc4`` target, which needs
+Qualcomm's SNPE). This target serves onnxruntime-qnn deployments and measures
+what quantization does to accuracy without a device:
+
+1. ``quantize_qdq``: onnxruntime static quantization to a QDQ model on the
+   calibration data, following ``rvc4.quantization_mode`` where it maps;
+2. ``compile_htp``: onnxruntime-qnn compiles an offline HTP context binary for
+   the ``htp_arch``/``soc_model`` of the first SoC in ``rvc4.htp_socs``
+   (an EP-context ``.onnx`` plus its ``_qnn.bin``);
+3. the context model is then verified like every artifact, running in the HTP
+   simulator that onnxruntime-qnn ships for x86-64.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from edgeconv.errors import ConversionError
+
+# SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
+SOCS: dict[str, tuple[str, str]] = {
+    "sm8350": ("68", "30"),
+    "sm8450": ("69", "36"),
+    "sm8550": ("73", "43"),
+    "sm8650": ("75", "57"),
+    "qcs6490": ("68", "35"),
+    "qcs8550": ("73", "66"),  # the RVC4 camera's SoC
+}
+
+
+@dataclass(frozen=True)
+class QuantScheme:
+    activations: str | None  # onnxruntime QuantType name; None = no quantization (FP16 on the HTP)
+    weights: str | None
+    calibrate_method: str = "MinMax"
+
+
+# rvc4.quantization_mode -> how onnxruntime's quantizer approximates it.
+# "Accuracy focused" modes use percentile calibration, which clips rare outliers
+# the way SNPE's enhanced quantizer does, instead of min/max.
+SCHEMES: dict[str, QuantScheme] = {
+    "INT8_STANDARD": QuantScheme("QUInt8", "QUInt8"),
+    "INT8_ACCURACY_FOCUSED": QuantScheme("QUInt8", "QUInt8", "Percentile"),
+    "INT8_INT16_MIXED": QuantScheme("QUInt16", "QUInt8"),
+    "INT8_INT16_MIXED_ACCURACY_FOCUSED": QuantScheme("QUInt16", "QUInt8", "Percentile"),
+    "INT16_STANDARD": QuantScheme("QUInt16", "QUInt16"),
+    "FP16_STANDARD": QuantScheme(None, None),
+}
+UNMAPPABLE = {
+    "CUSTOM": "CUSTOM means the user's own snpe-dlc-quant arguments, which onnxruntime's quantizer cannot take",
+}
+
+
+def scheme_for(mode: str) -> QuantScheme:
+    if mode in UNMAPPABLE:
+        raise ConversionError(
+            f"rvc4.quantization_mode {mode} cannot be used for the qnn_htp target: {UNMAPPABLE[mode]}; "
+            f"choose one of {', '.join(SCHEMES)} (or drop qnn_htp from the targets of this model)"
+        )
+    return SCHEMES[mode]
+
+
+def soc_options(soc: str, fp16: bool) -> dict[str, str]:
+    import onnxruntime_qnn
+
+    if soc not in SOCS:
+        raise ConversionError(f"rvc4.htp_socs: no HTP settings for {soc!r}; known: {', '.join(SOCS)}")
+    arch, model = SOCS[soc]
+    options = {"htp_arch": arch, "soc_model": model, "backend_path": onnxruntime_qnn.get_qnn_htp_path()}
+    if fp16:
+        options["enable_htp_fp16_precision"] = "1"
+    return options
+
+
+def qnn_versions() -> dict[str, str]:
+    import onnxruntime
+
+    versions = {"onnxruntime": onnxruntime.__version__}
+    try:
+        versions["onnxruntime-qnn"] = metadata.version("onnxruntime-qnn")
+    except metadata.PackageNotFoundError:
+        pass
+    return versions
+
+
+def require_qnn() -> None:
+    try:
+        import onnxruntime_qnn  # noqa: F401
+    except ImportError:
+        raise ConversionError(
+            "the qnn_htp target needs the onnxruntime-qnn package (x86-64 Linux, Python >= 3.11), which is not "
+            "installed; install it with `pip install 'edgeconv[qnn]'` or drop qnn_htp from `targets`"
+        ) from None
+
+
+_REGISTERED = False
+
+
+def qnn_devices() -> list[Any]:
+    """Register the QNN execution provider library once per process and return its devices."""
+    global _REGISTERED
+    require_qnn()
+    import onnxruntime as ort
+    import onnxruntime_qnn
+
+    if not _REGISTERED:
+        ort.register_execution_provider_library("QNNExecutionProvider", onnxruntime_qnn.get_library_path())
+        _REGISTERED = True
+    devices = [d for d in ort.get_ep_devices() if d.ep_name == "QNNExecutionProvider"]
+    if not devices:
+        raise ConversionError("onnxruntime-qnn is installed but offers no QNN device on this machine")
+    return devices
+
+
+# --------------------------------------------------------------------------- quantize
+
+
+def quantize_qdq(
+    onnx_path: Path, calibration: dict[str, np.ndarray] | None, out: Path, mode: str, per_channel: bool
+) -> dict[str, Any]:
+    scheme = scheme_for(mode)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if scheme.activations is None:
+        shutil.copyfile(onnx_path, out)  # FP16 runs the float model; the HTP computes in fp16
+        return {"tool": "copy", "call": f"FP16_STANDARD: {onnx_path} unchanged, compiled with enable_htp_fp16_precision=1"}
+    if not calibration:
+        raise ConversionError("quantize_qdq: no calibration data")
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize
+    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            n = len(next(iter(calibration.values())))
+            self._it = iter([{k: v[i] for k, v in calibration.items()} for i in range(n)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._it, None)
+
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        pre = Path(tmp) / "preprocessed.onnx"
+        changed = qnn_preprocess_model(str(onnx_path), str(pre))
+        source = pre if changed else onnx_path
+        config = get_qnn_qdq_config(
+            str(source),
+            Reader(),
+            calibrate_method=CalibrationMethod[scheme.calibrate_method],
+            activation_type=QuantType[scheme.activations],
+            weight_type=QuantType[scheme.weights],
+            per_channel=per_channel,
+        )
+        tmp_out = Path(tmp) / "quantized.onnx"
+        try:
+            quantize(str(source), str(tmp_out), config)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConversionError(f"onnxruntime quantization failed for mode {mode}: {first}") from None
+        os.replace(tmp_out, out)
+    return {
+        "tool": "onnxruntime.quantization",
+        **qnn_versions(),
+        "call": (
+            f"quantize(get_qnn_qdq_config(model, <{len(next(iter(calibration.values())))} samples>, "
+            f"calibrate_method={scheme.calibrate_method}, activation_type={scheme.activations}, "
+            f"weight_type={scheme.weights}, per_channel={per_channel}))"
+        ),
+        "preprocessed": bool(changed),
+    }
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def compile_htp(model_path: Path, ctx_out: Path, soc: str, fp16: bool) -> dict[str, Any]:
+    """Compile an offline HTP context binary; writes ``<name>.ctx.onnx`` and ``<name>.ctx_qnn.bin``."""
+    import onnxruntime as ort
+
+    devices = qnn_devices()
+    options = soc_options(soc, fp16)
+    ctx_out.parent.mkdir(parents=True, exist_ok=True)
+    bin_name = f"{ctx_out.name[: -len('.onnx')]}_qnn.bin"
+    with tempfile.TemporaryDirectory(dir=ctx_out.parent, prefix=f".{ctx_out.name}.") as tmp:
+        tmp_ctx = Path(tmp) / ctx_out.name
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.add_session_config_entry("ep.context_enable", "1")
+        so.add_session_config_entry("ep.context_file_path", str(tmp_ctx))
+        so.add_session_config_entry("ep.context_embed_mode", "0")
+        # Nodes the HTP does not take stay on the CPU; partition_summary records them.
+        so.add_provider_for_devices(devices, options)
+        try:
+            ort.InferenceSession(str(model_path), so)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConversionError(f"onnxruntime-qnn could not compile {model_path} for {soc}: {first}") from None
+        produced_bin = Path(tmp) / bin_name
+        if not tmp_ctx.exists() or not produced_bin.exists():
+            raise ConversionError(
+                f"onnxruntime-qnn wrote no context binary for {model_path}; the HTP took none of the graph "
+                f"(files written: {sorted(p.name for p in Path(tmp).iterdir())})"
+            )
+        summary = partition_summary(onnx.load(str(tmp_ctx)))
+        if summary["ep_context_nodes"] == 0:
+            raise ConversionError(f"onnxruntime-qnn placed no part of {model_path} on the HTP")
+        os.replace(produced_bin, ctx_out.parent / bin_name)
+        os.replace(tmp_ctx, ctx_out)
+    public_options = {k: v for k, v in options.items() if k != "backend_path"} | {"backend_path": "libQnnHtp.so"}
+    return {
+        "tool": "onnxruntime-qnn",
+        **qnn_versions(),
+        "soc": soc,
+        "provider_options": public_options,
+        "session_config": {"ep.context_enable": "1", "ep.context_embed_mode": "0"},
+        "partition": summary,
+        "call": f"onnxruntime.InferenceSession({str(model_path)!r}, QNNExecutionProvider {public_options})",
+    }
+
+
+def partition_summary(ctx_model: onnx.ModelProto) -> dict[str, Any]:
+    """Which nodes the HTP took (inside EPContext nodes) and which stayed on the CPU."""
+    ops = Counter(n.op_type for n in ctx_model.graph.node)
+    ep_nodes = [n for n in ctx_model.graph.node if n.op_type == "EPContext"]
+    sdk = next((a.s.decode() for n in ep_nodes for a in n.attribute if a.name == "ep_sdk_version"), None)
+    outside = {op: c for op, c in ops.items() if op != "EPContext"}
+    return {"ep_context_nodes": len(ep_nodes), "cpu_nodes": outside, "qnn_sdk_version": sdk}
+
+
+def run_context(ctx_path: Path, feeds: dict[str, np.ndarray], soc: str, fp16: bool) -> dict[str, np.ndarray]:
+    """Run an EP-context model in the HTP simulator (x86-64) through onnxruntime-qnn."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.add_provider_for_devices(qnn_devices(), soc_options(soc, fp16))
+    sess = ort.InferenceSession(str(ctx_path), so)
+    names = [o.name for o in sess.get_outputs()]
+    wanted = {i.name for i in sess.get_inputs()}
+    values = sess.run(names, {k: v for k, v in feeds.items() if k in wanted})
+    return dict(zip(names, values))
