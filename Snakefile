@@ -16,6 +16,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/onnx.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/openvino.smk"
+include: "workflow/rules/qnn_htp.smk"
 include: "workflow/rules/verify.smk"
 
 

@@ -20,13 +20,14 @@ from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
-TARGETS = ("openvino",)
+TARGETS = ("openvino", "qnn_htp")
 # The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
 IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
     "onnx": {"min_cosine": 0.9999},
     "openvino_fp16": {"min_cosine": 0.999},
     "openvino_int8": {"min_cosine": 0.98},
+    "qnn_htp": {"min_cosine": 0.98},
 }
 
 
@@ -223,7 +224,35 @@ class Project:
             base["options"] = {"compress_to_fp16": stage.openvino.compress_to_fp16}
         elif step == "quantize_ir":
             base["options"] = stage.openvino.model_dump(exclude={"disable_calibration", "quantize"})
+        elif step == "quantize_qdq":
+            self.check_qnn(name)
+            base["options"] = {
+                "quantization_mode": stage.rvc4.quantization_mode,
+                "per_channel": stage.rvc4.use_per_channel_quantization,
+            }
+        elif step == "compile_htp":
+            base["options"] = self.htp_runtime(name)
         return json.dumps(base, sort_keys=True)
+
+    # ----------------------------------------------------------------- qnn_htp
+
+    def htp_runtime(self, name: str) -> dict[str, Any]:
+        """The SoC the context binary is compiled for (the first of rvc4.htp_socs) and its precision."""
+        rvc4 = self.unit(name).stage.rvc4
+        return {"soc": rvc4.htp_socs[0], "fp16": rvc4.quantization_mode == "FP16_STANDARD"}
+
+    def check_qnn(self, name: str) -> None:
+        from edgeconv.steps.qnn_htp import require_qnn, scheme_for
+
+        unit = self.unit(name)
+        try:
+            scheme_for(unit.stage.rvc4.quantization_mode)
+        except ConversionError as exc:
+            raise ConfigError(unit.source, [f"{unit.key_prefix}{exc}"]) from None
+        require_qnn()
+
+    def qdq_needs_calibration(self, name: str) -> bool:
+        return self.unit(name).stage.rvc4.quantization_mode != "FP16_STANDARD"
 
     def verify_params(self, name: str, kind: str) -> str:
         unit = self.unit(name)
@@ -236,6 +265,8 @@ class Project:
             thresholds.update({k: v for k, v in local.model_dump().items() if v is not None})
         max_images = unit.stage.verify.max_images or glob.get("max_images", 4)
         params["options"] = {"thresholds": thresholds, "max_images": max_images}
+        if kind == "qnn_htp":
+            params["options"]["runtime"] = self.htp_runtime(name)
         return json.dumps(params, sort_keys=True)
 
     def builds_int8(self, name: str) -> bool:

@@ -48,11 +48,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
     """One artifact's build info: its files, the chain of step records that made it, and its verification."""
     resolved = next((r.get("resolved") for r in records if r.get("resolved")), None)
+    calibration = next((r.get("sources") for r in records if r["step"] == "prepare_calibration"), None)
     return {
         "artifact": {str(p): file_sha256(p) for p in artifact},
         "model": records[0].get("model") if records else None,
         "resolved_config": {
             "inputs": resolved,
+            "calibration": calibration,
             **{r["step"]: r.get("params", {}).get("options") for r in records if r.get("params", {}).get("options") is not None},
         },
         "steps": [

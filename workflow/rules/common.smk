@@ -62,7 +62,46 @@ def all_targets():
                     f"{RESULTS}/openvino/{name}.int8{{suffix}}",
                     suffix=[".xml", ".verify.json", ".buildinfo.json"],
                 )
+        if "qnn_htp" in PROJECT.targets:
+            _checked(PROJECT.check_qnn, name)
+            targets += expand(
+                f"{RESULTS}/qnn_htp/{name}{{suffix}}",
+                suffix=[".ctx.onnx", ".verify.json", ".buildinfo.json"],
+            )
     return targets
+
+
+def qdq_inputs(wildcards):
+    """The QDQ step reads calibration data unless the mode keeps the model in float (FP16)."""
+    inputs = {"onnx": f"{RESULTS}/intermediate/{wildcards.model}/simplified.onnx"}
+    if _checked(PROJECT.qdq_needs_calibration, wildcards.model):
+        inputs["calibration"] = (
+            f"{RESULTS}/intermediate/{wildcards.model}/calibration.npz"
+        )
+    return inputs
+
+
+def htp_buildinfo_inputs(wildcards):
+    """Records of every step that made the context binary, in the order they ran."""
+    records = f"{RESULTS}/intermediate/{wildcards.model}/records"
+    steps = ["attach_normalization", "optimize_onnx", "simplify"]
+    if _checked(PROJECT.qdq_needs_calibration, wildcards.model):
+        steps.append("prepare_calibration")
+    steps += ["quantize_qdq", "compile_htp"]
+    return {
+        f"record_{chr(ord('a') + i)}": f"{records}/{s}.json"
+        for i, s in enumerate(steps)
+    }
+
+
+def qdq_input_args(wildcards, input):
+    return " ".join(f"--input {k}={v}" for k, v in input.items())
+
+
+def record_args(wildcards, input):
+    return " ".join(
+        f"--input {k}={v}" for k, v in input.items() if k.startswith("record_")
+    )
 
 
 def source_model(wildcards):

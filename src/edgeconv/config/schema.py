@@ -321,6 +321,7 @@ class VerifySection(Strict):
     onnx: Thresholds | None = None
     openvino_fp16: Thresholds | None = None
     openvino_int8: Thresholds | None = None
+    qnn_htp: Thresholds | None = None
 
 
 # --------------------------------------------------------------------------- stage / model

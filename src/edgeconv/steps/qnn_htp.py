@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnx.version_converter
 
 from edgeconv.errors import ConversionError
 
@@ -150,8 +151,28 @@ def quantize_qdq(
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         pre = Path(tmp) / "preprocessed.onnx"
-        changed = qnn_preprocess_model(str(onnx_path), str(pre))
-        source = pre if changed else onnx_path
+        model = onnx.load(str(onnx_path))
+        # onnxruntime's preprocessor fails on models carrying metadata_props (onnxslim writes some).
+        del model.metadata_props[:]
+        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+        if opset < 13:
+            # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
+            try:
+                model = onnx.version_converter.convert_version(model, 13)
+            except Exception as exc:
+                raise ConversionError(
+                    f"cannot upgrade {onnx_path} from opset {opset} to 13 for QDQ quantization ({exc}); "
+                    "export the model with opset >= 13"
+                ) from None
+        stripped = Path(tmp) / "stripped.onnx"
+        onnx.save(model, str(stripped))
+        try:
+            changed = qnn_preprocess_model(str(stripped), str(pre))
+            preprocess_note = "applied" if changed else "no change"
+        except Exception as exc:  # preprocessing only fuses patterns; quantizing without it is still correct
+            changed = False
+            preprocess_note = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        source = pre if changed else stripped
         config = get_qnn_qdq_config(
             str(source),
             Reader(),
@@ -175,7 +196,8 @@ def quantize_qdq(
             f"calibrate_method={scheme.calibrate_method}, activation_type={scheme.activations}, "
             f"weight_type={scheme.weights}, per_channel={per_channel}))"
         ),
-        "preprocessed": bool(changed),
+        "qnn_preprocess_model": preprocess_note,
+        "opset_upgraded_from": opset if opset < 13 else None,
     }
 
 

@@ -32,7 +32,8 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
     model = attach(load_onnx(inputs["model"]), stage, copy_model=False)
     save_onnx(model, outputs["onnx"])
     return {
-        "resolved": [i.to_dict() for i in stage.inputs],
+        # Calibration is resolved (and recorded) by prepare_calibration, not here.
+        "resolved": [{k: v for k, v in i.to_dict().items() if k != "calibration"} for i in stage.inputs],
         "outputs_selected": stage.outputs,
         "tool_calls": [{"tool": "onnx", "call": "edgeconv.steps.attach_normalization.attach_normalization(model, stage)"}],
     }
@@ -149,9 +150,8 @@ def compile_htp(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
 
 
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
-    order = {name: i for i, name in enumerate(params.get("chain", []))}
-    records.sort(key=lambda r: order.get(r["step"], len(order)))
     report = json.loads(inputs["verify"].read_text()) if "verify" in inputs else None
     artifacts = [p for k, p in inputs.items() if k.startswith("artifact")]
     write_json_atomic(outputs["buildinfo"], assemble_buildinfo(artifacts, records, report))

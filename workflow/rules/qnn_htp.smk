@@ -1,0 +1,85 @@
+# The qnn_htp target: RVC4's Hexagon HTP through onnxruntime-qnn, without SNPE or a device.
+# QDQ quantization (onnxruntime) -> offline HTP context binary (onnxruntime-qnn) -> verified in
+# the HTP simulator. DepthAI on RVC4 loads .dlc (the rvc4 target); this serves onnxruntime-qnn
+# deployments and measures quantization accuracy on this machine.
+
+
+rule quantize_qdq:
+    input:
+        unpack(qdq_inputs),
+    output:
+        onnx=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+        record=f"{RECORDS}/quantize_qdq.json",
+    log:
+        f"{LOGS}/quantize_qdq.log",
+    benchmark:
+        f"{BENCH}/quantize_qdq.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("quantize_qdq"),
+        inputs=qdq_input_args,
+    shell:
+        "edgeconv-step quantize_qdq {params.inputs} --output onnx={output.onnx}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule compile_htp:
+    input:
+        onnx=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+    output:
+        ctx=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
+        bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        record=f"{RECORDS}/compile_htp.json",
+    log:
+        f"{LOGS}/compile_htp.log",
+    benchmark:
+        f"{BENCH}/compile_htp.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("compile_htp"),
+    shell:
+        "edgeconv-step compile_htp --input onnx={input.onnx} --output ctx={output.ctx}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule verify_htp:
+    input:
+        artifact=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
+        bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{RESULTS}/qnn_htp/{{model}}.verify.json",
+    log:
+        f"{LOGS}/verify_htp.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=verify_params("qnn_htp"),
+    shell:
+        "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
+        " --input calibration={input.calibration} --output report={output.report}"
+        " --params {params.spec:q} --log {log}"
+
+
+rule buildinfo_htp:
+    input:
+        unpack(htp_buildinfo_inputs),
+        artifact_ctx=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
+        artifact_bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        artifact_qdq=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+        verify=f"{RESULTS}/qnn_htp/{{model}}.verify.json",
+    output:
+        buildinfo=f"{RESULTS}/qnn_htp/{{model}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_htp.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        records=record_args,
+    shell:
+        "edgeconv-step buildinfo --input artifact_ctx={input.artifact_ctx} --input artifact_bin={input.artifact_bin}"
+        " --input artifact_qdq={input.artifact_qdq} --input verify={input.verify}"
+        " {params.records} --output buildinfo={output.buildinfo} --log {log}"
