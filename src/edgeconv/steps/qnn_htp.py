@@ -46,6 +46,9 @@ class QuantScheme:
     activations: str | None  # onnxruntime QuantType name; None = no quantization (FP16 on the HTP)
     weights: str | None
     calibrate_method: str = "MinMax"
+    # Measured with onnxruntime-qnn 2.7.0: the HTP does not take a Conv with per-channel 16-bit
+    # weights (the compile fails), but takes per-tensor 16-bit weights.
+    per_channel_allowed: bool = True
 
 
 # rvc4.quantization_mode -> how onnxruntime's quantizer approximates it.
@@ -56,7 +59,7 @@ SCHEMES: dict[str, QuantScheme] = {
     "INT8_ACCURACY_FOCUSED": QuantScheme("QUInt8", "QUInt8", "Percentile"),
     "INT8_INT16_MIXED": QuantScheme("QUInt16", "QUInt8"),
     "INT8_INT16_MIXED_ACCURACY_FOCUSED": QuantScheme("QUInt16", "QUInt8", "Percentile"),
-    "INT16_STANDARD": QuantScheme("QUInt16", "QUInt16"),
+    "INT16_STANDARD": QuantScheme("QUInt16", "QUInt16", per_channel_allowed=False),
     "FP16_STANDARD": QuantScheme(None, None),
 }
 UNMAPPABLE = {
@@ -138,6 +141,7 @@ def quantize_qdq(
         return {"tool": "copy", "call": f"FP16_STANDARD: {onnx_path} unchanged, compiled with enable_htp_fp16_precision=1"}
     if not calibration:
         raise ConversionError("quantize_qdq: no calibration data")
+    per_channel = per_channel and scheme.per_channel_allowed
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize
     from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
 

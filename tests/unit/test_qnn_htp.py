@@ -1,0 +1,121 @@
+"""The qnn_htp target for real on a tiny model: QDQ quantization per mode, HTP context binary,
+and verification in the HTP simulator of onnxruntime-qnn."""
+
+import numpy as np
+import onnx
+import pytest
+
+from edgeconv.config.loader import validate_model_config
+from edgeconv.config.resolve import resolve_stage
+from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import model_info
+from edgeconv.steps.attach_normalization import attach_normalization
+from edgeconv.steps.prepare_calibration import prepare_calibration
+from edgeconv.steps.verify import verify
+from models import conv_net
+
+pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
+
+from edgeconv.steps import qnn_htp  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qnn")
+    original = tmp / "m.onnx"
+    conv_net(original, size=32, opset=12)  # opset 12: the step upgrades it for per-channel QDQ
+    cfg = validate_model_config(
+        {"input_model": str(original), "mean_values": 127.5, "scale_values": 64, "calibration": {"max_images": 16}},
+        "m",
+        "m.yaml",
+    )
+    stage = resolve_stage(cfg.stages["m"], model_info(onnx.load(original), str(original)), "m.yaml")
+    float_path = tmp / "float.onnx"
+    onnx.save(attach_normalization(onnx.load(original), stage), float_path)
+    return tmp, original, stage, float_path, prepare_calibration(stage)
+
+
+@pytest.mark.parametrize(
+    "mode, min_cosine",
+    [
+        ("INT8_STANDARD", 0.98),
+        ("INT8_ACCURACY_FOCUSED", 0.98),
+        ("INT8_INT16_MIXED", 0.995),
+        ("INT8_INT16_MIXED_ACCURACY_FOCUSED", 0.995),
+        ("INT16_STANDARD", 0.995),
+        ("FP16_STANDARD", 0.999),
+    ],
+)
+def test_every_mode_quantizes_compiles_and_verifies_in_the_simulator(prepared, mode, min_cosine):
+    tmp, original, stage, float_path, calibration = prepared
+    fp16 = mode == "FP16_STANDARD"
+    quant = tmp / f"{mode}.quant.onnx"
+    call = qnn_htp.quantize_qdq(float_path, None if fp16 else calibration, quant, mode, per_channel=True)
+    ops = {n.op_type for n in onnx.load(quant).graph.node}
+    if fp16:
+        assert "QuantizeLinear" not in ops and call["tool"] == "copy"
+    else:
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+        assert call["opset_upgraded_from"] == 12
+    ctx = tmp / f"{mode}.ctx.onnx"
+    compiled = qnn_htp.compile_htp(quant, ctx, "qcs8550", fp16)
+    assert ctx.exists() and (tmp / f"{mode}.ctx_qnn.bin").stat().st_size > 0
+    assert compiled["provider_options"]["htp_arch"] == "73" and compiled["provider_options"]["soc_model"] == "66"
+    assert compiled["partition"]["ep_context_nodes"] == 1
+    assert compiled["onnxruntime-qnn"]
+    assert any(n.op_type == "EPContext" for n in onnx.load(ctx).graph.node)
+
+    def runner(path, feeds):
+        return qnn_htp.run_context(path, feeds, "qcs8550", fp16)
+
+    report = verify(original, ctx, stage, calibration, {"min_cosine": min_cosine}, 4, runner)
+    assert report["passed"], report
+    # The simulator really computes: a different model must not pass.
+    other = tmp / "other.onnx"
+    onnx.save(attach_normalization(conv_net(seed=7, size=32), stage), other)
+    assert not verify(other, ctx, stage, calibration, {"min_cosine": 0.99}, 2, runner)["passed"]
+
+
+def test_custom_mode_is_rejected_clearly():
+    with pytest.raises(ConversionError, match="rvc4.quantization_mode CUSTOM cannot be used for the qnn_htp target"):
+        qnn_htp.scheme_for("CUSTOM")
+
+
+def test_per_channel_int16_weights_really_do_not_compile(prepared, tmp_path):
+    """Why INT16_STANDARD quantizes weights per tensor: per-channel 16-bit weights are refused."""
+    from onnxruntime.quantization import QuantType, quantize
+    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config
+
+    _, _, _, float_path, calibration = prepared
+
+    class Reader:
+        def __init__(self):
+            self.it = iter([{"x": calibration["x"][i]} for i in range(4)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    config = get_qnn_qdq_config(
+        str(float_path), Reader(), activation_type=QuantType.QUInt16, weight_type=QuantType.QUInt16, per_channel=True
+    )
+    quant = tmp_path / "w16.onnx"
+    quantize(str(float_path), str(quant), config)
+    with pytest.raises(ConversionError, match="could not compile"):
+        qnn_htp.compile_htp(quant, tmp_path / "w16.ctx.onnx", "qcs8550", False)
+
+
+def test_soc_table_and_unknown_soc():
+    assert qnn_htp.soc_options("sm8550", False)["htp_arch"] == "73"
+    assert qnn_htp.soc_options("sm8650", True)["enable_htp_fp16_precision"] == "1"
+    with pytest.raises(ConversionError, match="no HTP settings for 'sm9999'"):
+        qnn_htp.soc_options("sm9999", False)
+
+
+def test_htp_socs_compile_for_other_architectures(prepared):
+    tmp, original, stage, float_path, calibration = prepared
+    quant = tmp / "v68.quant.onnx"
+    qnn_htp.quantize_qdq(float_path, calibration, quant, "INT8_STANDARD", per_channel=False)
+    info = qnn_htp.compile_htp(quant, tmp / "v68.ctx.onnx", "sm8350", False)
+    assert info["provider_options"]["htp_arch"] == "68"
+    out = qnn_htp.run_context(tmp / "v68.ctx.onnx", {"x": calibration["x"][0]}, "sm8350", False)
+    assert np.isfinite(out["out"]).all()
