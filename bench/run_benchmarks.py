@@ -33,6 +33,8 @@ DET_STEPS = [
     "prepare_calibration",
     "convert_ir",
     "quantize_ir",
+    "quantize_qdq",
+    "compile_htp",
 ]
 
 
@@ -51,7 +53,7 @@ def noop_rerun(n_models: int, repeats: int) -> dict[str, float]:
         names = [f"m{i:02d}" for i in range(n_models)]
         (root / "config").mkdir()
         (root / "config" / "config.yaml").write_text(
-            "models: [" + ", ".join(names) + "]\ntargets: [openvino]\nverify: {max_images: 1}\n"
+            "models: [" + ", ".join(names) + "]\ntargets: [openvino, qnn_htp]\nverify: {max_images: 1}\n"
         )
         for i, name in enumerate(names):
             conv_net(root / "models" / f"{name}.onnx", seed=i, size=16)
@@ -72,7 +74,11 @@ def noop_rerun(n_models: int, repeats: int) -> dict[str, float]:
 
 def det_steps() -> list[dict[str, str]]:
     # One core so the step times are not disturbed by a parallel job.
-    target = ["results/openvino/ppocr_det.buildinfo.json", "results/openvino/ppocr_det.int8.buildinfo.json"]
+    target = [
+        "results/openvino/ppocr_det.buildinfo.json",
+        "results/openvino/ppocr_det.int8.buildinfo.json",
+        "results/qnn_htp/ppocr_det.buildinfo.json",
+    ]
     run([*SNAKEMAKE, "--cores", "1", "-q", "--forcerun", "attach_normalization", "prepare_calibration", *target], REPO)
     rows = []
     for step in DET_STEPS:
@@ -100,7 +106,7 @@ def main() -> None:
         "",
         f"## (a) No-op rerun over a matrix of {noop['models']} small models (goal: under 3 s)",
         "",
-        "Each model is a tiny conv net given as a bare ONNX file; the full matrix (ONNX chain, FP16 and INT8 IR, "
+        "Each model is a tiny conv net given as a bare ONNX file; the full matrix (ONNX chain, FP16 and INT8 IR, qnn_htp, "
         f"verification, build info) was built first ({noop['first_build_s']:.0f} s), then `snakemake --cores 2` "
         f"was run {args.repeats} times with nothing to do.",
         "",
