@@ -127,3 +127,21 @@ def test_driver_keeps_good_and_rolls_back_bad_optimizations(monkeypatch):
     assert "outputs changed" in next(r["reason"] for r in report if r["optimization"] == "fuse_add_mul_to_bn")
     feeds = random_feeds(model, {"x"})
     np.testing.assert_allclose(run_onnx(result, feeds)["out"], run_onnx(model, feeds)["out"], rtol=1e-5)
+
+
+def test_model_that_cannot_run_on_random_inputs_is_left_unchanged():
+    # Gather with int64 indices from the input: random indices may be out of range.
+    table = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "table")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "idx"], ["out"])],
+        "g",
+        [helper.make_tensor_value_info("idx", TensorProto.INT64, [4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4, 3])],
+        [table],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    result, report = opt.optimize(model, {}, set())
+    assert {r["status"] for r in report} == {"skipped"}
+    assert "does not run on random inputs" in report[0]["reason"]
+    assert [n.op_type for n in result.graph.node] == ["Gather"]

@@ -318,7 +318,13 @@ def optimize(
     model = copy.deepcopy(model)
     constants_to_initializers(model)
     feeds = random_feeds(model, image_inputs)
-    reference = run_onnx(model, feeds)
+    try:
+        reference = run_onnx(model, feeds)
+    except Exception as exc:
+        # Without a reference run no optimization can be checked, so none is applied.
+        reason = f"the model does not run on random inputs ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        log.warning("all optimizations skipped: %s", reason)
+        return model, [{"optimization": name, "status": "skipped", "reason": reason} for name in OPTIMIZATIONS]
     report: list[dict[str, object]] = []
     for name, fn in OPTIMIZATIONS.items():
         if not enabled.get(name, True):
