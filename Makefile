@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean mo-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup
+test: setup mo-env
 	$(BIN)/python -m pytest -q
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
@@ -35,3 +35,15 @@ bench: setup
 
 clean:
 	rm -rf results/intermediate results/openvino logs benchmarks .snakemake
+
+# OpenVINO 2022.3's mo for the rvc2 target: Python 3.10 (pyenv's 3.10.13 when present).
+PYTHON310 ?= $(shell (command -v pyenv >/dev/null && ls $$(pyenv root)/versions/3.10.*/bin/python 2>/dev/null | head -1) || command -v python3.10)
+MO_ENV := .venvs/openvino-2022.3
+
+$(MO_ENV)/bin/mo:
+	@test -n "$(PYTHON310)" || (echo "error: make mo-env needs Python 3.10 (pyenv install 3.10, or set PYTHON310=...)" && exit 1)
+	$(PYTHON310) -m venv $(MO_ENV)
+	$(MO_ENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MO_ENV)/bin/python -m pip install --quiet 'openvino-dev[onnx]==2022.3.2'
+
+mo-env: $(MO_ENV)/bin/mo

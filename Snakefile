@@ -18,6 +18,7 @@ include: "workflow/rules/calibration.smk"
 include: "workflow/rules/openvino.smk"
 include: "workflow/rules/qnn_htp.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/rvc2.smk"
 
 
 rule all:

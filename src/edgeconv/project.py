@@ -20,7 +20,7 @@ from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
-TARGETS = ("openvino", "qnn_htp")
+TARGETS = ("openvino", "qnn_htp", "rvc2")
 # The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
 IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
@@ -212,7 +212,7 @@ class Project:
         # The package version is a parameter so that upgrading edgeconv rebuilds with the new code.
         base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
         stage = unit.stage
-        if step in ("attach_normalization", "optimize_onnx", "verify"):
+        if step in ("attach_normalization", "attach_normalization_mo", "optimize_onnx", "verify", "convert_mo"):
             base["io"] = unit.io()
         if step == "prepare_calibration":
             base["io"] = unit.io(with_calibration=True)
@@ -224,6 +224,30 @@ class Project:
             base["options"] = {"compress_to_fp16": stage.openvino.compress_to_fp16}
         elif step == "quantize_ir":
             base["options"] = stage.openvino.model_dump(exclude={"disable_calibration", "quantize"})
+        elif step == "attach_normalization_mo":
+            base["options"] = {"plan": "mo"}
+        elif step == "convert_mo":
+            rvc2 = stage.rvc2
+            base["options"] = {
+                "mo": self.tool("rvc2", "mo"),
+                "compress_to_fp16": rvc2.compress_to_fp16,
+                "openvino_version": rvc2.openvino_version,
+                "mo_args": rvc2.mo_args,
+            }
+        elif step in ("compile_blob", "compile_blob_variant"):
+            rvc2 = stage.rvc2
+            from edgeconv.targets.rvc2 import check_compile_tool_args
+
+            problem = check_compile_tool_args(rvc2.compile_tool_args)
+            if problem:
+                raise ConfigError(unit.source, [f"{unit.key_prefix}rvc2.{problem}"])
+            base["options"] = {
+                "compile_tool": self.tool("rvc2", "compile_tool"),
+                "openvino_version": rvc2.openvino_version,
+                "compile_tool_args": rvc2.compile_tool_args,
+            }
+            if step == "compile_blob":  # the shave variants of a superblob take shaves from their path
+                base["options"]["shaves"] = rvc2.number_of_shaves
         elif step == "quantize_qdq":
             self.check_qnn(name)
             base["options"] = {
@@ -233,6 +257,16 @@ class Project:
         elif step == "compile_htp":
             base["options"] = self.htp_runtime(name)
         return json.dumps(base, sort_keys=True)
+
+    # ----------------------------------------------------------------- vendor tools
+
+    def tool(self, target: str, tool: str) -> str:
+        from edgeconv.tools import find_tool
+
+        return find_tool(self.config.get("toolchains") or {}, target, tool, self.root)
+
+    def rvc2_artifact(self, name: str) -> str:
+        return "superblob" if self.unit(name).stage.rvc2.superblob else "blob"
 
     # ----------------------------------------------------------------- qnn_htp
 

@@ -62,6 +62,12 @@ def all_targets():
                     f"{RESULTS}/openvino/{name}.int8{{suffix}}",
                     suffix=[".xml", ".verify.json", ".buildinfo.json"],
                 )
+        if "rvc2" in PROJECT.targets:
+            artifact = _checked(PROJECT.rvc2_artifact, name)
+            targets += [
+                f"{RESULTS}/rvc2/{name}.{artifact}",
+                f"{RESULTS}/rvc2/{name}.{artifact}.buildinfo.json",
+            ]
         if "qnn_htp" in PROJECT.targets:
             _checked(PROJECT.check_qnn, name)
             targets += expand(
@@ -94,7 +100,39 @@ def htp_buildinfo_inputs(wildcards):
     }
 
 
-def qdq_input_args(wildcards, input):
+def blob_variant_params(wildcards):
+    spec = json.loads(_checked(PROJECT.params, wildcards.model, "compile_blob_variant"))
+    spec["options"]["shaves"] = int(wildcards.shaves)
+    return json.dumps(spec, sort_keys=True)
+
+
+def superblob_inputs(wildcards):
+    """The 8-shave base blob and a bsdiff4 patch for every other shave count (1..16)."""
+    blobs = f"{RESULTS}/intermediate/{wildcards.model}/rvc2/blobs"
+    inputs = {"base": f"{blobs}/8shave.blob"}
+    inputs.update(
+        {f"patch_{s}": f"{blobs}/{s}shave.patch" for s in range(1, 17) if s != 8}
+    )
+    return inputs
+
+
+def rvc2_buildinfo_inputs(wildcards):
+    """Artifact, its IR's verification, and the records of every step that made it, in order."""
+    model, kind = wildcards.model, wildcards.kind
+    records = f"{RESULTS}/intermediate/{model}/records"
+    steps = ["mo_attach_normalization", "mo_optimize_onnx", "mo_simplify", "convert_mo"]
+    if kind == "blob":
+        steps.append("compile_blob")
+    else:
+        steps += [f"compile_blob_{s}shave" for s in range(1, 17)]
+    inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
+    inputs["artifact"] = f"{RESULTS}/rvc2/{model}.{kind}"
+    inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
+    return inputs
+
+
+def input_args(wildcards, input):
+    """`--input key=path` for every named input of a rule whose inputs come from a function."""
     return " ".join(f"--input {k}={v}" for k, v in input.items())
 
 

@@ -18,7 +18,7 @@ rule quantize_qdq:
         "../../envs/edgeconv.yaml"
     params:
         spec=step_params("quantize_qdq"),
-        inputs=qdq_input_args,
+        inputs=input_args,
     shell:
         "edgeconv-step quantize_qdq {params.inputs} --output onnx={output.onnx}"
         " --params {params.spec:q} --record {output.record} --log {log}"

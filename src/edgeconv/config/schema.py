@@ -276,6 +276,12 @@ class RVC2Section(_BlobBase):
     n_workers: int | None = Field(default=None, ge=1)
     openvino_version: Literal["2022.3", "2021.4"] = "2022.3"
 
+    @field_validator("openvino_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, v: Any) -> Any:
+        # YAML and command-line overrides read 2021.4 as a number.
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
 
 class RVC3Section(_BlobBase):
     pot_target_device: Literal["VPU", "ANY"] = "VPU"

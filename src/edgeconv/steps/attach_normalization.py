@@ -14,6 +14,8 @@ intermediate tensors, the graph is cut there first.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -25,12 +27,26 @@ from edgeconv.onnx_io import NUMPY_TO_ONNX
 from edgeconv.steps.graph import Graph, make_node
 
 
-def attach_normalization(model: onnx.ModelProto, stage: ResolvedStage, copy_model: bool = True) -> onnx.ModelProto:
+@dataclass(frozen=True)
+class InputPlan:
+    """What of an input's preprocessing goes into the ONNX graph (the rest is left to a later tool)."""
+
+    reverse: bool = True
+    normalize: bool = True
+
+
+def attach_normalization(
+    model: onnx.ModelProto,
+    stage: ResolvedStage,
+    copy_model: bool = True,
+    plan: dict[str, InputPlan] | None = None,
+) -> onnx.ModelProto:
     if copy_model:
         model = copy.deepcopy(model)
     model = _select_outputs(model, stage.outputs)
     graph = Graph(model)
     for spec in stage.inputs:
+        spec = _apply_plan(spec, (plan or {}).get(spec.name, InputPlan()))
         vi = next(i for i in model.graph.input if i.name == spec.name)
         if spec.frozen_value is not None:
             _freeze(graph, vi, spec)
@@ -47,6 +63,14 @@ def attach_normalization(model: onnx.ModelProto, stage: ResolvedStage, copy_mode
         pass
     onnx.checker.check_model(model)
     return model
+
+
+def _apply_plan(spec: ResolvedInput, plan: InputPlan) -> ResolvedInput:
+    if not plan.reverse:
+        spec = dataclasses.replace(spec, encoding_to=spec.encoding_from)
+    if not plan.normalize:
+        spec = dataclasses.replace(spec, mean=None, scale=None)
+    return spec
 
 
 def _select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:

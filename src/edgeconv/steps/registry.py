@@ -29,7 +29,12 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
     from edgeconv.steps.attach_normalization import attach_normalization as attach
 
     stage = resolved_stage(inputs["model"], params)
-    model = attach(load_onnx(inputs["model"]), stage, copy_model=False)
+    plan = None
+    if params.get("options", {}).get("plan") == "mo":  # mo applies mean/scale/reversal itself
+        from edgeconv.targets.rvc2 import mo_plan
+
+        plan = mo_plan(stage).onnx
+    model = attach(load_onnx(inputs["model"]), stage, copy_model=False, plan=plan)
     save_onnx(model, outputs["onnx"])
     return {
         # Calibration is resolved (and recorded) by prepare_calibration, not here.
@@ -149,6 +154,33 @@ def compile_htp(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
     return {"tool_calls": [call]}
 
 
+def convert_mo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc2 import convert_mo as run
+
+    stage = resolved_stage(inputs["original"], params)
+    return {"tool_calls": [run(inputs["onnx"], stage, outputs["xml"], params["options"])]}
+
+
+def compile_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc2 import compile_blob as run
+
+    options = params["options"]
+    return {"tool_calls": [run(inputs["xml"], outputs["blob"], int(options["shaves"]), options)]}
+
+
+def blob_patch(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc2 import blob_patch as run
+
+    return {"tool_calls": [run(inputs["base"], inputs["blob"], outputs["patch"])]}
+
+
+def assemble_superblob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc2 import assemble_superblob as run
+
+    patches = {int(k.split("_", 1)[1]): p for k, p in inputs.items() if k.startswith("patch_")}
+    return {"tool_calls": [run(inputs["base"], patches, outputs["superblob"])]}
+
+
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
@@ -173,6 +205,10 @@ STEPS: dict[str, Step] = {
     "quantize_ir": quantize_ir,
     "quantize_qdq": quantize_qdq,
     "compile_htp": compile_htp,
+    "convert_mo": convert_mo,
+    "compile_blob": compile_blob,
+    "blob_patch": blob_patch,
+    "assemble_superblob": assemble_superblob,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

@@ -1,0 +1,82 @@
+"""Finding and running external tools (vendor compilers, mo in its own environment).
+
+A missing tool stops the run before any job of its target starts, with a message naming
+the target, the tool and how to provide it. A failing tool shows its own error lines first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgeconv.errors import ConversionError
+
+# How to provide each tool; shown when it is missing.
+HOW_TO_PROVIDE: dict[tuple[str, str], str] = {
+    ("rvc2", "mo"): (
+        "run `make mo-env` (creates .venvs/openvino-2022.3: Python 3.10 with openvino-dev[onnx]==2022.3.2), "
+        "or set toolchains.rvc2.mo in config/config.yaml to a `mo` of OpenVINO 2022.3 "
+        "(2021.4: a Python 3.8 env with openvino-dev==2021.4.2, and rvc2.openvino_version: '2021.4')"
+    ),
+    ("rvc2", "compile_tool"): (
+        "the MYRIAD compile_tool is not on PyPI: take it from the OpenVINO 2022.3 Linux archive the "
+        "reference's images are built from (tools/compile_tool/compile_tool), or from openvino==2021.4.2 "
+        "on Python 3.8 with an OAK device attached; then set toolchains.rvc2.compile_tool: /path/to/compile_tool "
+        "in config/config.yaml (or put it on PATH)"
+    ),
+}
+
+DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
+    ("rvc2", "mo"): ".venvs/openvino-2022.3/bin/mo",
+}
+
+
+def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path(".")) -> str:
+    configured = (toolchains.get(target) or {}).get(tool)
+    looked: list[str] = []
+    if configured:
+        path = Path(configured) if Path(configured).is_absolute() else root / configured
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path.resolve())
+        looked.append(f"toolchains.{target}.{tool}={configured} (not an executable file)")
+    else:
+        default = DEFAULT_LOCATIONS.get((target, tool))
+        if default and (root / default).is_file():
+            return str((root / default).resolve())
+        if default:
+            looked.append(str(root / default))
+        found = shutil.which(tool)
+        if found:
+            return found
+        looked.append("PATH")
+    raise ConversionError(
+        f"target {target}: `{tool}` not found (looked at {', '.join(looked)}); "
+        f"{HOW_TO_PROVIDE.get((target, tool), f'set toolchains.{target}.{tool}')}"
+    )
+
+
+def tool_version(argv: list[str]) -> str:
+    """First non-empty output line of a version query; never fails the build."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    return " | ".join(lines[:2]) if lines else "unknown"
+
+
+def run_tool(argv: list[str], what: str, cwd: Path | None = None) -> dict[str, Any]:
+    """Run a tool; its output goes to the step log (our stdout). On failure raise with its error lines."""
+    print("$ " + " ".join(argv), flush=True)
+    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sys.stdout.write(proc.stdout)
+    sys.stdout.flush()
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+        errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
+        raise ConversionError(f"{what} failed (exit {proc.returncode}): " + " / ".join(errors[:3]))
+    return {"argv": argv, "returncode": proc.returncode}

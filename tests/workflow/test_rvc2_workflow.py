@@ -1,0 +1,104 @@
+"""The RVC2 chain through Snakemake: real mo (OpenVINO 2022.3, from `make mo-env`) with its IR
+verified on CPU, and compile_tool replaced by the test double in tests/doubles/."""
+
+import json
+import re
+
+import bsdiff4
+import pytest
+
+from harness import REPO, planned, rules_for, snakemake, write_images, write_yaml
+from models import conv_net
+from edgeconv.targets.rvc2 import parse_superblob
+
+MO = REPO / ".venvs" / "openvino-2022.3" / "bin" / "mo"
+COMPILE_TOOL = REPO / "tests" / "doubles" / "compile_tool"
+
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(not MO.exists(), reason="needs OpenVINO 2022.3's mo: run `make mo-env` (make test does)"),
+]
+
+
+def _project(root, toolchains=None, rvc2=None):
+    write_yaml(
+        root / "config" / "config.yaml",
+        {
+            "models": ["alpha"],
+            "targets": ["rvc2"],
+            "verify": {"max_images": 2},
+            "toolchains": toolchains if toolchains is not None else {"rvc2": {"mo": str(MO), "compile_tool": str(COMPILE_TOOL)}},
+        },
+    )
+    conv_net(root / "models" / "alpha.onnx", dynamic_hw=True)
+    write_images(root / "calibration_data" / "alpha", 3)
+    write_yaml(
+        root / "config" / "models" / "alpha.yaml",
+        {
+            "input_model": "models/alpha.onnx",
+            "shape": [1, 3, 20, 20],
+            "mean_values": [123.675, 116.28, 103.53],
+            "scale_values": [58.395, 57.12, 57.375],
+            "encoding": {"from": "RGB", "to": "BGR"},
+            "calibration": {"path": "calibration_data/alpha"},
+            "rvc2": rvc2 or {},
+        },
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return _project(tmp_path_factory.mktemp("rvc2"))
+
+
+def test_superblob_chain_end_to_end(project):
+    jobs = snakemake(project, "-n").stdout
+    assert re.search(r"^compile_blob_variant\s+16$", jobs, re.M) and re.search(r"^blob_patch\s+15$", jobs, re.M)
+    snakemake(project)
+    inter = project / "results" / "intermediate" / "alpha"
+    report = json.loads((inter / "rvc2" / "alpha.verify.json").read_text())
+    assert report["passed"] and report["outputs"]["out"]["cosine"] > 0.999  # mo's IR, on CPU, vs the original
+    record = json.loads((inter / "records" / "convert_mo.json").read_text())
+    call = record["tool_calls"][0]
+    assert "2022.3.2" in call["version"]
+    assert call["argv"][call["argv"].index("--mean_values") + 1] == "x[123.675, 116.28, 103.53]"
+    assert "--reverse_input_channels" in call["argv"] and "--compress_to_fp16" in call["argv"]
+    data = (project / "results" / "rvc2" / "alpha.superblob").read_bytes()
+    base, patches = parse_superblob(data)
+    assert base == (inter / "rvc2" / "blobs" / "8shave.blob").read_bytes()
+    assert sorted(patches) == [s for s in range(1, 17) if s != 8]
+    for shaves, patch in patches.items():
+        assert bsdiff4.patch(base, patch) == (inter / "rvc2" / "blobs" / f"{shaves}shave.blob").read_bytes()
+    info = json.loads((project / "results" / "rvc2" / "alpha.superblob.buildinfo.json").read_text())
+    assert info["steps"][3]["step"] == "convert_mo" and len(info["steps"]) == 20
+    conf = json.loads((inter / "records" / "compile_blob_6shave.json").read_text())["tool_calls"][0]["myriad_config"]
+    assert "MYRIAD_NUMBER_OF_SHAVES 6" in conf and "MYRIAD_ENABLE_MX_BOOT NO" in conf
+
+    assert planned(project) == set()
+    # A plain blob with another shave count: only the blob steps run, not mo.
+    snakemake(project, "results/rvc2/alpha.blob")
+    jobs = planned(project, "results/rvc2/alpha.blob", "--config",
+                   "overrides={alpha: {rvc2.superblob: false, rvc2.number_of_shaves: 6}}")
+    assert rules_for(jobs, "alpha") == {"compile_blob"}
+    # Another OpenVINO version reruns mo and everything after it.
+    jobs = planned(project, "--config", "overrides={alpha: {rvc2.openvino_version: '2021.4'}}")
+    assert {"convert_mo", "compile_blob_variant", "assemble_superblob"} <= rules_for(jobs, "alpha")
+    assert "attach_normalization_mo" not in rules_for(jobs, "alpha")
+
+
+def test_missing_compile_tool_stops_before_any_job(tmp_path):
+    root = _project(tmp_path, toolchains={"rvc2": {"mo": str(MO), "compile_tool": "/nowhere/compile_tool"}})
+    proc = snakemake(root, check=False)
+    assert proc.returncode != 0
+    assert "error: target rvc2: `compile_tool` not found (looked at toolchains.rvc2.compile_tool=/nowhere/compile_tool" in proc.stderr
+    assert "OpenVINO 2022.3 Linux archive" in proc.stderr
+    assert not (root / "results").exists()
+    # The IR alone needs only mo, so it can still be built and verified.
+    snakemake(root, "results/intermediate/alpha/rvc2/alpha.verify.json")
+
+
+def test_reserved_compile_tool_flags_are_refused(tmp_path):
+    root = _project(tmp_path, rvc2={"compile_tool_args": ["-o", "elsewhere.blob"]})
+    proc = snakemake(root, check=False)
+    assert "rvc2.compile_tool_args may not set -o" in proc.stderr

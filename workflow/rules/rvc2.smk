@@ -1,0 +1,164 @@
+# RVC2 (MyriadX): ONNX prepared for mo -> mo (OpenVINO 2022.3 in its own env) -> IR verified on
+# CPU -> compile_tool -> .blob; the .superblob packs 16 shave variants compiled as parallel jobs.
+# Command lines: src/edgeconv/targets/rvc2.py.
+
+
+use rule attach_normalization as attach_normalization_mo with:
+    output:
+        onnx=f"{INTERMEDIATE}/mo/normalized.onnx",
+        record=f"{RECORDS}/mo_attach_normalization.json",
+    log:
+        f"{LOGS}/mo_attach_normalization.log",
+    benchmark:
+        f"{BENCH}/mo_attach_normalization.tsv"
+    params:
+        spec=step_params("attach_normalization_mo"),
+
+
+use rule optimize_onnx as optimize_onnx_mo with:
+    input:
+        onnx=f"{INTERMEDIATE}/mo/normalized.onnx",
+        original=source_model,
+    output:
+        onnx=f"{INTERMEDIATE}/mo/optimized.onnx",
+        record=f"{RECORDS}/mo_optimize_onnx.json",
+    log:
+        f"{LOGS}/mo_optimize_onnx.log",
+    benchmark:
+        f"{BENCH}/mo_optimize_onnx.tsv"
+
+
+use rule simplify as simplify_mo with:
+    input:
+        onnx=f"{INTERMEDIATE}/mo/optimized.onnx",
+    output:
+        onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
+        record=f"{RECORDS}/mo_simplify.json",
+    log:
+        f"{LOGS}/mo_simplify.log",
+    benchmark:
+        f"{BENCH}/mo_simplify.tsv"
+
+
+rule convert_mo:
+    input:
+        onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
+        original=source_model,
+    output:
+        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
+        record=f"{RECORDS}/convert_mo.json",
+    log:
+        f"{LOGS}/convert_mo.log",
+    benchmark:
+        f"{BENCH}/convert_mo.tsv"
+    conda:
+        "../../envs/openvino-2022.3.yaml"
+    params:
+        spec=step_params("convert_mo"),
+    shell:
+        "edgeconv-step convert_mo --input onnx={input.onnx} --input original={input.original}"
+        " --output xml={output.xml} --params {params.spec:q} --record {output.record} --log {log}"
+
+
+use rule verify_ir as verify_mo_ir with:
+    input:
+        artifact=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{INTERMEDIATE}/rvc2/{{model}}.verify.json",
+    log:
+        f"{LOGS}/verify_mo_ir.log",
+
+
+rule compile_blob:
+    input:
+        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
+    output:
+        blob=f"{RESULTS}/rvc2/{{model}}.blob",
+        record=f"{RECORDS}/compile_blob.json",
+    log:
+        f"{LOGS}/compile_blob.log",
+    benchmark:
+        f"{BENCH}/compile_blob.tsv"
+    conda:
+        # compile_tool itself comes from the vendor archive (toolchains.rvc2.compile_tool).
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("compile_blob"),
+    shell:
+        "edgeconv-step compile_blob --input xml={input.xml} --output blob={output.blob}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule compile_blob_variant:
+    input:
+        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
+    output:
+        blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
+        record=f"{RECORDS}/compile_blob_{{shaves}}shave.json",
+    log:
+        f"{LOGS}/compile_blob_{{shaves}}shave.log",
+    benchmark:
+        f"{BENCH}/compile_blob_{{shaves}}shave.tsv"
+    wildcard_constraints:
+        shaves="[0-9]+",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=blob_variant_params,
+    shell:
+        "edgeconv-step compile_blob --input xml={input.xml} --output blob={output.blob}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule blob_patch:
+    input:
+        base=f"{INTERMEDIATE}/rvc2/blobs/8shave.blob",
+        blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
+    output:
+        patch=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.patch",
+    log:
+        f"{LOGS}/blob_patch_{{shaves}}shave.log",
+    wildcard_constraints:
+        shaves="[0-9]+",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "edgeconv-step blob_patch --input base={input.base} --input blob={input.blob}"
+        " --output patch={output.patch} --log {log}"
+
+
+rule assemble_superblob:
+    input:
+        unpack(superblob_inputs),
+    output:
+        superblob=f"{RESULTS}/rvc2/{{model}}.superblob",
+    log:
+        f"{LOGS}/assemble_superblob.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step assemble_superblob {params.inputs} --output superblob={output.superblob} --log {log}"
+
+
+rule buildinfo_blob:
+    input:
+        unpack(rvc2_buildinfo_inputs),
+    output:
+        buildinfo=f"{RESULTS}/rvc2/{{model}}.{{kind}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_{{kind}}.log",
+    wildcard_constraints:
+        kind="blob|superblob",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
