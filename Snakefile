@@ -19,9 +19,10 @@ include: "workflow/rules/openvino.smk"
 include: "workflow/rules/qnn_htp.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/rvc2.smk"
+include: "workflow/rules/rvc4.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_targets(),
+        all_targets,

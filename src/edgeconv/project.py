@@ -20,7 +20,7 @@ from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
-TARGETS = ("openvino", "qnn_htp", "rvc2")
+TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc4")
 # The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
 IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
@@ -212,7 +212,16 @@ class Project:
         # The package version is a parameter so that upgrading edgeconv rebuilds with the new code.
         base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
         stage = unit.stage
-        if step in ("attach_normalization", "attach_normalization_mo", "optimize_onnx", "verify", "convert_mo"):
+        if step in (
+            "attach_normalization",
+            "attach_normalization_mo",
+            "optimize_onnx",
+            "verify",
+            "convert_mo",
+            "prepare_snpe_inputs",
+            "onnx_to_dlc",
+            "graph_prepare_dlc",
+        ):
             base["io"] = unit.io()
         if step == "prepare_calibration":
             base["io"] = unit.io(with_calibration=True)
@@ -248,6 +257,33 @@ class Project:
             }
             if step == "compile_blob":  # the shave variants of a superblob take shaves from their path
                 base["options"]["shaves"] = rvc2.number_of_shaves
+        elif step == "onnx_to_dlc":
+            r4 = stage.rvc4
+            base["options"] = {
+                "tool": self.tool("rvc4", "snpe-onnx-to-dlc"),
+                # Only FP16 changes the conversion; other modes differ from snpe-dlc-quant on.
+                "fp16": r4.quantization_mode == "FP16_STANDARD",
+                "args": r4.snpe_onnx_to_dlc_args,
+            }
+        elif step == "quantize_dlc":
+            r4 = stage.rvc4
+            base["options"] = {
+                "tool": self.tool("rvc4", "snpe-dlc-quant"),
+                "mode": r4.quantization_mode,
+                "per_channel": r4.use_per_channel_quantization,
+                "per_row": r4.use_per_row_quantization,
+                "args": r4.snpe_dlc_quant_args,
+            }
+        elif step == "graph_prepare_dlc":
+            r4 = stage.rvc4
+            base["options"] = {
+                "tool": self.tool("rvc4", "snpe-dlc-graph-prepare"),
+                "info_tool": self.tool("rvc4", "snpe-dlc-info"),
+                "mode": r4.quantization_mode,
+                "optimization_level": r4.optimization_level,
+                "htp_socs": r4.htp_socs,
+                "args": r4.snpe_dlc_graph_prepare_args,
+            }
         elif step == "quantize_qdq":
             self.check_qnn(name)
             base["options"] = {
@@ -264,6 +300,20 @@ class Project:
         from edgeconv.tools import find_tool
 
         return find_tool(self.config.get("toolchains") or {}, target, tool, self.root)
+
+    TARGET_TOOLS = {
+        "rvc2": ("mo", "compile_tool"),
+        "rvc4": ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"),
+    }
+
+    def check_target_tools(self, target: str) -> None:
+        """Every tool of a target in the matrix, in chain order, before any job starts."""
+        for tool in self.TARGET_TOOLS.get(target, ()):
+            self.tool(target, tool)
+
+    def dlc_quantized(self, name: str) -> bool:
+        """FP16_STANDARD (and disable_calibration) skip snpe-dlc-quant, as in the reference."""
+        return not self.unit(name).stage.rvc4.disable_calibration
 
     def rvc2_artifact(self, name: str) -> str:
         return "superblob" if self.unit(name).stage.rvc2.superblob else "blob"

@@ -30,23 +30,35 @@ HOW_TO_PROVIDE: dict[tuple[str, str], str] = {
     ),
 }
 
+for _tool in ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"):
+    HOW_TO_PROVIDE[("rvc4", _tool)] = (
+        "SNPE / Qualcomm AI Runtime (QAIRT) comes from Qualcomm's SDK archive (qpm.qualcomm.com), not from PyPI; "
+        "unpack it and set toolchains.rvc4.bin_dir to its bin/x86_64-linux-clang directory in config/config.yaml "
+        "(or put that directory on PATH, after sourcing the SDK's bin/envsetup.sh)"
+    )
+
 DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
     ("rvc2", "mo"): ".venvs/openvino-2022.3/bin/mo",
 }
 
 
 def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path(".")) -> str:
-    configured = (toolchains.get(target) or {}).get(tool)
+    section = toolchains.get(target) or {}
+    configured = section.get(tool)
+    label = f"toolchains.{target}.{tool}={configured}"
+    if not configured and section.get("bin_dir"):
+        configured = str(Path(section["bin_dir"]) / tool)
+        label = f"toolchains.{target}.bin_dir: {configured}"
     looked: list[str] = []
     if configured:
         path = Path(configured) if Path(configured).is_absolute() else root / configured
         if path.is_file() and os.access(path, os.X_OK):
-            return str(path.resolve())
-        looked.append(f"toolchains.{target}.{tool}={configured} (not an executable file)")
+            return str(path.absolute())
+        looked.append(f"{label} (not an executable file)")
     else:
         default = DEFAULT_LOCATIONS.get((target, tool))
         if default and (root / default).is_file():
-            return str((root / default).resolve())
+            return str((root / default).absolute())
         if default:
             looked.append(str(root / default))
         found = shutil.which(tool)

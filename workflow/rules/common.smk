@@ -46,8 +46,11 @@ def _checked(fn, *args):
 MATRIX = _checked(PROJECT.matrix_units)
 
 
-def all_targets():
+def all_targets(wildcards):
+    """Everything the matrix asks for (evaluated only when `all` is built)."""
     targets = []
+    for target in PROJECT.targets:
+        _checked(PROJECT.check_target_tools, target)
     for name in MATRIX:
         targets += [
             f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
@@ -67,6 +70,11 @@ def all_targets():
             targets += [
                 f"{RESULTS}/rvc2/{name}.{artifact}",
                 f"{RESULTS}/rvc2/{name}.{artifact}.buildinfo.json",
+            ]
+        if "rvc4" in PROJECT.targets:
+            targets += [
+                f"{RESULTS}/rvc4/{name}.dlc",
+                f"{RESULTS}/rvc4/{name}.buildinfo.json",
             ]
         if "qnn_htp" in PROJECT.targets:
             _checked(PROJECT.check_qnn, name)
@@ -104,6 +112,31 @@ def blob_variant_params(wildcards):
     spec = json.loads(_checked(PROJECT.params, wildcards.model, "compile_blob_variant"))
     spec["options"]["shaves"] = int(wildcards.shaves)
     return json.dumps(spec, sort_keys=True)
+
+
+def graph_prepare_inputs(wildcards):
+    """The quantized DLC, or the float one when the mode does not quantize (FP16_STANDARD)."""
+    rvc4 = f"{RESULTS}/intermediate/{wildcards.model}/rvc4"
+    quantized = _checked(PROJECT.dlc_quantized, wildcards.model)
+    dlc = (
+        f"{rvc4}/{wildcards.model}.quantized.dlc"
+        if quantized
+        else f"{rvc4}/{wildcards.model}.dlc"
+    )
+    return {"dlc": dlc, "original": source_model(wildcards)}
+
+
+def rvc4_buildinfo_inputs(wildcards):
+    model = wildcards.model
+    records = f"{RESULTS}/intermediate/{model}/records"
+    steps = ["attach_normalization", "optimize_onnx", "simplify", "onnx_to_dlc"]
+    if _checked(PROJECT.dlc_quantized, model):
+        steps += ["prepare_calibration", "prepare_snpe_inputs", "quantize_dlc"]
+    steps.append("graph_prepare_dlc")
+    inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
+    inputs["artifact_dlc"] = f"{RESULTS}/rvc4/{model}.dlc"
+    inputs["artifact_info"] = f"{RESULTS}/rvc4/{model}.info.csv"
+    return inputs
 
 
 def superblob_inputs(wildcards):

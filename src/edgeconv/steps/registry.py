@@ -181,6 +181,33 @@ def assemble_superblob(inputs: Paths, outputs: Paths, params: dict[str, Any]) ->
     return {"tool_calls": [run(inputs["base"], patches, outputs["superblob"])]}
 
 
+def prepare_snpe_inputs(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc4 import prepare_snpe_inputs as run
+
+    stage = resolved_stage(inputs["original"], params)
+    return run(load_calibration(inputs["calibration"]), stage, outputs["raw"], outputs["input_list"])
+
+
+def onnx_to_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc4 import onnx_to_dlc as run
+
+    stage = resolved_stage(inputs["original"], params)
+    return {"tool_calls": [run(inputs["onnx"], stage, outputs["dlc"], params["options"])]}
+
+
+def quantize_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc4 import quantize_dlc as run
+
+    return {"tool_calls": [run(inputs["dlc"], inputs["input_list"], outputs["dlc"], params["options"])]}
+
+
+def graph_prepare_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc4 import graph_prepare as run
+
+    stage = resolved_stage(inputs["original"], params)
+    return {"tool_calls": [run(inputs["dlc"], outputs["dlc"], outputs["info"], stage, params["options"])]}
+
+
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
@@ -209,6 +236,10 @@ STEPS: dict[str, Step] = {
     "compile_blob": compile_blob,
     "blob_patch": blob_patch,
     "assemble_superblob": assemble_superblob,
+    "prepare_snpe_inputs": prepare_snpe_inputs,
+    "onnx_to_dlc": onnx_to_dlc,
+    "quantize_dlc": quantize_dlc,
+    "graph_prepare_dlc": graph_prepare_dlc,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

@@ -1,0 +1,104 @@
+"""RVC4 steps: raw calibration files and SNPE's input list, then snpe-onnx-to-dlc, snpe-dlc-quant,
+snpe-dlc-graph-prepare and snpe-dlc-info. The command lines come from :mod:`edgeconv.targets.rvc4`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeconv.config.resolve import ResolvedStage
+from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import numpy_dtype
+from edgeconv.targets import rvc4
+from edgeconv.tools import run_tool, tool_version
+
+
+def prepare_snpe_inputs(
+    calibration: dict[str, np.ndarray], stage: ResolvedStage, raw_dir: Path, input_list: Path
+) -> dict[str, Any]:
+    """Write each calibration sample as a .raw file per input (NHWC for 4-D NCHW image inputs, as
+    SNPE expects) and the input list naming them, one sample per line."""
+    live = [i for i in stage.inputs if i.frozen_value is None]
+    n = min(len(calibration[i.name]) for i in live)
+    tmp_dir = Path(tempfile.mkdtemp(dir=raw_dir.parent, prefix=".raw."))
+    try:
+        samples = []
+        for k in range(n):
+            paths = {}
+            for inp in live:
+                arr = calibration[inp.name][k].astype(numpy_dtype(inp.data_type))
+                if arr.ndim == 4 and inp.layout == "NCHW":
+                    arr = arr.transpose(0, 2, 3, 1)
+                path = tmp_dir / f"{k:04d}_{len(paths)}.raw"
+                np.ascontiguousarray(arr).tofile(path)
+                paths[inp.name] = str(raw_dir / path.name)
+            samples.append(paths)
+        if raw_dir.exists():
+            shutil.rmtree(raw_dir)
+        os.replace(tmp_dir, raw_dir)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    lines = rvc4.input_list_lines([i.name for i in live], samples)
+    tmp = input_list.with_name(f".{input_list.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, input_list)
+    return {"samples": n, "first_line": lines[0] if lines else None}
+
+
+def _move_into_place(produced: Path, out: Path, what: str) -> None:
+    if not produced.exists() or produced.stat().st_size == 0:
+        raise ConversionError(f"{what} finished but wrote no {produced.name}")
+    os.replace(produced, out)
+
+
+def onnx_to_dlc(onnx_path: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
+    dlc.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dlc.parent, prefix=f".{dlc.name}.") as tmp:
+        produced = Path(tmp) / dlc.name
+        argv = rvc4.onnx_to_dlc_argv(
+            options["tool"], str(onnx_path), str(produced), stage, options["fp16"], options.get("args", [])
+        )
+        run_tool(argv, "snpe-onnx-to-dlc")
+        _move_into_place(produced, dlc, "snpe-onnx-to-dlc")
+    return {"tool": "snpe-onnx-to-dlc", "version": tool_version([options["tool"], "--version"]), "argv": argv}
+
+
+def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        produced = Path(tmp) / out.name
+        argv = rvc4.dlc_quant_argv(
+            options["tool"], str(dlc), str(produced), str(input_list), options["mode"],
+            options["per_channel"], options["per_row"], options.get("args", []),
+        )
+        run_tool(argv, "snpe-dlc-quant")
+        _move_into_place(produced, out, "snpe-dlc-quant")
+    return {"tool": "snpe-dlc-quant", "version": tool_version([options["tool"], "--version"]), "argv": argv}
+
+
+def graph_prepare(dlc: Path, out: Path, info_csv: Path, stage: ResolvedStage, options: dict[str, Any]) -> dict[str, Any]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        produced = Path(tmp) / out.name
+        argv = rvc4.graph_prepare_argv(
+            options["tool"], str(dlc), str(produced), stage.outputs, options["optimization_level"],
+            options["htp_socs"], options["mode"], options.get("args", []),
+        )
+        run_tool(argv, "snpe-dlc-graph-prepare")
+        csv = Path(tmp) / info_csv.name
+        info_argv = rvc4.dlc_info_argv(options["info_tool"], str(produced), str(csv))
+        run_tool(info_argv, "snpe-dlc-info")
+        _move_into_place(csv, info_csv, "snpe-dlc-info")
+        _move_into_place(produced, out, "snpe-dlc-graph-prepare")
+    return {
+        "tool": "snpe-dlc-graph-prepare",
+        "version": tool_version([options["tool"], "--version"]),
+        "argv": argv,
+        "info_argv": info_argv,
+        "htp_socs": options["htp_socs"],
+    }

@@ -1,0 +1,123 @@
+"""RVC4 (Qualcomm QCS8550): the one place that knows the SNPE command lines.
+
+``snpe-onnx-to-dlc`` -> ``snpe-dlc-quant`` (per ``rvc4.quantization_mode``) ->
+``snpe-dlc-graph-prepare`` -> ``snpe-dlc-info``, as Luxonis ModelConverter runs
+them. The ONNX given to SNPE carries the normalization (attach_normalization),
+as in the reference. The user's ``snpe_*_args`` come first and a flag given
+there replaces the default for that flag; with ``quantization_mode: CUSTOM``
+no mode flags are added at all.
+"""
+
+from __future__ import annotations
+
+from edgeconv.config.resolve import ResolvedStage
+
+SNPE_LAYOUTS = {"NCDHW", "NDHWC", "NCHW", "NHWC", "NFC", "NCF", "NTF", "TNF", "NF", "NC", "F", "NONTRIVIAL"}
+
+# quantization_mode -> snpe-dlc-quant flags (FP16_STANDARD does not quantize).
+MODE_QUANT_FLAGS: dict[str, list[str]] = {
+    "INT8_STANDARD": [],
+    "INT8_ACCURACY_FOCUSED": ["--param_quantizer", "enhanced", "--act_quantizer", "enhanced"],
+    "INT8_INT16_MIXED": ["--act_bitwidth", "16"],
+    "INT8_INT16_MIXED_ACCURACY_FOCUSED": [
+        "--param_quantizer", "enhanced", "--act_quantizer", "enhanced", "--act_bitwidth", "16",
+    ],
+    "INT16_STANDARD": ["--act_bitwidth", "16", "--weights_bitwidth", "16"],
+    "CUSTOM": [],
+}
+
+
+def _has(args: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def _add(args: list[str], flag: str, *values: str) -> None:
+    if not _has(args, flag):
+        args.extend([flag, *values])
+
+
+def snpe_layout(layout: str) -> str | None:
+    if layout in ("NCD", "NDC", "D"):
+        layout = layout.replace("D", "F")
+    return layout if layout in SNPE_LAYOUTS else None
+
+
+def onnx_to_dlc_argv(
+    tool: str, onnx_path: str, dlc: str, stage: ResolvedStage, fp16: bool, user_args: list[str]
+) -> list[str]:
+    args = list(user_args)
+    _add(args, "-i", onnx_path)
+    live = [i for i in stage.inputs if i.frozen_value is None]
+    if not _has(args, "--input_dim"):
+        for inp in live:
+            args.extend(["--input_dim", inp.name, ",".join(map(str, inp.shape))])
+    if not _has(args, "--input_dtype"):
+        for inp in live:
+            args.extend(["--input_dtype", inp.name, inp.data_type])
+    if not _has(args, "--out_name"):
+        for name in stage.outputs:
+            args.extend(["--out_name", name])
+    if not _has(args, "--input_layout"):
+        for inp in live:
+            layout = snpe_layout(inp.layout)
+            if layout is not None:
+                args.extend(["--input_layout", inp.name, layout])
+    if fp16:
+        _add(args, "--float_bitwidth", "16")
+    _add(args, "-o", dlc)  # the workflow chooses where the DLC goes
+    return [tool, *args]
+
+
+def dlc_quant_argv(
+    tool: str,
+    dlc: str,
+    quantized: str,
+    input_list: str,
+    mode: str,
+    per_channel: bool,
+    per_row: bool,
+    user_args: list[str],
+) -> list[str]:
+    args = list(user_args)
+    _add(args, "--input_list", input_list)
+    _add(args, "--input_dlc", dlc)
+    _add(args, "--output_dlc", quantized)
+    if mode != "CUSTOM":
+        if per_channel and "--use_per_channel_quantization" not in args:
+            args.append("--use_per_channel_quantization")
+        if per_row and "--use_per_row_quantization" not in args:
+            args.append("--use_per_row_quantization")
+        flags = MODE_QUANT_FLAGS[mode]
+        for i in range(0, len(flags), 2):
+            _add(args, flags[i], flags[i + 1])
+    return [tool, *args]
+
+
+def graph_prepare_argv(
+    tool: str,
+    dlc: str,
+    out: str,
+    outputs: list[str],
+    optimization_level: int,
+    htp_socs: list[str],
+    mode: str,
+    user_args: list[str],
+) -> list[str]:
+    args = list(user_args)
+    _add(args, "--input_dlc", dlc)
+    _add(args, "--output_dlc", out)
+    _add(args, "--set_output_tensors", ",".join(outputs))
+    _add(args, "--optimization_level", str(optimization_level))
+    _add(args, "--htp_socs", ",".join(htp_socs))
+    if mode == "FP16_STANDARD" and "--use_float_io" not in args:
+        args.append("--use_float_io")
+    return [tool, *args]
+
+
+def dlc_info_argv(tool: str, dlc: str, csv: str) -> list[str]:
+    return [tool, "-i", dlc, "-s", csv]
+
+
+def input_list_lines(names: list[str], raw_paths: list[dict[str, str]]) -> list[str]:
+    """One line per calibration sample: ``name:=path`` per input, space-separated (SNPE's format)."""
+    return [" ".join(f"{name}:={sample[name]}" for name in names) for sample in raw_paths]

@@ -1,0 +1,75 @@
+"""The RVC4 (SNPE) chain through Snakemake, with SNPE replaced by the test doubles in tests/doubles/."""
+
+import json
+
+import pytest
+
+from harness import REPO, planned, rules_for, snakemake, write_images, write_yaml
+from models import conv_net, two_input_net
+
+DOUBLES = REPO / "tests" / "doubles"
+pytestmark = pytest.mark.workflow
+
+
+def _project(root, bin_dir=DOUBLES):
+    write_yaml(
+        root / "config" / "config.yaml",
+        {"models": ["alpha", "beta"], "targets": ["rvc4"], "toolchains": {"rvc4": {"bin_dir": str(bin_dir)}}},
+    )
+    conv_net(root / "models" / "alpha.onnx", size=16)
+    two_input_net(root / "models" / "beta.onnx")  # an image and a non-image input, random calibration
+    write_images(root / "calibration_data" / "alpha", 5)
+    write_yaml(
+        root / "config" / "models" / "alpha.yaml",
+        {
+            "input_model": "models/alpha.onnx",
+            "mean_values": "imagenet",
+            "scale_values": "imagenet",
+            "calibration": {"path": "calibration_data/alpha", "max_images": 4},
+            "rvc4": {"htp_socs": ["sm8550", "qcs8550"]},
+        },
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return _project(tmp_path_factory.mktemp("rvc4"))
+
+
+def test_dlc_chain_end_to_end_and_reruns(project):
+    snakemake(project)
+    out = project / "results" / "rvc4"
+    dlc = json.loads((out / "alpha.dlc").read_text())
+    assert dlc["quantized"] and dlc["prepared_for"] == ["sm8550", "qcs8550"] and dlc["calibration_samples"] == 4
+    assert dlc["inputs"] == {"x": {"dims": [1, 3, 16, 16], "dtype": "float32", "layout": "NCHW"}}
+    beta = json.loads((out / "beta.dlc").read_text())
+    assert set(beta["inputs"]) == {"image", "gain"} and beta["calibration_samples"] == 20
+    lines = (project / "results" / "intermediate" / "beta" / "rvc4" / "input_list.txt").read_text().splitlines()
+    assert len(lines) == 20 and lines[0].startswith("image:=") and " gain:=" in lines[0]
+    assert "output,out" in (out / "alpha.info.csv").read_text()
+    info = json.loads((out / "alpha.buildinfo.json").read_text())
+    assert [s["step"] for s in info["steps"]] == [
+        "attach_normalization", "optimize_onnx", "simplify", "onnx_to_dlc",
+        "prepare_calibration", "prepare_snpe_inputs", "quantize_dlc", "graph_prepare_dlc",
+    ]
+    quant = info["steps"][6]["tool_calls"][0]
+    assert quant["argv"][-1] == "--use_per_channel_quantization" and "test double" in quant["version"]
+
+    assert planned(project) == set()
+    jobs = planned(project, "--config", "overrides={alpha: {rvc4.htp_socs: '[qcs8550]'}}")
+    assert rules_for(jobs, "alpha") == {"graph_prepare_dlc", "buildinfo_dlc"} and rules_for(jobs, "beta") == set()
+    jobs = planned(project, "--config", "overrides={alpha: {rvc4.quantization_mode: INT8_INT16_MIXED}}")
+    assert rules_for(jobs, "alpha") == {"quantize_dlc", "graph_prepare_dlc", "buildinfo_dlc"}
+    snakemake(project, "--config", "overrides={alpha: {rvc4.quantization_mode: FP16_STANDARD}}")
+    dlc = json.loads((out / "alpha.dlc").read_text())
+    assert not dlc["quantized"] and dlc["float_bitwidth"] == 16 and dlc["float_io"]
+
+
+def test_missing_snpe_stops_before_any_job(tmp_path):
+    root = _project(tmp_path, bin_dir=tmp_path / "no-sdk")
+    proc = snakemake(root, check=False)
+    assert proc.returncode != 0
+    assert "error: target rvc4: `snpe-onnx-to-dlc` not found (looked at toolchains.rvc4.bin_dir:" in proc.stderr
+    assert "Qualcomm's SDK archive" in proc.stderr
+    assert not (root / "results").exists()

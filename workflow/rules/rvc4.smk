@@ -1,0 +1,101 @@
+# RVC4 (Qualcomm QCS8550, DepthAI loads .dlc): the normalized, simplified ONNX -> snpe-onnx-to-dlc
+# -> snpe-dlc-quant on raw calibration files -> snpe-dlc-graph-prepare for rvc4.htp_socs ->
+# snpe-dlc-info. Command lines: src/edgeconv/targets/rvc4.py.
+
+
+rule prepare_snpe_inputs:
+    input:
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+        original=source_model,
+    output:
+        raw=directory(f"{INTERMEDIATE}/rvc4/raw"),
+        input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
+        record=f"{RECORDS}/prepare_snpe_inputs.json",
+    log:
+        f"{LOGS}/prepare_snpe_inputs.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("prepare_snpe_inputs"),
+    shell:
+        "edgeconv-step prepare_snpe_inputs --input calibration={input.calibration} --input original={input.original}"
+        " --output raw={output.raw} --output input_list={output.input_list}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule onnx_to_dlc:
+    input:
+        onnx=f"{INTERMEDIATE}/simplified.onnx",
+        original=source_model,
+    output:
+        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.dlc",
+        record=f"{RECORDS}/onnx_to_dlc.json",
+    log:
+        f"{LOGS}/onnx_to_dlc.log",
+    benchmark:
+        f"{BENCH}/onnx_to_dlc.tsv"
+    conda:
+        # SNPE itself comes from Qualcomm's SDK (toolchains.rvc4.bin_dir).
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("onnx_to_dlc"),
+    shell:
+        "edgeconv-step onnx_to_dlc --input onnx={input.onnx} --input original={input.original}"
+        " --output dlc={output.dlc} --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule quantize_dlc:
+    input:
+        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.dlc",
+        input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
+        raw=f"{INTERMEDIATE}/rvc4/raw",
+    output:
+        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.quantized.dlc",
+        record=f"{RECORDS}/quantize_dlc.json",
+    log:
+        f"{LOGS}/quantize_dlc.log",
+    benchmark:
+        f"{BENCH}/quantize_dlc.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("quantize_dlc"),
+    shell:
+        "edgeconv-step quantize_dlc --input dlc={input.dlc} --input input_list={input.input_list}"
+        " --output dlc={output.dlc} --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule graph_prepare_dlc:
+    input:
+        unpack(graph_prepare_inputs),
+    output:
+        dlc=f"{RESULTS}/rvc4/{{model}}.dlc",
+        info=f"{RESULTS}/rvc4/{{model}}.info.csv",
+        record=f"{RECORDS}/graph_prepare_dlc.json",
+    log:
+        f"{LOGS}/graph_prepare_dlc.log",
+    benchmark:
+        f"{BENCH}/graph_prepare_dlc.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("graph_prepare_dlc"),
+        inputs=input_args,
+    shell:
+        "edgeconv-step graph_prepare_dlc {params.inputs} --output dlc={output.dlc} --output info={output.info}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule buildinfo_dlc:
+    input:
+        unpack(rvc4_buildinfo_inputs),
+    output:
+        buildinfo=f"{RESULTS}/rvc4/{{model}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_dlc.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
