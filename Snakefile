@@ -18,8 +18,10 @@ include: "workflow/rules/calibration.smk"
 include: "workflow/rules/openvino.smk"
 include: "workflow/rules/qnn_htp.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/vendor_onnx.smk"
 include: "workflow/rules/rvc2.smk"
 include: "workflow/rules/rvc4.smk"
+include: "workflow/rules/hailo.smk"
 
 
 rule all:

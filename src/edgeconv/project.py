@@ -20,7 +20,7 @@ from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
-TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc4")
+TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc4", "hailo")
 # The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
 IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
@@ -215,12 +215,15 @@ class Project:
         if step in (
             "attach_normalization",
             "attach_normalization_mo",
+            "attach_normalization_hailo",
             "optimize_onnx",
             "verify",
             "convert_mo",
             "prepare_snpe_inputs",
             "onnx_to_dlc",
             "graph_prepare_dlc",
+            "hailo_parse",
+            "hailo_optimize",
         ):
             base["io"] = unit.io()
         if step == "prepare_calibration":
@@ -235,6 +238,8 @@ class Project:
             base["options"] = stage.openvino.model_dump(exclude={"disable_calibration", "quantize"})
         elif step == "attach_normalization_mo":
             base["options"] = {"plan": "mo"}
+        elif step == "attach_normalization_hailo":
+            base["options"] = {"plan": "hailo"}
         elif step == "convert_mo":
             rvc2 = stage.rvc2
             base["options"] = {
@@ -284,6 +289,18 @@ class Project:
                 "htp_socs": r4.htp_socs,
                 "args": r4.snpe_dlc_graph_prepare_args,
             }
+        elif step in ("hailo_parse", "hailo_optimize", "hailo_compile"):
+            h = stage.hailo
+            base["options"] = {"python": self.tool("hailo", "python"), "hw_arch": h.hw_arch}
+            if step == "hailo_parse":
+                base["options"]["force_onnx_names"] = h.force_onnx_names
+            if step == "hailo_optimize":
+                base["options"].update(
+                    optimization_level=h.optimization_level,
+                    compression_level=h.compression_level,
+                    batch_size=h.batch_size,
+                    alls=h.alls,
+                )
         elif step == "quantize_qdq":
             self.check_qnn(name)
             base["options"] = {
@@ -304,6 +321,7 @@ class Project:
     TARGET_TOOLS = {
         "rvc2": ("mo", "compile_tool"),
         "rvc4": ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"),
+        "hailo": ("python",),
     }
 
     def check_target_tools(self, target: str) -> None:
@@ -314,6 +332,14 @@ class Project:
     def dlc_quantized(self, name: str) -> bool:
         """FP16_STANDARD (and disable_calibration) skip snpe-dlc-quant, as in the reference."""
         return not self.unit(name).stage.rvc4.disable_calibration
+
+    def hailo_artifact(self, name: str) -> str:
+        """The reference's final Hailo artifact: parsed HAR without calibration, quantized HAR
+        with disable_compilation, otherwise the HEF."""
+        h = self.unit(name).stage.hailo
+        if h.disable_calibration:
+            return "parsed.har"
+        return "har" if h.disable_compilation else "hef"
 
     def rvc2_artifact(self, name: str) -> str:
         return "superblob" if self.unit(name).stage.rvc2.superblob else "blob"

@@ -37,6 +37,12 @@ for _tool in ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "s
         "(or put that directory on PATH, after sourcing the SDK's bin/envsetup.sh)"
     )
 
+HOW_TO_PROVIDE[("hailo", "python")] = (
+    "the Hailo Dataflow Compiler (hailo_dataflow_compiler wheel from Hailo's Developer Zone, not on PyPI) "
+    "installs into its own Python environment; create one with the DFC and numpy, then set "
+    "toolchains.hailo.python: /path/to/that/env/bin/python in config/config.yaml"
+)
+
 DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
     ("rvc2", "mo"): ".venvs/openvino-2022.3/bin/mo",
 }
@@ -61,10 +67,13 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
             return str((root / default).absolute())
         if default:
             looked.append(str(root / default))
-        found = shutil.which(tool)
-        if found:
-            return found
-        looked.append("PATH")
+        if tool != "python":  # the DFC's interpreter must be named; the PATH python is not it
+            found = shutil.which(tool)
+            if found:
+                return found
+            looked.append("PATH")
+        else:
+            looked.append(f"toolchains.{target}.python (not set)")
     raise ConversionError(
         f"target {target}: `{tool}` not found (looked at {', '.join(looked)}); "
         f"{HOW_TO_PROVIDE.get((target, tool), f'set toolchains.{target}.{tool}')}"

@@ -84,7 +84,7 @@ def test_superblob_chain_end_to_end(project):
     # Another OpenVINO version reruns mo and everything after it.
     jobs = planned(project, "--config", "overrides={alpha: {rvc2.openvino_version: '2021.4'}}")
     assert {"convert_mo", "compile_blob_variant", "assemble_superblob"} <= rules_for(jobs, "alpha")
-    assert "attach_normalization_mo" not in rules_for(jobs, "alpha")
+    assert "attach_normalization_vendor" not in rules_for(jobs, "alpha")
 
 
 def test_missing_compile_tool_stops_before_any_job(tmp_path):

@@ -31,6 +31,7 @@ ONNX_STAGES = ("normalized", "optimized", "simplified")
 wildcard_constraints:
     model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
     onnx_stage="|".join(ONNX_STAGES),
+    flavor="mo|hailo",
 
 
 def _checked(fn, *args):
@@ -76,6 +77,8 @@ def all_targets(wildcards):
                 f"{RESULTS}/rvc4/{name}.dlc",
                 f"{RESULTS}/rvc4/{name}.buildinfo.json",
             ]
+        if "hailo" in PROJECT.targets:
+            targets.append(f"{RESULTS}/hailo/{name}.buildinfo.json")
         if "qnn_htp" in PROJECT.targets:
             _checked(PROJECT.check_qnn, name)
             targets += expand(
@@ -139,6 +142,31 @@ def rvc4_buildinfo_inputs(wildcards):
     return inputs
 
 
+def hailo_buildinfo_inputs(wildcards):
+    model = wildcards.model
+    records = f"{RESULTS}/intermediate/{model}/records"
+    artifact = _checked(PROJECT.hailo_artifact, model)
+    steps = [
+        "hailo_attach_normalization",
+        "hailo_optimize_onnx",
+        "hailo_simplify",
+        "hailo_parse",
+    ]
+    inputs = {}
+    if artifact == "parsed.har":
+        inputs["artifact"] = f"{RESULTS}/intermediate/{model}/hailo/{model}.parsed.har"
+    else:
+        steps += ["prepare_calibration", "hailo_optimize"]
+        inputs["artifact"] = f"{RESULTS}/hailo/{model}.har"
+        if artifact == "hef":
+            steps.append("hailo_compile")
+            inputs["artifact_hef"] = f"{RESULTS}/hailo/{model}.hef"
+    inputs.update(
+        {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
+    )
+    return inputs
+
+
 def superblob_inputs(wildcards):
     """The 8-shave base blob and a bsdiff4 patch for every other shave count (1..16)."""
     blobs = f"{RESULTS}/intermediate/{wildcards.model}/rvc2/blobs"
@@ -190,6 +218,13 @@ def step_params(step):
         return _checked(PROJECT.params, wildcards.model, step)
 
     return params
+
+
+def vendor_attach_params(wildcards):
+    """attach_normalization for a vendor flavor: only what the vendor tool does not do itself."""
+    return _checked(
+        PROJECT.params, wildcards.model, f"attach_normalization_{wildcards.flavor}"
+    )
 
 
 def verify_params(kind):

@@ -3,43 +3,6 @@
 # Command lines: src/edgeconv/targets/rvc2.py.
 
 
-use rule attach_normalization as attach_normalization_mo with:
-    output:
-        onnx=f"{INTERMEDIATE}/mo/normalized.onnx",
-        record=f"{RECORDS}/mo_attach_normalization.json",
-    log:
-        f"{LOGS}/mo_attach_normalization.log",
-    benchmark:
-        f"{BENCH}/mo_attach_normalization.tsv"
-    params:
-        spec=step_params("attach_normalization_mo"),
-
-
-use rule optimize_onnx as optimize_onnx_mo with:
-    input:
-        onnx=f"{INTERMEDIATE}/mo/normalized.onnx",
-        original=source_model,
-    output:
-        onnx=f"{INTERMEDIATE}/mo/optimized.onnx",
-        record=f"{RECORDS}/mo_optimize_onnx.json",
-    log:
-        f"{LOGS}/mo_optimize_onnx.log",
-    benchmark:
-        f"{BENCH}/mo_optimize_onnx.tsv"
-
-
-use rule simplify as simplify_mo with:
-    input:
-        onnx=f"{INTERMEDIATE}/mo/optimized.onnx",
-    output:
-        onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
-        record=f"{RECORDS}/mo_simplify.json",
-    log:
-        f"{LOGS}/mo_simplify.log",
-    benchmark:
-        f"{BENCH}/mo_simplify.tsv"
-
-
 rule convert_mo:
     input:
         onnx=f"{INTERMEDIATE}/mo/simplified.onnx",

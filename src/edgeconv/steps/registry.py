@@ -30,10 +30,16 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
 
     stage = resolved_stage(inputs["model"], params)
     plan = None
-    if params.get("options", {}).get("plan") == "mo":  # mo applies mean/scale/reversal itself
+    flavor = params.get("options", {}).get("plan")
+    if flavor == "mo":  # mo applies mean/scale/reversal itself
         from edgeconv.targets.rvc2 import mo_plan
 
         plan = mo_plan(stage).onnx
+    elif flavor == "hailo":  # the model script normalizes and converts 3-channel inputs
+        from edgeconv.steps.attach_normalization import InputPlan
+        from edgeconv.targets.hailo import needs_graph_normalization
+
+        plan = {k: InputPlan(*v) for k, v in needs_graph_normalization(stage).items()}
     model = attach(load_onnx(inputs["model"]), stage, copy_model=False, plan=plan)
     save_onnx(model, outputs["onnx"])
     return {
@@ -208,6 +214,27 @@ def graph_prepare_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> 
     return {"tool_calls": [run(inputs["dlc"], outputs["dlc"], outputs["info"], stage, params["options"])]}
 
 
+def hailo_parse(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.hailo import parse
+
+    stage = resolved_stage(inputs["original"], params)
+    return {"tool_calls": [parse(inputs["onnx"], stage, outputs["har"], params["model"], params["options"])]}
+
+
+def hailo_optimize(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.hailo import optimize
+
+    stage = resolved_stage(inputs["original"], params)
+    calibration = load_calibration(inputs["calibration"])
+    return {"tool_calls": [optimize(inputs["har"], stage, calibration, outputs["har"], params["options"])]}
+
+
+def hailo_compile(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.hailo import compile_hef
+
+    return {"tool_calls": [compile_hef(inputs["har"], outputs["hef"], params["options"])]}
+
+
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
@@ -240,6 +267,9 @@ STEPS: dict[str, Step] = {
     "onnx_to_dlc": onnx_to_dlc,
     "quantize_dlc": quantize_dlc,
     "graph_prepare_dlc": graph_prepare_dlc,
+    "hailo_parse": hailo_parse,
+    "hailo_optimize": hailo_optimize,
+    "hailo_compile": hailo_compile,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

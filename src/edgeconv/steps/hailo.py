@@ -1,0 +1,89 @@
+"""Hailo steps: parse (ONNX -> HAR), optimize (calibration + model script -> quantized HAR),
+compile (HAR -> HEF). Each runs one Dataflow Compiler call in the DFC's Python
+(``toolchains.hailo.python``) through :mod:`edgeconv.targets.hailo_runner`."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeconv.config.resolve import ResolvedStage
+from edgeconv.errors import ConversionError
+from edgeconv.targets import hailo, hailo_runner
+from edgeconv.tools import run_tool, tool_version
+
+RUNNER = str(Path(hailo_runner.__file__).resolve())
+
+
+def _call(python: str, command: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    spec_path = tmp / f"{command}.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    argv = [python, RUNNER, command, str(spec_path)]
+    run_tool(argv, f"Hailo Dataflow Compiler ({command})")
+    return {"argv": argv, "spec": spec}
+
+
+def _place(produced: Path, out: Path, what: str) -> None:
+    if not produced.exists() or produced.stat().st_size == 0:
+        raise ConversionError(f"Hailo {what} finished but wrote no {produced.name}")
+    os.replace(produced, out)
+
+
+def parse(onnx_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
+    har.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=har.parent, prefix=f".{har.name}.") as tmp:
+        produced = Path(tmp) / har.name
+        spec = hailo.parse_spec(stage, str(onnx_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
+        call = _call(options["python"], "parse", spec, Path(tmp))
+        _place(produced, har, "parse")
+    return {"tool": "hailo_sdk_client", "version": tool_version([options["python"], RUNNER, "--version"]), **call}
+
+
+def optimize(
+    har: Path, stage: ResolvedStage, calibration: dict[str, np.ndarray], out: Path, options: dict[str, Any]
+) -> dict[str, Any]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        answer = Path(tmp) / "hn_names.json"
+        _call(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, Path(tmp))
+        layers = json.loads(answer.read_text())
+        missing = [i.name for i in stage.inputs if i.frozen_value is None and i.name not in layers]
+        if missing:
+            raise ConversionError(f"the parsed HAR has no input layer for {missing}; its inputs: {sorted(layers)}")
+        script = hailo.model_script(stage, {k: v["hn_name"] for k, v in layers.items()}, options)
+        # The DFC takes an NHWC float32 calibration set per input layer.
+        data = {}
+        for inp in stage.inputs:
+            if inp.frozen_value is not None:
+                continue
+            arr = calibration[inp.name].astype(np.float32)
+            arr = arr.reshape(-1, *arr.shape[2:]) if arr.ndim == len(inp.shape) + 1 else arr
+            if arr.ndim == 4 and inp.layout == "NCHW":
+                arr = arr.transpose(0, 2, 3, 1)
+            data[layers[inp.name]["hn_name"]] = np.ascontiguousarray(arr)
+        calib_path = Path(tmp) / "calibration_nhwc.npz"
+        np.savez(calib_path, **data)
+        produced = Path(tmp) / out.name
+        call = _call(
+            options["python"],
+            "optimize",
+            {"hw_arch": options["hw_arch"], "har": str(har), "model_script": "\n".join(script),
+             "calibration": str(calib_path), "out": str(produced)},
+            Path(tmp),
+        )
+        _place(produced, out, "optimize")
+    return {"tool": "hailo_sdk_client", "model_script": script, "calibration_shapes": {k: list(v.shape) for k, v in data.items()}, **call}
+
+
+def compile_hef(har: Path, hef: Path, options: dict[str, Any]) -> dict[str, Any]:
+    hef.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=hef.parent, prefix=f".{hef.name}.") as tmp:
+        produced = Path(tmp) / hef.name
+        call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(produced)}, Path(tmp))
+        _place(produced, hef, "compile")
+    return {"tool": "hailo_sdk_client", "hw_arch": options["hw_arch"], **call}

@@ -1,0 +1,80 @@
+# Hailo (hailo8/8l/10h/15h...): ONNX for the DFC (flavor hailo) -> parse to a HAR -> optimize
+# with an NHWC float32 calibration set and the model script -> compile to a HEF.
+# Calls and model script: src/edgeconv/targets/hailo.py; the DFC runs in toolchains.hailo.python.
+
+
+rule hailo_parse:
+    input:
+        onnx=f"{INTERMEDIATE}/hailo/simplified.onnx",
+        original=source_model,
+    output:
+        har=f"{INTERMEDIATE}/hailo/{{model}}.parsed.har",
+        record=f"{RECORDS}/hailo_parse.json",
+    log:
+        f"{LOGS}/hailo_parse.log",
+    benchmark:
+        f"{BENCH}/hailo_parse.tsv"
+    conda:
+        # The DFC itself lives in its own environment (toolchains.hailo.python).
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("hailo_parse"),
+    shell:
+        "edgeconv-step hailo_parse --input onnx={input.onnx} --input original={input.original}"
+        " --output har={output.har} --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule hailo_optimize:
+    input:
+        har=f"{INTERMEDIATE}/hailo/{{model}}.parsed.har",
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+        original=source_model,
+    output:
+        har=f"{RESULTS}/hailo/{{model}}.har",
+        record=f"{RECORDS}/hailo_optimize.json",
+    log:
+        f"{LOGS}/hailo_optimize.log",
+    benchmark:
+        f"{BENCH}/hailo_optimize.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("hailo_optimize"),
+    shell:
+        "edgeconv-step hailo_optimize --input har={input.har} --input calibration={input.calibration}"
+        " --input original={input.original} --output har={output.har}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule hailo_compile:
+    input:
+        har=f"{RESULTS}/hailo/{{model}}.har",
+    output:
+        hef=f"{RESULTS}/hailo/{{model}}.hef",
+        record=f"{RECORDS}/hailo_compile.json",
+    log:
+        f"{LOGS}/hailo_compile.log",
+    benchmark:
+        f"{BENCH}/hailo_compile.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("hailo_compile"),
+    shell:
+        "edgeconv-step hailo_compile --input har={input.har} --output hef={output.hef}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule buildinfo_hailo:
+    input:
+        unpack(hailo_buildinfo_inputs),
+    output:
+        buildinfo=f"{RESULTS}/hailo/{{model}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_hailo.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"

@@ -1,0 +1,41 @@
+# The ONNX chain for vendor tools that apply preprocessing themselves (results/intermediate/<model>/
+# <flavor>/): `mo` takes mean/scale/--reverse_input_channels (flavor mo), the Hailo model script
+# takes normalization and input_conversion (flavor hailo). The graph gets only what the tool
+# cannot do (src/edgeconv/targets/rvc2.py: mo_plan, src/edgeconv/targets/hailo.py).
+
+
+use rule attach_normalization as attach_normalization_vendor with:
+    output:
+        onnx=f"{INTERMEDIATE}/{{flavor}}/normalized.onnx",
+        record=f"{RECORDS}/{{flavor}}_attach_normalization.json",
+    log:
+        f"{LOGS}/{{flavor}}_attach_normalization.log",
+    benchmark:
+        f"{BENCH}/{{flavor}}_attach_normalization.tsv"
+    params:
+        spec=vendor_attach_params,
+
+
+use rule optimize_onnx as optimize_onnx_vendor with:
+    input:
+        onnx=f"{INTERMEDIATE}/{{flavor}}/normalized.onnx",
+        original=source_model,
+    output:
+        onnx=f"{INTERMEDIATE}/{{flavor}}/optimized.onnx",
+        record=f"{RECORDS}/{{flavor}}_optimize_onnx.json",
+    log:
+        f"{LOGS}/{{flavor}}_optimize_onnx.log",
+    benchmark:
+        f"{BENCH}/{{flavor}}_optimize_onnx.tsv"
+
+
+use rule simplify as simplify_vendor with:
+    input:
+        onnx=f"{INTERMEDIATE}/{{flavor}}/optimized.onnx",
+    output:
+        onnx=f"{INTERMEDIATE}/{{flavor}}/simplified.onnx",
+        record=f"{RECORDS}/{{flavor}}_simplify.json",
+    log:
+        f"{LOGS}/{{flavor}}_simplify.log",
+    benchmark:
+        f"{BENCH}/{{flavor}}_simplify.tsv"
