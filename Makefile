@@ -36,14 +36,16 @@ bench: setup
 clean:
 	rm -rf results/intermediate results/openvino logs benchmarks .snakemake
 
-# OpenVINO 2022.3's mo for the rvc2 target: Python 3.10 (pyenv's 3.10.13 when present).
+# OpenVINO 2022.3 (mo, pot) for the rvc2 and rvc3 targets: Python 3.10 (pyenv's 3.10.13 when present).
 PYTHON310 ?= $(shell (command -v pyenv >/dev/null && ls $$(pyenv root)/versions/3.10.*/bin/python 2>/dev/null | head -1) || command -v python3.10)
 MO_ENV := .venvs/openvino-2022.3
 
-$(MO_ENV)/bin/mo:
+$(MO_ENV)/.installed:
 	@test -n "$(PYTHON310)" || (echo "error: make mo-env needs Python 3.10 (pyenv install 3.10, or set PYTHON310=...)" && exit 1)
 	$(PYTHON310) -m venv $(MO_ENV)
 	$(MO_ENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MO_ENV)/bin/python -m pip install --quiet 'openvino-dev[onnx]==2022.3.2'
+	# POT 2022.3 calls scipy.stats.mode the pre-1.11 way.
+	$(MO_ENV)/bin/python -m pip install --quiet 'openvino-dev[onnx]==2022.3.2' 'scipy<1.11'
+	touch $@
 
-mo-env: $(MO_ENV)/bin/mo
+mo-env: $(MO_ENV)/.installed

@@ -20,6 +20,7 @@ include: "workflow/rules/qnn_htp.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/vendor_onnx.smk"
 include: "workflow/rules/rvc2.smk"
+include: "workflow/rules/rvc3.smk"
 include: "workflow/rules/rvc4.smk"
 include: "workflow/rules/hailo.smk"
 

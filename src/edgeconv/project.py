@@ -20,7 +20,7 @@ from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.prepare_calibration import check_image_headers, list_calibration_files
 
-TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc4", "hailo")
+TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc3", "rvc4", "hailo")
 # The keys attach_normalization, optimize_onnx and verify read (calibration only for its own step).
 IO_KEYS = {"input_model", "inputs", "outputs", *STAGE_DEFAULT_KEYS} - {"calibration"}
 DEFAULT_THRESHOLDS = {
@@ -218,7 +218,9 @@ class Project:
             "attach_normalization_hailo",
             "optimize_onnx",
             "verify",
-            "convert_mo",
+            "convert_mo_rvc2",
+            "convert_mo_rvc3",
+            "pot_quantize",
             "prepare_snpe_inputs",
             "onnx_to_dlc",
             "graph_prepare_dlc",
@@ -240,13 +242,26 @@ class Project:
             base["options"] = {"plan": "mo"}
         elif step == "attach_normalization_hailo":
             base["options"] = {"plan": "hailo"}
-        elif step == "convert_mo":
-            rvc2 = stage.rvc2
+        elif step in ("convert_mo_rvc2", "convert_mo_rvc3"):
+            target = step.rsplit("_", 1)[1]
+            section = getattr(stage, target)
             base["options"] = {
-                "mo": self.tool("rvc2", "mo"),
-                "compress_to_fp16": rvc2.compress_to_fp16,
-                "openvino_version": rvc2.openvino_version,
-                "mo_args": rvc2.mo_args,
+                "mo": self.tool(target, "mo"),
+                "compress_to_fp16": section.compress_to_fp16,
+                "openvino_version": getattr(section, "openvino_version", "2022.3"),
+                "mo_args": section.mo_args,
+            }
+        elif step == "pot_quantize":
+            base["options"] = {"pot": self.tool("rvc3", "pot"), "pot_target_device": stage.rvc3.pot_target_device}
+        elif step == "compile_vpux_blob":
+            from edgeconv.targets.rvc2 import check_compile_tool_args
+
+            problem = check_compile_tool_args(stage.rvc3.compile_tool_args)
+            if problem:
+                raise ConfigError(unit.source, [f"{unit.key_prefix}rvc3.{problem}"])
+            base["options"] = {
+                "compile_tool": self.tool("rvc3", "compile_tool"),
+                "compile_tool_args": stage.rvc3.compile_tool_args,
             }
         elif step in ("compile_blob", "compile_blob_variant"):
             rvc2 = stage.rvc2
@@ -322,6 +337,7 @@ class Project:
         "rvc2": ("mo", "compile_tool"),
         "rvc4": ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"),
         "hailo": ("python",),
+        "rvc3": ("mo", "pot", "compile_tool"),
     }
 
     def check_target_tools(self, target: str) -> None:
@@ -332,6 +348,9 @@ class Project:
     def dlc_quantized(self, name: str) -> bool:
         """FP16_STANDARD (and disable_calibration) skip snpe-dlc-quant, as in the reference."""
         return not self.unit(name).stage.rvc4.disable_calibration
+
+    def rvc3_fp16(self, name: str) -> bool:
+        return self.unit(name).stage.rvc3.disable_calibration
 
     def hailo_artifact(self, name: str) -> str:
         """The reference's final Hailo artifact: parsed HAR without calibration, quantized HAR

@@ -16,6 +16,8 @@ from typing import Any
 from edgeconv.errors import ConversionError
 
 # How to provide each tool; shown when it is missing.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
 HOW_TO_PROVIDE: dict[tuple[str, str], str] = {
     ("rvc2", "mo"): (
         "run `make mo-env` (creates .venvs/openvino-2022.3: Python 3.10 with openvino-dev[onnx]==2022.3.2), "
@@ -43,8 +45,21 @@ HOW_TO_PROVIDE[("hailo", "python")] = (
     "toolchains.hailo.python: /path/to/that/env/bin/python in config/config.yaml"
 )
 
+HOW_TO_PROVIDE[("rvc3", "mo")] = HOW_TO_PROVIDE[("rvc2", "mo")].replace("toolchains.rvc2", "toolchains.rvc3")
+HOW_TO_PROVIDE[("rvc3", "pot")] = (
+    "run `make mo-env` (POT comes with openvino-dev 2022.3 in .venvs/openvino-2022.3), "
+    "or set toolchains.rvc3.pot in config/config.yaml"
+)
+HOW_TO_PROVIDE[("rvc3", "compile_tool")] = (
+    "the compile_tool with the VPUX plugin is not on PyPI: take it from the OpenVINO 2022.3 toolkit "
+    "with VPUX support that the reference's RVC3 image is built from, then set "
+    "toolchains.rvc3.compile_tool: /path/to/compile_tool in config/config.yaml (or put it on PATH)"
+)
+
 DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
     ("rvc2", "mo"): ".venvs/openvino-2022.3/bin/mo",
+    ("rvc3", "mo"): ".venvs/openvino-2022.3/bin/mo",
+    ("rvc3", "pot"): ".venvs/openvino-2022.3/bin/pot",
 }
 
 
@@ -63,10 +78,12 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
         looked.append(f"{label} (not an executable file)")
     else:
         default = DEFAULT_LOCATIONS.get((target, tool))
-        if default and (root / default).is_file():
-            return str((root / default).absolute())
-        if default:
-            looked.append(str(root / default))
+        # `make mo-env` creates the environment in the checkout edgeconv runs from.
+        for base in (root, CHECKOUT):
+            if default and (base / default).is_file():
+                return str((base / default).absolute())
+            if default:
+                looked.append(str(base / default))
         if tool != "python":  # the DFC's interpreter must be named; the PATH python is not it
             found = shutil.which(tool)
             if found:

@@ -59,7 +59,7 @@ def test_superblob_chain_end_to_end(project):
     inter = project / "results" / "intermediate" / "alpha"
     report = json.loads((inter / "rvc2" / "alpha.verify.json").read_text())
     assert report["passed"] and report["outputs"]["out"]["cosine"] > 0.999  # mo's IR, on CPU, vs the original
-    record = json.loads((inter / "records" / "convert_mo.json").read_text())
+    record = json.loads((inter / "records" / "rvc2_convert_mo.json").read_text())
     call = record["tool_calls"][0]
     assert "2022.3.2" in call["version"]
     assert call["argv"][call["argv"].index("--mean_values") + 1] == "x[123.675, 116.28, 103.53]"

@@ -32,6 +32,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
     onnx_stage="|".join(ONNX_STAGES),
     flavor="mo|hailo",
+    mo_target="rvc2|rvc3",
 
 
 def _checked(fn, *args):
@@ -76,6 +77,11 @@ def all_targets(wildcards):
             targets += [
                 f"{RESULTS}/rvc4/{name}.dlc",
                 f"{RESULTS}/rvc4/{name}.buildinfo.json",
+            ]
+        if "rvc3" in PROJECT.targets:
+            targets += [
+                f"{RESULTS}/rvc3/{name}.blob",
+                f"{RESULTS}/rvc3/{name}.buildinfo.json",
             ]
         if "hailo" in PROJECT.targets:
             targets.append(f"{RESULTS}/hailo/{name}.buildinfo.json")
@@ -167,6 +173,38 @@ def hailo_buildinfo_inputs(wildcards):
     return inputs
 
 
+def rvc3_blob_inputs(wildcards):
+    """The POT INT8 IR, or mo's FP16 IR when calibration is disabled."""
+    rvc3 = f"{RESULTS}/intermediate/{wildcards.model}/rvc3"
+    stem = f"{rvc3}/{wildcards.model}" + (
+        "" if _checked(PROJECT.rvc3_fp16, wildcards.model) else ".int8"
+    )
+    return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
+
+
+def rvc3_buildinfo_inputs(wildcards):
+    model = wildcards.model
+    records = f"{RESULTS}/intermediate/{model}/records"
+    inter = f"{RESULTS}/intermediate/{model}/rvc3"
+    steps = [
+        "mo_attach_normalization",
+        "mo_optimize_onnx",
+        "mo_simplify",
+        "rvc3_convert_mo",
+    ]
+    inputs = {"artifact": f"{RESULTS}/rvc3/{model}.blob"}
+    if _checked(PROJECT.rvc3_fp16, model):
+        inputs["verify"] = f"{inter}/{model}.verify.json"
+    else:
+        steps += ["prepare_calibration", "pot_quantize"]
+        inputs["verify"] = f"{inter}/{model}.int8.verify.json"
+    steps.append("compile_vpux_blob")
+    inputs.update(
+        {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
+    )
+    return inputs
+
+
 def superblob_inputs(wildcards):
     """The 8-shave base blob and a bsdiff4 patch for every other shave count (1..16)."""
     blobs = f"{RESULTS}/intermediate/{wildcards.model}/rvc2/blobs"
@@ -181,7 +219,12 @@ def rvc2_buildinfo_inputs(wildcards):
     """Artifact, its IR's verification, and the records of every step that made it, in order."""
     model, kind = wildcards.model, wildcards.kind
     records = f"{RESULTS}/intermediate/{model}/records"
-    steps = ["mo_attach_normalization", "mo_optimize_onnx", "mo_simplify", "convert_mo"]
+    steps = [
+        "mo_attach_normalization",
+        "mo_optimize_onnx",
+        "mo_simplify",
+        "rvc2_convert_mo",
+    ]
     if kind == "blob":
         steps.append("compile_blob")
     else:
@@ -218,6 +261,13 @@ def step_params(step):
         return _checked(PROJECT.params, wildcards.model, step)
 
     return params
+
+
+def mo_params(wildcards):
+    """mo's options come from the section of the target the IR is for (rvc2 or rvc3)."""
+    return _checked(
+        PROJECT.params, wildcards.model, f"convert_mo_{wildcards.mo_target}"
+    )
 
 
 def vendor_attach_params(wildcards):

@@ -1,6 +1,6 @@
 # RVC2 (MyriadX): ONNX prepared for mo -> mo (OpenVINO 2022.3 in its own env) -> IR verified on
 # CPU -> compile_tool -> .blob; the .superblob packs 16 shave variants compiled as parallel jobs.
-# Command lines: src/edgeconv/targets/rvc2.py.
+# convert_mo also makes RVC3's IR (mo_target rvc3). Command lines: src/edgeconv/targets/rvc2.py.
 
 
 rule convert_mo:
@@ -8,17 +8,17 @@ rule convert_mo:
         onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
         original=source_model,
     output:
-        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
-        record=f"{RECORDS}/convert_mo.json",
+        xml=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.bin",
+        record=f"{RECORDS}/{{mo_target}}_convert_mo.json",
     log:
-        f"{LOGS}/convert_mo.log",
+        f"{LOGS}/{{mo_target}}_convert_mo.log",
     benchmark:
-        f"{BENCH}/convert_mo.tsv"
+        f"{BENCH}/{{mo_target}}_convert_mo.tsv"
     conda:
         "../../envs/openvino-2022.3.yaml"
     params:
-        spec=step_params("convert_mo"),
+        spec=mo_params,
     shell:
         "edgeconv-step convert_mo --input onnx={input.onnx} --input original={input.original}"
         " --output xml={output.xml} --params {params.spec:q} --record {output.record} --log {log}"
@@ -26,13 +26,13 @@ rule convert_mo:
 
 use rule verify_ir as verify_mo_ir with:
     input:
-        artifact=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
+        artifact=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        report=f"{INTERMEDIATE}/rvc2/{{model}}.verify.json",
+        report=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.verify.json",
     log:
-        f"{LOGS}/verify_mo_ir.log",
+        f"{LOGS}/{{mo_target}}_verify_mo_ir.log",
 
 
 rule compile_blob:

@@ -235,6 +235,20 @@ def hailo_compile(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict
     return {"tool_calls": [compile_hef(inputs["har"], outputs["hef"], params["options"])]}
 
 
+def pot_quantize(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc3 import pot_quantize as run
+
+    stage = resolved_stage(inputs["original"], params)
+    calibration = load_calibration(inputs["calibration"])
+    return {"tool_calls": [run(inputs["xml"], calibration, stage, outputs["xml"], params["options"])]}
+
+
+def compile_vpux_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.rvc3 import compile_vpux
+
+    return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], params["options"])]}
+
+
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
@@ -270,6 +284,8 @@ STEPS: dict[str, Step] = {
     "hailo_parse": hailo_parse,
     "hailo_optimize": hailo_optimize,
     "hailo_compile": hailo_compile,
+    "pot_quantize": pot_quantize,
+    "compile_vpux_blob": compile_vpux_blob,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

@@ -126,13 +126,16 @@ def myriad_config(shaves: int, openvino_version: str) -> str:
 RESERVED_COMPILE_TOOL_FLAGS = ("-m", "-o")
 
 
-def compile_tool_argv(compile_tool: str, xml: str, blob: str, conf: str, user_args: list[str]) -> list[str]:
+def compile_tool_argv(
+    compile_tool: str, xml: str, blob: str, conf: str | None, user_args: list[str], device: str = "MYRIAD"
+) -> list[str]:
+    """``compile_tool -d <device> -ip U8 -m <xml> -o <blob> [-c <conf>]`` (RVC3 passes no config)."""
     args = list(user_args)
-    for flag, value in (("-d", "MYRIAD"), ("-ip", "U8")):
+    for flag, value in (("-d", device), ("-ip", "U8")):
         if flag not in args:
             args.extend([flag, value])
     args += ["-m", xml, "-o", blob]
-    if "-c" not in args:
+    if conf is not None and "-c" not in args:
         args += ["-c", conf]
     return [compile_tool, *args]
 

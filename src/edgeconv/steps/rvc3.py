@@ -1,0 +1,75 @@
+"""RVC3 steps: POT INT8 quantization of mo's IR on the calibration images, then compile_tool for
+VPUX.3400. Command lines: :mod:`edgeconv.targets.rvc3` and :mod:`edgeconv.targets.rvc2`."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeconv.config.resolve import ResolvedStage
+from edgeconv.errors import ConversionError
+from edgeconv.targets import rvc2, rvc3
+from edgeconv.tools import run_tool, tool_version
+
+
+def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, directory: Path) -> int:
+    """PNG files that OpenCV (POT's reader) decodes to the camera's pixels for the single 3-channel input."""
+    from PIL import Image
+
+    live = [i for i in stage.inputs if i.frozen_value is None]
+    if len(live) != 1 or live[0].channels != 3 or len(live[0].shape) != 4:
+        raise ConversionError(
+            "RVC3 INT8 quantization with POT supports one 3-channel image input (as the reference does); "
+            "set `rvc3.disable_calibration: true` to compile the FP16 IR instead"
+        )
+    inp = live[0]
+    data = calibration[inp.name]
+    directory.mkdir(parents=True, exist_ok=True)
+    for k, sample in enumerate(data):
+        img = sample[0] if sample.ndim == 4 else sample
+        hwc = img.transpose(1, 2, 0) if inp.layout == "NCHW" else img
+        pixels = np.clip(np.rint(hwc), 0, 255).astype(np.uint8)
+        # Pillow writes RGB, OpenCV reads BGR: store the reverse so OpenCV returns `pixels`.
+        Image.fromarray(np.ascontiguousarray(pixels[:, :, ::-1])).save(directory / f"{k:04d}.png")
+    return len(data)
+
+
+def pot_quantize(
+    xml: Path, calibration: dict[str, np.ndarray], stage: ResolvedStage, out: Path, options: dict[str, Any]
+) -> dict[str, Any]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        images = Path(tmp) / "images"
+        n = write_pot_images(calibration, stage, images)
+        name = out.name[: -len(".xml")]
+        config = rvc3.pot_config(str(xml), name, str(images), options["pot_target_device"], min(300, n))
+        config_path = Path(tmp) / "pot_config.json"
+        config_path.write_text(json.dumps(config, indent=2))
+        argv = rvc3.pot_argv(options["pot"], str(config_path), str(Path(tmp) / "pot"))
+        run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)")
+        produced = Path(tmp) / "pot" / "optimized" / f"{name}.xml"
+        if not produced.exists() or not produced.with_suffix(".bin").exists():
+            raise ConversionError(f"pot finished but wrote no {produced}")
+        os.replace(produced.with_suffix(".bin"), out.with_suffix(".bin"))
+        os.replace(produced, out)
+    return {"tool": "pot", "version": tool_version([options["pot"], "--version"]), "argv": argv,
+            "pot_config": config, "calibration_images": n}
+
+
+def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, Any]:
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=blob.parent, prefix=f".{blob.name}.") as tmp:
+        produced = Path(tmp) / blob.name
+        argv = rvc2.compile_tool_argv(
+            options["compile_tool"], str(xml), str(produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
+        )
+        run_tool(argv, "compile_tool (VPUX)")
+        if not produced.exists() or produced.stat().st_size == 0:
+            raise ConversionError(f"compile_tool finished but wrote no blob at {produced}")
+        os.replace(produced, blob)
+    return {"tool": "compile_tool", "version": tool_version([options["compile_tool"]]), "argv": argv}

@@ -1,0 +1,72 @@
+# RVC3 (Keem Bay): mo's IR (convert_mo, mo_target rvc3) -> POT INT8 on the calibration images,
+# verified on CPU -> compile_tool -d VPUX.3400 -> .blob. Command lines: src/edgeconv/targets/rvc3.py.
+
+
+rule pot_quantize:
+    input:
+        xml=f"{INTERMEDIATE}/rvc3/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/rvc3/{{model}}.bin",
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+        original=source_model,
+    output:
+        xml=f"{INTERMEDIATE}/rvc3/{{model}}.int8.xml",
+        bin=f"{INTERMEDIATE}/rvc3/{{model}}.int8.bin",
+        record=f"{RECORDS}/pot_quantize.json",
+    log:
+        f"{LOGS}/pot_quantize.log",
+    benchmark:
+        f"{BENCH}/pot_quantize.tsv"
+    conda:
+        "../../envs/openvino-2022.3.yaml"
+    params:
+        spec=step_params("pot_quantize"),
+    shell:
+        "edgeconv-step pot_quantize --input xml={input.xml} --input calibration={input.calibration}"
+        " --input original={input.original} --output xml={output.xml}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+use rule verify_ir_int8 as verify_pot_ir with:
+    input:
+        artifact=f"{INTERMEDIATE}/rvc3/{{model}}.int8.xml",
+        original=source_model,
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        report=f"{INTERMEDIATE}/rvc3/{{model}}.int8.verify.json",
+    log:
+        f"{LOGS}/verify_pot_ir.log",
+
+
+rule compile_vpux_blob:
+    input:
+        unpack(rvc3_blob_inputs),
+    output:
+        blob=f"{RESULTS}/rvc3/{{model}}.blob",
+        record=f"{RECORDS}/compile_vpux_blob.json",
+    log:
+        f"{LOGS}/compile_vpux_blob.log",
+    benchmark:
+        f"{BENCH}/compile_vpux_blob.tsv"
+    conda:
+        # compile_tool with VPUX comes from the vendor toolkit (toolchains.rvc3.compile_tool).
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("compile_vpux_blob"),
+    shell:
+        "edgeconv-step compile_vpux_blob --input xml={input.xml} --output blob={output.blob}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule buildinfo_rvc3:
+    input:
+        unpack(rvc3_buildinfo_inputs),
+    output:
+        buildinfo=f"{RESULTS}/rvc3/{{model}}.buildinfo.json",
+    log:
+        f"{LOGS}/buildinfo_rvc3.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
