@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-demo: setup
-	$(BIN)/snakemake --cores $(CORES)
+# The matrix of config/config.yaml, plus RVC2's mo step (OpenVINO 2022.3) on PP-OCRv4 detection
+# with its IR verified on CPU (the blob itself needs a compile_tool this machine cannot have).
+demo: setup mo-env
+	$(BIN)/snakemake --cores $(CORES) all results/intermediate/ppocr_det/rvc2/ppocr_det.verify.json
 
 test: setup mo-env
 	$(BIN)/python -m pytest -q

@@ -128,3 +128,20 @@ def test_superblob_layout_with_real_patches():
         assert bsdiff4.patch(base, patch) == variants[s]
     with pytest.raises(ValueError):
         rvc2.superblob(base, {})
+
+
+def test_rvc3_pot_config_and_argv_and_vpux_compile_line():
+    from edgeconv.targets import rvc3
+
+    assert rvc3.pot_config("d/m.xml", "m.int8", "imgs", "VPU", 16) == {
+        "model": {"model_name": "m.int8", "model": "d/m.xml", "weights": "d/m.bin"},
+        "engine": {"type": "simplified", "data_source": "imgs"},
+        "compression": {
+            "target_device": "VPU",
+            "algorithms": [{"name": "DefaultQuantization", "params": {"preset": "performance", "stat_subset_size": 16}}],
+        },
+    }
+    assert rvc3.pot_argv("pot", "c.json", "out") == ["pot", "--config", "c.json", "-d", "--output-dir", "out"]
+    assert rvc2.compile_tool_argv("ct", "m.xml", "m.blob", None, [], rvc3.DEVICE) == [
+        "ct", "-d", "VPUX.3400", "-ip", "U8", "-m", "m.xml", "-o", "m.blob"
+    ]

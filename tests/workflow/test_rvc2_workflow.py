@@ -85,6 +85,14 @@ def test_superblob_chain_end_to_end(project):
     jobs = planned(project, "--config", "overrides={alpha: {rvc2.openvino_version: '2021.4'}}")
     assert {"convert_mo", "compile_blob_variant", "assemble_superblob"} <= rules_for(jobs, "alpha")
     assert "attach_normalization_vendor" not in rules_for(jobs, "alpha")
+    # A failing vendor tool: its own error line comes first, no traceback, no blob left behind.
+    proc = snakemake(project, "results/rvc2/alpha.blob", "--config",
+                     "overrides={alpha: {rvc2.compile_tool_args: '[-ip, FP16]'}}", check=False)
+    assert proc.returncode != 0
+    assert ("error: compile_blob (alpha): compile_tool (MYRIAD) failed (exit 1): [ ERROR ] -ip must be U8, got FP16"
+            in proc.stderr)
+    assert "Traceback" not in proc.stderr.split("error: compile_blob")[0]
+    assert not (project / "results" / "rvc2" / "alpha.blob").exists()
 
 
 def test_missing_compile_tool_stops_before_any_job(tmp_path):

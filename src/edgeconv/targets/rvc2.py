@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeconv.config.resolve import ResolvedStage
+from edgeconv.targets.argv import add_default, has_flag
 from edgeconv.steps.attach_normalization import InputPlan
 
 SUPERBLOB_BASE_SHAVES = 8
@@ -64,10 +65,6 @@ def mo_plan(stage: ResolvedStage) -> MoPlan:
     return MoPlan(onnx=onnx_plan, inputs=inputs, reverse_input_channels=any(mismatch) and not partial)
 
 
-def _has(args: list[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in args)
-
-
 def _values(v: list[float]) -> str:
     return "[" + ", ".join(str(float(x)) for x in v) + "]"
 
@@ -86,8 +83,7 @@ def mo_argv(
     args = list(user_args)
 
     def add(flag: str, *values: str) -> None:
-        if not _has(args, flag):
-            args.extend([flag, *values])
+        add_default(args, flag, *values)
 
     add("--output_dir", output_dir)
     add("--output", ",".join(outputs))
@@ -96,9 +92,9 @@ def mo_argv(
             add("--data_type", "FP16")
         else:
             add("--compress_to_fp16")
-    if not _has(args, "--input"):
+    if not has_flag(args, "--input"):
         args.extend(["--input", ",".join(i.name for i in plan.inputs)])
-        if not _has(args, "--input_shape"):
+        if not has_flag(args, "--input_shape"):
             args.extend(["--input_shape", ",".join("[" + ",".join(map(str, i.shape)) + "]" for i in plan.inputs)])
     means = [f"{i.name}{_values(i.mean)}" for i in plan.inputs if i.mean is not None]
     scales = [f"{i.name}{_values(i.scale)}" for i in plan.inputs if i.scale is not None]

@@ -11,6 +11,7 @@ no mode flags are added at all.
 from __future__ import annotations
 
 from edgeconv.config.resolve import ResolvedStage
+from edgeconv.targets.argv import add_default, has_flag
 
 SNPE_LAYOUTS = {"NCDHW", "NDHWC", "NCHW", "NHWC", "NFC", "NCF", "NTF", "TNF", "NF", "NC", "F", "NONTRIVIAL"}
 
@@ -27,15 +28,6 @@ MODE_QUANT_FLAGS: dict[str, list[str]] = {
 }
 
 
-def _has(args: list[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in args)
-
-
-def _add(args: list[str], flag: str, *values: str) -> None:
-    if not _has(args, flag):
-        args.extend([flag, *values])
-
-
 def snpe_layout(layout: str) -> str | None:
     if layout in ("NCD", "NDC", "D"):
         layout = layout.replace("D", "F")
@@ -46,25 +38,25 @@ def onnx_to_dlc_argv(
     tool: str, onnx_path: str, dlc: str, stage: ResolvedStage, fp16: bool, user_args: list[str]
 ) -> list[str]:
     args = list(user_args)
-    _add(args, "-i", onnx_path)
+    add_default(args, "-i", onnx_path)
     live = [i for i in stage.inputs if i.frozen_value is None]
-    if not _has(args, "--input_dim"):
+    if not has_flag(args, "--input_dim"):
         for inp in live:
             args.extend(["--input_dim", inp.name, ",".join(map(str, inp.shape))])
-    if not _has(args, "--input_dtype"):
+    if not has_flag(args, "--input_dtype"):
         for inp in live:
             args.extend(["--input_dtype", inp.name, inp.data_type])
-    if not _has(args, "--out_name"):
+    if not has_flag(args, "--out_name"):
         for name in stage.outputs:
             args.extend(["--out_name", name])
-    if not _has(args, "--input_layout"):
+    if not has_flag(args, "--input_layout"):
         for inp in live:
             layout = snpe_layout(inp.layout)
             if layout is not None:
                 args.extend(["--input_layout", inp.name, layout])
     if fp16:
-        _add(args, "--float_bitwidth", "16")
-    _add(args, "-o", dlc)  # the workflow chooses where the DLC goes
+        add_default(args, "--float_bitwidth", "16")
+    add_default(args, "-o", dlc)  # the workflow chooses where the DLC goes
     return [tool, *args]
 
 
@@ -79,9 +71,9 @@ def dlc_quant_argv(
     user_args: list[str],
 ) -> list[str]:
     args = list(user_args)
-    _add(args, "--input_list", input_list)
-    _add(args, "--input_dlc", dlc)
-    _add(args, "--output_dlc", quantized)
+    add_default(args, "--input_list", input_list)
+    add_default(args, "--input_dlc", dlc)
+    add_default(args, "--output_dlc", quantized)
     if mode != "CUSTOM":
         if per_channel and "--use_per_channel_quantization" not in args:
             args.append("--use_per_channel_quantization")
@@ -89,7 +81,7 @@ def dlc_quant_argv(
             args.append("--use_per_row_quantization")
         flags = MODE_QUANT_FLAGS[mode]
         for i in range(0, len(flags), 2):
-            _add(args, flags[i], flags[i + 1])
+            add_default(args, flags[i], flags[i + 1])
     return [tool, *args]
 
 
@@ -104,11 +96,11 @@ def graph_prepare_argv(
     user_args: list[str],
 ) -> list[str]:
     args = list(user_args)
-    _add(args, "--input_dlc", dlc)
-    _add(args, "--output_dlc", out)
-    _add(args, "--set_output_tensors", ",".join(outputs))
-    _add(args, "--optimization_level", str(optimization_level))
-    _add(args, "--htp_socs", ",".join(htp_socs))
+    add_default(args, "--input_dlc", dlc)
+    add_default(args, "--output_dlc", out)
+    add_default(args, "--set_output_tensors", ",".join(outputs))
+    add_default(args, "--optimization_level", str(optimization_level))
+    add_default(args, "--htp_socs", ",".join(htp_socs))
     if mode == "FP16_STANDARD" and "--use_float_io" not in args:
         args.append("--use_float_io")
     return [tool, *args]
