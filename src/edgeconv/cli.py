@@ -1,0 +1,208 @@
+"""The ``edgeconv`` command: what users of Luxonis ModelConverter already know.
+
+    edgeconv convert <target> --path <config.yaml|model.onnx> [--output-dir DIR] [key value ...]
+    edgeconv infer <target> --model-path <artifact> --input-path DIR --output-dir DIR
+
+``convert`` runs the Snakemake workflow for one model and one target (only what is out of date
+runs) and copies the artifacts to ``--output-dir``; ``key value`` pairs are dotted-key overrides
+as in ModelConverter (``inputs.0.shape "[1,3,320,320]" rvc4.quantization_mode FP16_STANDARD``).
+``infer`` runs an artifact that runs on this machine (ONNX, OpenVINO IR, HTP context model) on
+the reference's layout: ``<input-path>/<input name>/*.npy`` in, ``<output-dir>/<output name>/*.npy``
+out. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from edgeconv import __version__
+from edgeconv.project import TARGETS
+
+REPO_SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
+
+# What `convert` hands over per target (beside buildinfo.json), relative to results/.
+ARTIFACTS = {
+    "openvino": ["openvino/{m}.xml", "openvino/{m}.bin", "openvino/{m}.int8.xml", "openvino/{m}.int8.bin"],
+    "qnn_htp": ["qnn_htp/{m}.ctx.onnx", "qnn_htp/{m}.ctx_qnn.bin", "qnn_htp/{m}.quant.onnx"],
+    "rvc2": ["rvc2/{m}.superblob", "rvc2/{m}.blob"],
+    "rvc3": ["rvc3/{m}.blob"],
+    "rvc4": ["rvc4/{m}.dlc", "rvc4/{m}.info.csv"],
+    "hailo": ["hailo/{m}.hef", "hailo/{m}.har"],
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    if len(pairs) % 2:
+        raise UsageError(f"overrides come in `key value` pairs; {pairs[-1]!r} has no value")
+    return dict(zip(pairs[::2], pairs[1::2]))
+
+
+def _yaml_flow(value: object) -> str:
+    """Snakemake reads --config values as YAML; JSON is valid YAML flow syntax."""
+    return json.dumps(value)
+
+
+def convert(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"--path {path} does not exist; give a model config (.yaml) or an ONNX model")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        name, location = path.stem, {"model_configs_dir": str(path.parent.resolve())}
+    elif path.suffix.lower() == ".onnx":
+        name, location = path.stem, {"models_dir": str(path.parent.resolve())}
+    else:
+        raise UsageError(f"--path {path}: give a model config (.yaml/.yml) or an ONNX model (.onnx)")
+    overrides = _overrides(args.overrides)
+    if args.main_stage:
+        name = f"{name}-{args.main_stage}"
+    config = [
+        f"models={_yaml_flow([name])}",
+        f"targets={_yaml_flow([args.target])}",
+        *(f"{k}={v}" for k, v in location.items()),
+    ]
+    if overrides:
+        config.append(f"overrides={_yaml_flow({path.stem: overrides})}")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd()),
+           "--cores", str(args.cores)]
+    if args.dry_run:
+        cmd.append("-n")
+    print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
+        if not Path("config/config.yaml").exists():
+            # A directory that is not an edgeconv project: an empty matrix, filled by --config.
+            matrix = Path(tmp) / "config.yaml"
+            matrix.write_text("models: []\n")
+            cmd += ["--configfile", str(matrix)]
+        proc = subprocess.run([*cmd, "--config", *config])
+    if proc.returncode != 0:
+        print(f"edgeconv: conversion of {name} for {args.target} failed (see the error above)", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        return 0
+    copied = _deliver(name, args.target, Path(args.output_dir) if args.output_dir else None)
+    for p in copied:
+        print(p)
+    return 0
+
+
+def _deliver(name: str, target: str, output_dir: Path | None) -> list[Path]:
+    results = Path("results")
+    files = [results / pattern.format(m=name) for pattern in ARTIFACTS[target]]
+    files += sorted((results / target).glob(f"{name}*.buildinfo.json"))
+    files = [f for f in files if f.exists()]
+    if output_dir is None:
+        return files
+    output_dir.mkdir(parents=True, exist_ok=True)
+    delivered = []
+    for f in files:
+        shutil.copy2(f, output_dir / f.name)
+        delivered.append(output_dir / f.name)
+    return delivered
+
+
+def infer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edgeconv.runtime import run_ir, run_onnx
+
+    model = Path(args.model_path)
+    if not model.exists():
+        raise UsageError(f"--model-path {model} does not exist")
+    inputs_dir = Path(args.input_path)
+    if not inputs_dir.is_dir():
+        raise UsageError(f"--input-path {inputs_dir} is not a directory of <input name>/*.npy")
+    if args.target == "qnn_htp" or model.name.endswith(".ctx.onnx"):
+        from edgeconv.steps.qnn_htp import run_context
+
+        def run(feeds):
+            return run_context(model, feeds, args.soc, args.fp16)
+
+    elif model.suffix == ".xml":
+
+        def run(feeds):
+            return run_ir(model, feeds)
+
+    elif model.suffix == ".onnx":
+
+        def run(feeds):
+            return run_onnx(model, feeds)
+
+    else:
+        raise UsageError(f"{model}: `infer` runs .onnx, .xml (OpenVINO IR) and HTP .ctx.onnx models on this machine")
+    per_input = {d.name: sorted(d.glob("*.npy")) for d in sorted(inputs_dir.iterdir()) if d.is_dir()}
+    if not per_input or not any(per_input.values()):
+        raise UsageError(f"--input-path {inputs_dir} holds no <input name>/*.npy files")
+    counts = {k: len(v) for k, v in per_input.items()}
+    if len(set(counts.values())) != 1:
+        raise UsageError(f"every input needs the same number of .npy files; found {counts}")
+    out_dir = Path(args.output_dir)
+    for i in range(next(iter(counts.values()))):
+        feeds = {name: np.load(files[i]) for name, files in per_input.items()}
+        stem = next(iter(per_input.values()))[i].name
+        for name, value in run(feeds).items():
+            target_dir = out_dir / name.replace("/", "_")
+            target_dir.mkdir(parents=True, exist_ok=True)
+            np.save(target_dir / stem, value)
+    print(f"wrote outputs of {model} for {i + 1} sample(s) to {out_dir}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgeconv", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"edgeconv {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser(
+        "convert",
+        help="convert one model for one target (runs the Snakemake workflow)",
+        usage="edgeconv convert TARGET --path PATH [options] [key value ...]",
+        epilog="key value: dotted-key overrides of the model config, e.g. "
+        "inputs.0.shape '[1,3,320,320]' rvc4.quantization_mode FP16_STANDARD",
+    )
+    c.add_argument("target", choices=TARGETS)
+    c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format) or ONNX model")
+    c.add_argument("--to", choices=["native"], default="native",
+                   help="output format (NN Archive output is not available yet)")
+    c.add_argument("--output-dir", help="copy the artifacts and their buildinfo.json here")
+    c.add_argument("--main-stage", help="the stage to build, for a multi-stage config")
+    c.add_argument("--cores", type=int, default=2)
+    c.add_argument("--dry-run", action="store_true", help="show what would run")
+    i = sub.add_parser("infer", help="run an artifact that runs on this machine on .npy inputs")
+    i.add_argument("target", choices=TARGETS)
+    i.add_argument("--model-path", required=True)
+    i.add_argument("--input-path", required=True, help="directory of <input name>/*.npy")
+    i.add_argument("--output-dir", required=True)
+    i.add_argument("--soc", default="sm8550", help="HTP SoC for qnn_htp context models")
+    i.add_argument("--fp16", action="store_true", help="the context model was compiled for FP16")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if args.command == "convert":
+        args.overrides = extra
+    elif extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return convert(args) if args.command == "convert" else infer(args)
+    except UsageError as exc:
+        print(f"edgeconv {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a model that does not run: one line, not a traceback
+        print(f"edgeconv {args.command}: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The `edgeconv` command: help, bad arguments and exit codes, convert with overrides, infer."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from models import conv_net
+
+pytestmark = pytest.mark.workflow
+CLI = [sys.executable, "-m", "edgeconv.cli"]
+
+
+def _run(cwd, *args):
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_help_and_usage_errors(tmp_path):
+    proc = _run(tmp_path, "convert", "--help")
+    assert proc.returncode == 0 and "key value" in proc.stdout and "--output-dir" in proc.stdout
+    assert _run(tmp_path, "convert", "rvc9", "--path", "x.onnx").returncode == 2
+    proc = _run(tmp_path, "convert", "openvino", "--path", "missing.onnx")
+    assert proc.returncode == 2 and "--path missing.onnx does not exist" in proc.stderr
+    (tmp_path / "m.txt").write_text("x")
+    assert "give a model config (.yaml/.yml) or an ONNX model" in _run(tmp_path, "convert", "openvino", "--path", "m.txt").stderr
+    conv_net(tmp_path / "m.onnx")
+    proc = _run(tmp_path, "convert", "openvino", "--path", "m.onnx", "inputs.0.shape")
+    assert proc.returncode == 2 and "has no value" in proc.stderr
+    proc = _run(tmp_path, "infer", "openvino", "--model-path", "m.onnx", "--input-path", "nowhere", "--output-dir", "o", "--bogus")
+    assert proc.returncode == 2
+
+
+def test_convert_with_overrides_then_infer(tmp_path):
+    conv_net(tmp_path / "src" / "net.onnx", dynamic_hw=True)
+    proc = _run(tmp_path, "convert", "openvino", "--path", "src/net.onnx", "--output-dir", "out",
+                "inputs.0.shape", "[1,3,20,20]", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["net.bin", "net.buildinfo.json", "net.xml"]
+    again = _run(tmp_path, "convert", "openvino", "--path", "src/net.onnx", "inputs.0.shape", "[1,3,20,20]",
+                 "openvino.quantize", "false")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    failing = _run(tmp_path, "convert", "openvino", "--path", "src/net.onnx")  # dynamic H, W and no shape
+    assert failing.returncode == 1 and "inputs.0.shape: input 'x' has dynamic dimension(s)" in failing.stderr
+
+    for i in range(3):
+        (tmp_path / "in" / "x").mkdir(parents=True, exist_ok=True)
+        np.save(tmp_path / "in" / "x" / f"{i}.npy", np.full((1, 3, 20, 20), 10.0 * i, np.float32))
+    proc = _run(tmp_path, "infer", "openvino", "--model-path", "out/net.xml", "--input-path", "in", "--output-dir", "res")
+    assert proc.returncode == 0, proc.stderr
+    outs = sorted((tmp_path / "res" / "out").glob("*.npy"))
+    assert [p.name for p in outs] == ["0.npy", "1.npy", "2.npy"]
+    assert np.load(outs[0]).shape == (1, 4)
+    bad = _run(tmp_path, "infer", "openvino", "--model-path", "out/net.xml", "--input-path", "src", "--output-dir", "r")
+    assert bad.returncode == 2 and "holds no <input name>/*.npy" in bad.stderr
