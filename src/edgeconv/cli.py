@@ -83,22 +83,26 @@ def convert(args: argparse.Namespace) -> int:
             matrix = Path(tmp) / "config.yaml"
             matrix.write_text("models: []\n")
             cmd += ["--configfile", str(matrix)]
-        proc = subprocess.run([*cmd, "--config", *config])
+        wanted = [f"results/{args.target}/{name}.tar.xz"] if args.to == "nn_archive" else ["all"]
+        proc = subprocess.run([*cmd, *wanted, "--config", *config])
     if proc.returncode != 0:
         print(f"edgeconv: conversion of {name} for {args.target} failed (see the error above)", file=sys.stderr)
         return 1
     if args.dry_run:
         return 0
-    copied = _deliver(name, args.target, Path(args.output_dir) if args.output_dir else None)
+    copied = _deliver(name, args.target, Path(args.output_dir) if args.output_dir else None, args.to)
     for p in copied:
         print(p)
     return 0
 
 
-def _deliver(name: str, target: str, output_dir: Path | None) -> list[Path]:
+def _deliver(name: str, target: str, output_dir: Path | None, to: str = "native") -> list[Path]:
     results = Path("results")
-    files = [results / pattern.format(m=name) for pattern in ARTIFACTS[target]]
-    files += sorted((results / target).glob(f"{name}*.buildinfo.json"))
+    if to == "nn_archive":
+        files = [results / target / f"{name}.tar.xz"]
+    else:
+        files = [results / pattern.format(m=name) for pattern in ARTIFACTS[target]]
+        files += sorted((results / target).glob(f"{name}*.buildinfo.json"))
     files = [f for f in files if f.exists()]
     if output_dir is None:
         return files
@@ -170,8 +174,8 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("target", choices=TARGETS)
     c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format) or ONNX model")
-    c.add_argument("--to", choices=["native"], default="native",
-                   help="output format (NN Archive output is not available yet)")
+    c.add_argument("--to", choices=["native", "nn_archive"], default="native",
+                   help="native artifacts, or an NN Archive (<model>.tar.xz with config.json)")
     c.add_argument("--output-dir", help="copy the artifacts and their buildinfo.json here")
     c.add_argument("--main-stage", help="the stage to build, for a multi-stage config")
     c.add_argument("--cores", type=int, default=2)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import ConversionError
-from edgeconv.records import file_sha256
+from edgeconv.records import file_sha256, public_mode
 
 WHEEL = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
 WHEEL_REQUIREMENT = "rapidocr-onnxruntime==1.4.4"
@@ -66,6 +66,7 @@ def fetch_demo_model(name: str, out: Path, cache: Path) -> dict[str, Any]:
         digest = file_sha256(Path(tmp))
         if digest != sha:
             raise ConversionError(f"{member} in {wheel}: sha256 {digest} does not match the pinned {sha}")
+        public_mode(tmp)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 
 from edgeconv.errors import ModelFileError
+from edgeconv.records import public_mode
 
 # Protobuf's own limit; bigger models keep their weights in <model>.onnx_data.
 TWO_GB = 2**31 - 1
@@ -124,6 +125,7 @@ def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
             # The data file is written under its final name; only the graph is renamed.
         else:
             onnx.save_model(model, tmp)
+        public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -226,6 +226,7 @@ class Project:
             "graph_prepare_dlc",
             "hailo_parse",
             "hailo_optimize",
+            "nn_archive",
         ):
             base["io"] = unit.io()
         if step == "prepare_calibration":
@@ -348,6 +349,39 @@ class Project:
     def dlc_quantized(self, name: str) -> bool:
         """FP16_STANDARD (and disable_calibration) skip snpe-dlc-quant, as in the reference."""
         return not self.unit(name).stage.rvc4.disable_calibration
+
+    def archive_members(self, name: str, target: str) -> tuple[list[str], str]:
+        """The artifact files (main first) and the buildinfo.json an NN Archive of ``target`` holds."""
+        res = "results"
+        if target == "openvino":
+            return [f"{res}/openvino/{name}.xml", f"{res}/openvino/{name}.bin"], f"{res}/openvino/{name}.buildinfo.json"
+        if target == "qnn_htp":
+            files = [f"{res}/qnn_htp/{name}.ctx.onnx", f"{res}/qnn_htp/{name}.ctx_qnn.bin"]
+            return files, f"{res}/qnn_htp/{name}.buildinfo.json"
+        if target == "rvc2":
+            kind = self.rvc2_artifact(name)
+            return [f"{res}/rvc2/{name}.{kind}"], f"{res}/rvc2/{name}.{kind}.buildinfo.json"
+        if target == "rvc3":
+            return [f"{res}/rvc3/{name}.blob"], f"{res}/rvc3/{name}.buildinfo.json"
+        if target == "rvc4":
+            return [f"{res}/rvc4/{name}.dlc"], f"{res}/rvc4/{name}.buildinfo.json"
+        artifact = self.hailo_artifact(name)
+        path = f"{res}/intermediate/{name}/hailo/{name}.parsed.har" if artifact == "parsed.har" else f"{res}/hailo/{name}.{artifact}"
+        return [path], f"{res}/hailo/{name}.buildinfo.json"
+
+    def archive_precision(self, name: str, target: str) -> str:
+        stage = self.unit(name).stage
+        if target == "rvc4" and stage.rvc4.quantization_mode == "FP16_STANDARD":
+            return "float16"
+        if target == "qnn_htp" and stage.rvc4.quantization_mode == "FP16_STANDARD":
+            return "float16"
+        if target == "rvc3" and stage.rvc3.disable_calibration:
+            return "float16"
+        if target == "openvino" and not stage.openvino.compress_to_fp16:
+            return "float32"
+        from edgeconv.nn_archive import PRECISION
+
+        return PRECISION[target]
 
     def rvc3_fp16(self, name: str) -> bool:
         return self.unit(name).stage.rvc3.disable_calibration

@@ -29,3 +29,19 @@ def test_save_is_atomic(tmp_path):
     save_onnx(conv_net(), out)
     assert load_onnx(out).graph.node
     assert [p.name for p in out.parent.iterdir()] == ["m.onnx"]
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from edgeconv.records import write_json_atomic
+
+    umask = os.umask(0o022)
+    try:
+        save_onnx(conv_net(), tmp_path / "m.onnx")
+        write_json_atomic(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(umask)
+    for name in ("m.onnx", "r.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644

@@ -205,6 +205,28 @@ def rvc3_buildinfo_inputs(wildcards):
     return inputs
 
 
+def archive_inputs(wildcards):
+    files, buildinfo = _checked(
+        PROJECT.archive_members, wildcards.model, wildcards.target
+    )
+    inputs = {f"artifact_{i}": f for i, f in enumerate(files)}
+    inputs["buildinfo"] = buildinfo
+    inputs["original"] = source_model(wildcards)
+    inputs["onnx"] = f"{RESULTS}/intermediate/{wildcards.model}/simplified.onnx"
+    return inputs
+
+
+def archive_params(wildcards):
+    spec = json.loads(_checked(PROJECT.params, wildcards.model, "nn_archive"))
+    spec["options"] = {
+        "target": wildcards.target,
+        "precision": _checked(
+            PROJECT.archive_precision, wildcards.model, wildcards.target
+        ),
+    }
+    return json.dumps(spec, sort_keys=True)
+
+
 def superblob_inputs(wildcards):
     """The 8-shave base blob and a bsdiff4 patch for every other shave count (1..16)."""
     blobs = f"{RESULTS}/intermediate/{wildcards.model}/rvc2/blobs"

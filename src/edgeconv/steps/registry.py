@@ -249,6 +249,22 @@ def compile_vpux_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> 
     return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], params["options"])]}
 
 
+def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv import nn_archive as na
+
+    stage = resolved_stage(inputs["original"], params)
+    options = params["options"]
+    artifacts = {k: p for k, p in sorted(inputs.items()) if k.startswith("artifact")}
+    main = inputs["artifact_0"].name
+    info = model_info(load_onnx(inputs["onnx"], load_external_data=False), str(inputs["onnx"]))
+    config = na.config_json(params["model"], main, options["precision"], stage, info)
+    validator = na.validate(config)
+    files = {p.name: p for p in artifacts.values()}
+    files["buildinfo.json"] = inputs["buildinfo"]
+    na.write_archive(outputs["archive"], files, config)
+    return {"config": config, "validated_with": validator, "members": ["config.json", *files]}
+
+
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     # record_a, record_b, ... name the chain's step records in the order the steps ran.
     records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
@@ -286,6 +302,7 @@ STEPS: dict[str, Step] = {
     "hailo_compile": hailo_compile,
     "pot_quantize": pot_quantize,
     "compile_vpux_blob": compile_vpux_blob,
+    "nn_archive": nn_archive,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,

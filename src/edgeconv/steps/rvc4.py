@@ -40,6 +40,9 @@ def prepare_snpe_inputs(
             samples.append(paths)
         if raw_dir.exists():
             shutil.rmtree(raw_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_dir, 0o777 & ~umask)  # mkdtemp makes it 0700
         os.replace(tmp_dir, raw_dir)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)

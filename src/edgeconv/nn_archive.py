@@ -1,0 +1,122 @@
+"""NN Archive output: ``<model>.<target>`` artifacts, ``buildinfo.json`` and a ``config.json``
+(config_version 1.0) in one ``.tar.xz``, validated with the schema models of ``luxonis-ml``.
+
+The preprocessing is embedded in the model (attach_normalization, or mo/the model script for
+vendor flavors), so the archive carries identity mean/scale, no channel reversal, and the
+``dai_type`` of what the converted model is fed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgeconv.config.resolve import ResolvedInput, ResolvedStage
+from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import ModelInfo
+from edgeconv.records import public_mode
+
+PRECISION = {  # (target, variant) -> NN Archive precision of the main artifact
+    "openvino": "float16",
+    "openvino.int8": "int8",
+    "qnn_htp": "int8",
+    "rvc2": "float16",
+    "rvc3": "int8",
+    "rvc4": "int8",
+    "hailo": "int8",
+}
+
+
+def dai_type(spec: ResolvedInput) -> str | None:
+    """DepthAI's frame type for an image input: planar (NCHW) or interleaved (NHWC)."""
+    if not spec.is_image:
+        return None
+    if spec.encoding_to == "GRAY":
+        return "GRAY8"
+    planar = spec.layout.index("C") < spec.layout.index("H") if "H" in spec.layout else True
+    return f"{spec.encoding_to}888{'p' if planar else 'i'}"
+
+
+def config_json(
+    name: str, artifact: str, precision: str, stage: ResolvedStage, outputs: ModelInfo, heads: list[Any] | None = None
+) -> dict[str, Any]:
+    inputs = []
+    for spec in stage.inputs:
+        if spec.frozen_value is not None:
+            continue
+        channels = spec.channels or 1
+        inputs.append(
+            {
+                "name": spec.name,
+                "dtype": spec.data_type,
+                "input_type": "image" if spec.is_image else "raw",
+                "shape": list(spec.shape),
+                "layout": spec.layout,
+                "preprocessing": {
+                    # Embedded in the model: the archive asks for nothing more.
+                    "mean": [0.0] * channels if spec.is_image else None,
+                    "scale": [1.0] * channels if spec.is_image else None,
+                    "reverse_channels": False if spec.is_image else None,
+                    "interleaved_to_planar": False if spec.is_image else None,
+                    "dai_type": dai_type(spec),
+                },
+            }
+        )
+    outs = []
+    for name_ in stage.outputs:
+        info = next((o for o in outputs.outputs if o.name == name_), None)
+        entry: dict[str, Any] = {"name": name_, "dtype": info.data_type if info else "float32"}
+        if info and all(isinstance(d, int) for d in info.shape):
+            entry["shape"] = list(info.shape)
+        outs.append(entry)
+    return {
+        "config_version": "1.0",
+        "model": {
+            "metadata": {"name": name, "path": artifact, "precision": precision},
+            "inputs": inputs,
+            "outputs": outs,
+            "heads": heads or [],
+        },
+    }
+
+
+def validate(config: dict[str, Any]) -> str:
+    """Validate with luxonis-ml's NN Archive schema models; returns the validator used."""
+    from pydantic import ValidationError
+
+    try:
+        from luxonis_ml.nn_archive import Config
+    except ImportError as exc:  # luxonis-ml is a dependency; fail loudly rather than skip validation
+        raise ConversionError(f"cannot validate the NN Archive config: luxonis-ml is not importable ({exc})") from None
+    try:
+        Config.model_validate(config)
+    except ValidationError as exc:
+        raise ConversionError(f"the NN Archive config.json is invalid: {exc.errors()[0]}") from None
+    from importlib import metadata
+
+    return f"luxonis-ml {metadata.version('luxonis-ml')}"
+
+
+def write_archive(out: Path, files: dict[str, Path], config: dict[str, Any]) -> None:
+    """``files`` maps archive member names to paths; config.json is added. Written atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with tarfile.open(tmp, "w:xz") as tar:
+            data = json.dumps(config, indent=2).encode()
+            info = tarfile.TarInfo("config.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            for member, path in files.items():
+                tar.add(path, arcname=member)
+        public_mode(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,22 @@
+# NN Archive output for any target: results/<target>/<model>.tar.xz with the artifact(s),
+# buildinfo.json and a config.json validated with luxonis-ml (src/edgeconv/nn_archive.py).
+
+
+rule nn_archive:
+    input:
+        unpack(archive_inputs),
+    output:
+        archive=f"{RESULTS}/{{target}}/{{model}}.tar.xz",
+        record=f"{RECORDS}/{{target}}_nn_archive.json",
+    log:
+        f"{LOGS}/{{target}}_nn_archive.log",
+    wildcard_constraints:
+        target="openvino|qnn_htp|rvc2|rvc3|rvc4|hailo",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=archive_params,
+        inputs=input_args,
+    shell:
+        "edgeconv-step nn_archive {params.inputs} --output archive={output.archive}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
