@@ -58,11 +58,13 @@ def config_json(
                 "shape": list(spec.shape),
                 "layout": spec.layout,
                 "preprocessing": {
-                    # Embedded in the model: the archive asks for nothing more.
-                    "mean": [0.0] * channels if spec.is_image else None,
-                    "scale": [1.0] * channels if spec.is_image else None,
-                    "reverse_channels": False if spec.is_image else None,
-                    "interleaved_to_planar": False if spec.is_image else None,
+                    # Mean and scale are embedded in the model: identity values where they were set.
+                    "mean": [0.0] * channels if spec.mean is not None else None,
+                    "scale": [1.0] * channels if spec.scale is not None else None,
+                    # The deprecated flags, as the reference fills them: DepthAI frames are BGR
+                    # and planar unless told otherwise; dai_type says the same and wins.
+                    "reverse_channels": spec.encoding_to == "RGB" if spec.is_image else None,
+                    "interleaved_to_planar": spec.layout == "NHWC" if spec.is_image else None,
                     "dai_type": dai_type(spec),
                 },
             }
