@@ -60,8 +60,10 @@ def convert(args: argparse.Namespace) -> int:
         name, location = path.stem, {"model_configs_dir": str(path.parent.resolve())}
     elif path.suffix.lower() == ".onnx":
         name, location = path.stem, {"models_dir": str(path.parent.resolve())}
+    elif path.name.endswith(".tar.xz"):  # an NN Archive
+        name, location = path.name[: -len(".tar.xz")], {"models_dir": str(path.parent.resolve())}
     else:
-        raise UsageError(f"--path {path}: give a model config (.yaml/.yml) or an ONNX model (.onnx)")
+        raise UsageError(f"--path {path}: give a model config (.yaml/.yml), an ONNX model (.onnx) or an NN Archive (.tar.xz)")
     overrides = _overrides(args.overrides)
     if args.main_stage:
         name = f"{name}-{args.main_stage}"
@@ -71,20 +73,21 @@ def convert(args: argparse.Namespace) -> int:
         *(f"{k}={v}" for k, v in location.items()),
     ]
     if overrides:
-        config.append(f"overrides={_yaml_flow({path.stem: overrides})}")
+        config.append(f"overrides={_yaml_flow({name.split('-')[0] if args.main_stage else name: overrides})}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd()),
            "--cores", str(args.cores)]
     if args.dry_run:
         cmd.append("-n")
     print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
+    # Targets first: --configfile and --config take every value that follows them.
+    cmd += [f"results/{args.target}/{name}.tar.xz"] if args.to == "nn_archive" else ["all"]
     with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
         if not Path("config/config.yaml").exists():
             # A directory that is not an edgeconv project: an empty matrix, filled by --config.
             matrix = Path(tmp) / "config.yaml"
             matrix.write_text("models: []\n")
             cmd += ["--configfile", str(matrix)]
-        wanted = [f"results/{args.target}/{name}.tar.xz"] if args.to == "nn_archive" else ["all"]
-        proc = subprocess.run([*cmd, *wanted, "--config", *config])
+        proc = subprocess.run([*cmd, "--config", *config])
     if proc.returncode != 0:
         print(f"edgeconv: conversion of {name} for {args.target} failed (see the error above)", file=sys.stderr)
         return 1
@@ -173,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
         "inputs.0.shape '[1,3,320,320]' rvc4.quantization_mode FP16_STANDARD",
     )
     c.add_argument("target", choices=TARGETS)
-    c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format) or ONNX model")
+    c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format), ONNX model or NN Archive")
     c.add_argument("--to", choices=["native", "nn_archive"], default="native",
                    help="native artifacts, or an NN Archive (<model>.tar.xz with config.json)")
     c.add_argument("--output-dir", help="copy the artifacts and their buildinfo.json here")

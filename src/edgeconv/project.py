@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv import __version__
-from edgeconv.config.loader import check_model_name, load_model_config
+from edgeconv.archive_input import ARCHIVE_SUFFIXES
+from edgeconv.config.loader import apply_overrides, check_model_name, load_model_config, validate_model_config
 from edgeconv.config.resolve import ResolvedStage, resolve_stage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
@@ -57,6 +58,7 @@ class Project:
     config: dict[str, Any]
     root: Path = Path(".")
     _units: dict[str, Unit] = field(default_factory=dict)
+    _archive_heads: dict[str, list[Any]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- matrix
 
@@ -110,9 +112,27 @@ class Project:
                 return p
         return None
 
+    def archive_path(self, model: str) -> Path | None:
+        for suffix in ARCHIVE_SUFFIXES:
+            p = self.models_dir / f"{model}{suffix}"
+            if p.exists():
+                return p
+        return None
+
+    def _source(self, model: str) -> str:
+        return str(self.config_path(model) or self.archive_path(model) or self.models_dir / f"{model}.onnx")
+
+    def heads(self, model: str) -> list[Any]:
+        """Heads of an NN Archive given as input, carried into the output archive."""
+        self.unit(model)
+        return self._archive_heads.get(model, [])
+
     def _load(self, model: str):
         config_path = self.config_path(model)
         bare = self.models_dir / f"{model}.onnx"
+        archive = self.archive_path(model) if config_path is None and not bare.exists() else None
+        if archive is not None:
+            return self._load_archive(model, archive)
         if config_path is None and not bare.exists() and model not in DEMO_MODELS:
             raise ConfigError(
                 model,
@@ -129,15 +149,35 @@ class Project:
             model, config_path, bare if config_path is None else None, overrides, model_inputs
         )
 
+    def _load_archive(self, model: str, archive: Path):
+        from edgeconv.archive_input import MODEL_NAME_IN_ARCHIVE, model_config_from_archive, read_config
+
+        try:
+            config = read_config(archive)
+        except ConversionError as exc:
+            raise ConfigError(str(archive), [str(exc).split(": ", 1)[1] if str(exc).startswith(str(archive)) else str(exc)]) from None
+        self._archive_heads[model] = config["model"].get("heads") or []
+        extracted = self.root / "results" / "intermediate" / model / "archive" / MODEL_NAME_IN_ARCHIVE
+        raw = model_config_from_archive(config, str(extracted.relative_to(self.root)))
+        overrides = {**self.overrides.get("*", {}), **self.overrides.get(model, {})}
+        if overrides:
+            raw = apply_overrides(raw, overrides, str(archive))
+        return validate_model_config(raw, model, str(archive))
+
     def unit(self, name: str) -> Unit:
         if name in self._units:
             return self._units[name]
         check_model_name(name, "requested target")
         model, stage_name = name, None
-        if self.config_path(name) is None and not (self.models_dir / f"{name}.onnx").exists() and "-" in name:
+        if (
+            self.config_path(name) is None
+            and not (self.models_dir / f"{name}.onnx").exists()
+            and self.archive_path(name) is None
+            and "-" in name
+        ):
             model, stage_name = name.rsplit("-", 1)
         cfg = self._load(model)
-        source = str(self.config_path(model) or self.models_dir / f"{model}.onnx")
+        source = self._source(model)
         if stage_name is None:
             if not cfg.single_stage:
                 raise ConfigError(
@@ -174,6 +214,8 @@ class Project:
         first = candidates[0]
         if first.parent == self.models_dir and first.stem in DEMO_MODELS:
             return first  # fetched by the fetch_demo_model rule
+        if first.parent.name == "archive" and first.parts[-4:-3] == ("intermediate",):
+            return first  # extracted from an NN Archive by the extract_archive rule
         raise ConfigError(source, [f"{prefix}input_model: {first} does not exist; check the path (relative to the project)"])
 
     def _check_calibration(self, unit: Unit) -> None:

@@ -23,7 +23,7 @@ def test_help_and_usage_errors(tmp_path):
     proc = _run(tmp_path, "convert", "openvino", "--path", "missing.onnx")
     assert proc.returncode == 2 and "--path missing.onnx does not exist" in proc.stderr
     (tmp_path / "m.txt").write_text("x")
-    assert "give a model config (.yaml/.yml) or an ONNX model" in _run(tmp_path, "convert", "openvino", "--path", "m.txt").stderr
+    assert "give a model config (.yaml/.yml), an ONNX model" in _run(tmp_path, "convert", "openvino", "--path", "m.txt").stderr
     conv_net(tmp_path / "m.onnx")
     proc = _run(tmp_path, "convert", "openvino", "--path", "m.onnx", "inputs.0.shape")
     assert proc.returncode == 2 and "has no value" in proc.stderr

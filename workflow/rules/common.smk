@@ -223,6 +223,8 @@ def archive_params(wildcards):
         "precision": _checked(
             PROJECT.archive_precision, wildcards.model, wildcards.target
         ),
+        # Heads of an NN Archive given as input are carried over.
+        "heads": _checked(PROJECT.heads, wildcards.model),
     }
     return json.dumps(spec, sort_keys=True)
 

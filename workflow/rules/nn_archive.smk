@@ -1,4 +1,4 @@
-# NN Archive output for any target: results/<target>/<model>.tar.xz with the artifact(s),
+# NN Archive in (models/<model>.tar.xz, extracted safely) and out for any target: results/<target>/<model>.tar.xz with the artifact(s),
 # buildinfo.json and a config.json validated with luxonis-ml (src/edgeconv/nn_archive.py).
 
 
@@ -20,3 +20,18 @@ rule nn_archive:
     shell:
         "edgeconv-step nn_archive {params.inputs} --output archive={output.archive}"
         " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule extract_archive:
+    input:
+        archive="models/{model}.tar.xz",
+    output:
+        model=f"{INTERMEDIATE}/archive/model.onnx",
+        config=f"{INTERMEDIATE}/archive/config.json",
+    log:
+        f"{LOGS}/extract_archive.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "edgeconv-step extract_archive --input archive={input.archive} --output model={output.model}"
+        " --output config={output.config} --log {log}"

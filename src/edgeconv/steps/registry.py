@@ -249,6 +249,13 @@ def compile_vpux_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> 
     return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], params["options"])]}
 
 
+def extract_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.archive_input import safe_extract
+
+    config = safe_extract(inputs["archive"], outputs["model"].parent)
+    return {"archive_config": config, "tool_calls": [{"tool": "edgeconv", "call": "safe_extract(archive)"}]}
+
+
 def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     from edgeconv import nn_archive as na
 
@@ -257,7 +264,7 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
     artifacts = {k: p for k, p in sorted(inputs.items()) if k.startswith("artifact")}
     main = inputs["artifact_0"].name
     info = model_info(load_onnx(inputs["onnx"], load_external_data=False), str(inputs["onnx"]))
-    config = na.config_json(params["model"], main, options["precision"], stage, info)
+    config = na.config_json(params["model"], main, options["precision"], stage, info, options.get("heads"))
     validator = na.validate(config)
     files = {p.name: p for p in artifacts.values()}
     files["buildinfo.json"] = inputs["buildinfo"]
@@ -303,6 +310,7 @@ STEPS: dict[str, Step] = {
     "pot_quantize": pot_quantize,
     "compile_vpux_blob": compile_vpux_blob,
     "nn_archive": nn_archive,
+    "extract_archive": extract_archive,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,
