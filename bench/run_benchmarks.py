@@ -121,7 +121,8 @@ def main() -> None:
         "## (b) Step times and (c) peak memory on PP-OCRv4 detection (`config/models/ppocr_det.yaml`, 1x3x480x640)",
         "",
         "From Snakemake's `benchmark:` files (`benchmarks/ppocr_det/<step>.tsv`), run with `--cores 1`. "
-        "Times include starting Python and importing the step's libraries.",
+        "Times include starting Python and importing the step's libraries. Snakemake samples memory "
+        "periodically, so max RSS of sub-second steps can be undersampled (a tiny number means that).",
         "",
         "| step | wall s | max RSS MiB |",
         "| --- | --- | --- |",
