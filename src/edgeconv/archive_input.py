@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from edgeconv.errors import ConversionError
+from edgeconv.records import public_mode
 
 ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar")
 MODEL_NAME_IN_ARCHIVE = "model.onnx"  # the extracted model's fixed name, so rules can depend on it
@@ -49,10 +50,9 @@ def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
         raise ArchiveError(f"{archive}: member {name!r} is not a regular file or directory")
 
 
-def checked_members(archive: Path, limits: Limits = Limits()) -> list[tarfile.TarInfo]:
+def _check_all(archive: Path, tar: tarfile.TarFile, limits: Limits) -> list[tarfile.TarInfo]:
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
+        members = tar.getmembers()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"{archive}: not a readable tar archive ({exc}); an NN Archive is a .tar.xz") from None
     if len(members) > limits.max_members:
@@ -70,13 +70,18 @@ def checked_members(archive: Path, limits: Limits = Limits()) -> list[tarfile.Ta
     return members
 
 
-def read_config(archive: Path, limits: Limits = Limits()) -> dict[str, Any]:
-    members = checked_members(archive, limits)
+def _open(archive: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(archive, "r:*")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveError(f"{archive}: not a readable tar archive ({exc}); an NN Archive is a .tar.xz") from None
+
+
+def _config(archive: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo]) -> dict[str, Any]:
     names = {PurePosixPath(m.name).as_posix().lstrip("./"): m for m in members if m.isfile()}
     if "config.json" not in names:
         raise ArchiveError(f"{archive}: no config.json at the top level; is this an NN Archive?")
-    with tarfile.open(archive, "r:*") as tar:
-        raw = tar.extractfile(names["config.json"]).read()  # type: ignore[union-attr]
+    raw = tar.extractfile(names["config.json"]).read()  # type: ignore[union-attr]
     try:
         config = json.loads(raw)
     except ValueError as exc:
@@ -98,14 +103,20 @@ def read_config(archive: Path, limits: Limits = Limits()) -> dict[str, Any]:
     return config
 
 
+def read_config(archive: Path, limits: Limits = Limits()) -> dict[str, Any]:
+    """Check every member and return the validated config.json, reading the archive once."""
+    with _open(archive) as tar:
+        return _config(archive, tar, _check_all(archive, tar, limits))
+
+
 def safe_extract(archive: Path, dest: Path, limits: Limits = Limits()) -> dict[str, Any]:
     """Extract into ``dest`` (replaced atomically); the model is stored as ``model.onnx``."""
-    config = read_config(archive, limits)
-    members = checked_members(archive, limits)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
-        with tarfile.open(archive, "r:*") as tar:
+    with _open(archive) as tar:
+        members = _check_all(archive, tar, limits)
+        config = _config(archive, tar, members)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+        try:
             for member in members:
                 target = tmp / PurePosixPath(member.name)
                 if member.isdir():
@@ -114,16 +125,14 @@ def safe_extract(archive: Path, dest: Path, limits: Limits = Limits()) -> dict[s
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tar.extractfile(member) as src, open(target, "wb") as out:  # type: ignore[union-attr]
                     shutil.copyfileobj(src, out)
-        model = tmp / config["model"]["metadata"]["path"]
-        model.rename(tmp / MODEL_NAME_IN_ARCHIVE)
-        if dest.exists():
-            shutil.rmtree(dest)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            model = tmp / config["model"]["metadata"]["path"]
+            model.rename(tmp / MODEL_NAME_IN_ARCHIVE)
+            if dest.exists():
+                shutil.rmtree(dest)
+            public_mode(tmp, directory=True)
+            os.replace(tmp, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return config
 
 

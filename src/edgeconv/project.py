@@ -59,6 +59,7 @@ class Project:
     root: Path = Path(".")
     _units: dict[str, Unit] = field(default_factory=dict)
     _archive_heads: dict[str, list[Any]] = field(default_factory=dict)
+    _configs: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- matrix
 
@@ -128,6 +129,12 @@ class Project:
         return self._archive_heads.get(model, [])
 
     def _load(self, model: str):
+        """The validated config of ``model``, read once per parse (the matrix and every unit ask)."""
+        if model not in self._configs:
+            self._configs[model] = self._read(model)
+        return self._configs[model]
+
+    def _read(self, model: str):
         config_path = self.config_path(model)
         bare = self.models_dir / f"{model}.onnx"
         archive = self.archive_path(model) if config_path is None and not bare.exists() else None

@@ -32,11 +32,12 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def public_mode(path: str | Path) -> None:
-    """mkstemp creates files 0600; give results the usual permissions (0666 minus the umask)."""
+def public_mode(path: str | Path, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create 0600 files and 0700 directories; give results the usual
+    permissions (0666, or 0777 for a directory, minus the umask)."""
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -118,3 +118,11 @@ def run_tool(argv: list[str], what: str, cwd: Path | None = None) -> dict[str, A
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
         raise ConversionError(f"{what} failed (exit {proc.returncode}): " + " / ".join(errors[:3]))
     return {"argv": argv, "returncode": proc.returncode}
+
+
+def place_output(produced: Path, out: Path, what: str) -> None:
+    """Move a tool's output from its temporary directory to its final path, refusing a missing or
+    empty file (a tool that exits 0 without writing must not leave a placeholder)."""
+    if not produced.exists() or produced.stat().st_size == 0:
+        raise ConversionError(f"{what} finished but wrote no {produced.name}")
+    os.replace(produced, out)

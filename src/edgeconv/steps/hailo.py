@@ -5,7 +5,6 @@ compile (HAR -> HEF). Each runs one Dataflow Compiler call in the DFC's Python
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import hailo, hailo_runner
-from edgeconv.tools import run_tool, tool_version
+from edgeconv.tools import place_output, run_tool, tool_version
 
 RUNNER = str(Path(hailo_runner.__file__).resolve())
 
@@ -28,19 +27,13 @@ def _call(python: str, command: str, spec: dict[str, Any], tmp: Path) -> dict[st
     return {"argv": argv, "spec": spec}
 
 
-def _place(produced: Path, out: Path, what: str) -> None:
-    if not produced.exists() or produced.stat().st_size == 0:
-        raise ConversionError(f"Hailo {what} finished but wrote no {produced.name}")
-    os.replace(produced, out)
-
-
 def parse(onnx_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
     har.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=har.parent, prefix=f".{har.name}.") as tmp:
         produced = Path(tmp) / har.name
         spec = hailo.parse_spec(stage, str(onnx_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
         call = _call(options["python"], "parse", spec, Path(tmp))
-        _place(produced, har, "parse")
+        place_output(produced, har, "Hailo parse")
     return {"tool": "hailo_sdk_client", "version": tool_version([options["python"], RUNNER, "--version"]), **call}
 
 
@@ -76,7 +69,7 @@ def optimize(
              "calibration": str(calib_path), "out": str(produced)},
             Path(tmp),
         )
-        _place(produced, out, "optimize")
+        place_output(produced, out, "Hailo optimize")
     return {"tool": "hailo_sdk_client", "model_script": script, "calibration_shapes": {k: list(v.shape) for k, v in data.items()}, **call}
 
 
@@ -85,5 +78,5 @@ def compile_hef(har: Path, hef: Path, options: dict[str, Any]) -> dict[str, Any]
     with tempfile.TemporaryDirectory(dir=hef.parent, prefix=f".{hef.name}.") as tmp:
         produced = Path(tmp) / hef.name
         call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(produced)}, Path(tmp))
-        _place(produced, hef, "compile")
+        place_output(produced, hef, "Hailo compile")
     return {"tool": "hailo_sdk_client", "hw_arch": options["hw_arch"], **call}

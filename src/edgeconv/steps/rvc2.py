@@ -12,7 +12,7 @@ from typing import Any
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2
-from edgeconv.tools import run_tool, tool_version
+from edgeconv.tools import place_output, run_tool, tool_version
 
 
 def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -56,9 +56,7 @@ def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) ->
             options["compile_tool"], str(xml), str(tmp_blob), str(conf), options.get("compile_tool_args", [])
         )
         run_tool(argv, "compile_tool (MYRIAD)")
-        if not tmp_blob.exists() or tmp_blob.stat().st_size == 0:
-            raise ConversionError(f"compile_tool finished but wrote no blob at {tmp_blob}")
-        os.replace(tmp_blob, blob)
+        place_output(tmp_blob, blob, "compile_tool (MYRIAD)")
     return {
         "tool": "compile_tool",
         "version": tool_version([options["compile_tool"]]),

@@ -14,7 +14,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2, rvc3
-from edgeconv.tools import run_tool, tool_version
+from edgeconv.tools import place_output, run_tool, tool_version
 
 
 def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, directory: Path) -> int:
@@ -69,7 +69,5 @@ def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, An
             options["compile_tool"], str(xml), str(produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
         )
         run_tool(argv, "compile_tool (VPUX)")
-        if not produced.exists() or produced.stat().st_size == 0:
-            raise ConversionError(f"compile_tool finished but wrote no blob at {produced}")
-        os.replace(produced, blob)
+        place_output(produced, blob, "compile_tool (VPUX)")
     return {"tool": "compile_tool", "version": tool_version([options["compile_tool"]]), "argv": argv}

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from edgeconv.config.resolve import ResolvedStage
-from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import numpy_dtype
+from edgeconv.records import public_mode
 from edgeconv.targets import rvc4
-from edgeconv.tools import run_tool, tool_version
+from edgeconv.tools import place_output, run_tool, tool_version
 
 
 def prepare_snpe_inputs(
@@ -40,9 +40,7 @@ def prepare_snpe_inputs(
             samples.append(paths)
         if raw_dir.exists():
             shutil.rmtree(raw_dir)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_dir, 0o777 & ~umask)  # mkdtemp makes it 0700
+        public_mode(tmp_dir, directory=True)
         os.replace(tmp_dir, raw_dir)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -53,12 +51,6 @@ def prepare_snpe_inputs(
     return {"samples": n, "first_line": lines[0] if lines else None}
 
 
-def _move_into_place(produced: Path, out: Path, what: str) -> None:
-    if not produced.exists() or produced.stat().st_size == 0:
-        raise ConversionError(f"{what} finished but wrote no {produced.name}")
-    os.replace(produced, out)
-
-
 def onnx_to_dlc(onnx_path: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
     dlc.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dlc.parent, prefix=f".{dlc.name}.") as tmp:
@@ -67,7 +59,7 @@ def onnx_to_dlc(onnx_path: Path, stage: ResolvedStage, dlc: Path, options: dict[
             options["tool"], str(onnx_path), str(produced), stage, options["fp16"], options.get("args", [])
         )
         run_tool(argv, "snpe-onnx-to-dlc")
-        _move_into_place(produced, dlc, "snpe-onnx-to-dlc")
+        place_output(produced, dlc, "snpe-onnx-to-dlc")
     return {"tool": "snpe-onnx-to-dlc", "version": tool_version([options["tool"], "--version"]), "argv": argv}
 
 
@@ -80,7 +72,7 @@ def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]
             options["per_channel"], options["per_row"], options.get("args", []),
         )
         run_tool(argv, "snpe-dlc-quant")
-        _move_into_place(produced, out, "snpe-dlc-quant")
+        place_output(produced, out, "snpe-dlc-quant")
     return {"tool": "snpe-dlc-quant", "version": tool_version([options["tool"], "--version"]), "argv": argv}
 
 
@@ -96,8 +88,8 @@ def graph_prepare(dlc: Path, out: Path, info_csv: Path, stage: ResolvedStage, op
         csv = Path(tmp) / info_csv.name
         info_argv = rvc4.dlc_info_argv(options["info_tool"], str(produced), str(csv))
         run_tool(info_argv, "snpe-dlc-info")
-        _move_into_place(csv, info_csv, "snpe-dlc-info")
-        _move_into_place(produced, out, "snpe-dlc-graph-prepare")
+        place_output(csv, info_csv, "snpe-dlc-info")
+        place_output(produced, out, "snpe-dlc-graph-prepare")
     return {
         "tool": "snpe-dlc-graph-prepare",
         "version": tool_version([options["tool"], "--version"]),

@@ -19,7 +19,7 @@ from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import VerificationError
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.runtime import run_ir, run_onnx
-from edgeconv.steps.attach_normalization import _select_outputs, normalize_numpy
+from edgeconv.steps.attach_normalization import _fix_shape, _select_outputs, normalize_numpy
 
 
 def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -64,9 +64,7 @@ def verify(
     for vi in model.graph.input:  # give dynamic dims the resolved sizes
         spec = next((s for s in stage.inputs if s.name == vi.name), None)
         if spec is not None:
-            for d, size in zip(vi.type.tensor_type.shape.dim, spec.shape):
-                d.Clear()
-                d.dim_value = size
+            _fix_shape(vi, spec.shape)
     if run_artifact is None:
         run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
     n = min(max_images, min((len(v) for v in calibration.values()), default=1))
