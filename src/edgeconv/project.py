@@ -60,6 +60,9 @@ class Project:
     _units: dict[str, Unit] = field(default_factory=dict)
     _archive_heads: dict[str, list[Any]] = field(default_factory=dict)
     _configs: dict[str, Any] = field(default_factory=dict)
+    _toolchains: dict[str, Any] = field(default_factory=dict)
+    # Whether Snakemake runs with --sdm apptainer (set by the workflow).
+    apptainer_enabled: bool = False
 
     # ----------------------------------------------------------------- matrix
 
@@ -374,14 +377,61 @@ class Project:
             }
         elif step == "compile_htp":
             base["options"] = self.htp_runtime(name)
+        target = self.STEP_TARGETS.get(step)
+        if target:
+            base["toolchain"] = self.toolchain(target).as_params() | {"target": target}
         return json.dumps(base, sort_keys=True)
 
     # ----------------------------------------------------------------- vendor tools
 
     def tool(self, target: str, tool: str) -> str:
+        """The tool's path (on this machine, or in the target's image), checked once per parse."""
+        from edgeconv.containers import check_docker_tool
         from edgeconv.tools import find_tool
 
-        return find_tool(self.config.get("toolchains") or {}, target, tool, self.root)
+        key = f"{target}/{tool}"
+        if key not in self._toolchains:
+            path = find_tool(self.config.get("toolchains") or {}, target, tool, self.root)
+            tc = self.toolchain(target)
+            if tc.runtime == "docker":
+                check_docker_tool(tc, path)
+            self._toolchains[key] = path
+        return self._toolchains[key]
+
+    # The steps that call a target's vendor tools, so run in its toolchain.
+    STEP_TARGETS = {
+        "convert_mo_rvc2": "rvc2",
+        "compile_blob": "rvc2",
+        "compile_blob_variant": "rvc2",
+        "convert_mo_rvc3": "rvc3",
+        "pot_quantize": "rvc3",
+        "compile_vpux_blob": "rvc3",
+        "onnx_to_dlc": "rvc4",
+        "quantize_dlc": "rvc4",
+        "graph_prepare_dlc": "rvc4",
+        "hailo_parse": "hailo",
+        "hailo_optimize": "hailo",
+        "hailo_compile": "hailo",
+    }
+
+    def toolchain(self, target: str):
+        """The runtime of a target's tools; for docker, the engine, image and tools are checked
+        and the image id resolved (once per parse)."""
+        from edgeconv.containers import check_apptainer, parse_toolchain, resolve_docker_image
+
+        if target not in self._toolchains:
+            tc = parse_toolchain(self.config.get("toolchains") or {}, target)
+            if tc.runtime == "docker":
+                tc = resolve_docker_image(tc)
+            elif tc.runtime == "apptainer":
+                check_apptainer(tc, self.apptainer_enabled, self.root)
+            self._toolchains[target] = tc
+        return self._toolchains[target]
+
+    def container_image(self, target: str) -> str | None:
+        """The image of Snakemake's `container:` directive: only for runtime apptainer."""
+        tc = self.toolchain(target)
+        return tc.image if tc.runtime == "apptainer" else None
 
     TARGET_TOOLS = {
         "rvc2": ("mo", "compile_tool"),
@@ -391,7 +441,10 @@ class Project:
     }
 
     def check_target_tools(self, target: str) -> None:
-        """Every tool of a target in the matrix, in chain order, before any job starts."""
+        """Every tool of a target in the matrix, in chain order, before any job starts (for a
+        container runtime: the engine, the image and the tools in it)."""
+        if self.toolchain(target).runtime == "apptainer":
+            return  # the tools are inside the image, which only Apptainer can look into
         for tool in self.TARGET_TOOLS.get(target, ()):
             self.tool(target, tool)
 

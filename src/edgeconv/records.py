@@ -72,6 +72,7 @@ def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], veri
                 "argv": r["argv"],
                 "tool_calls": r.get("tool_calls", []),
                 "tool_versions": r["tool_versions"],
+                **({"toolchain": r["toolchain"]} if r.get("toolchain") else {}),
                 "inputs": r["inputs"],
                 "outputs": r["outputs"],
                 "duration_s": r["duration_s"],

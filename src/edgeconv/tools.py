@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgeconv.containers import RUNTIME_KEYS, ToolCall, Toolchain, docker_output, run_in_docker
 from edgeconv.errors import ConversionError
 
 # How to provide each tool; shown when it is missing.
@@ -65,7 +66,14 @@ DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
 
 def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path(".")) -> str:
     section = toolchains.get(target) or {}
+    if tool in RUNTIME_KEYS:
+        raise ConversionError(f"toolchains.{target}.{tool} names a runtime setting, not a tool")
     configured = section.get(tool)
+    if section.get("runtime", "local") != "local":
+        # A path or name inside the image; whether the image has it is checked through the runtime.
+        if configured:
+            return str(configured)
+        return str(Path(section["bin_dir"]) / tool) if section.get("bin_dir") else tool
     label = f"toolchains.{target}.{tool}={configured}"
     if not configured and section.get("bin_dir"):
         configured = str(Path(section["bin_dir"]) / tool)
@@ -97,27 +105,95 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
     )
 
 
+# The toolchain of the step being run (set by the step driver from the step's parameters).
+_TOOLCHAIN: Toolchain = Toolchain(target="")
+
+
+def use_toolchain(params: dict[str, Any] | None) -> Toolchain:
+    global _TOOLCHAIN
+    spec = dict(params or {})
+    _TOOLCHAIN = Toolchain(target=spec.pop("target", ""), **spec)
+    return _TOOLCHAIN
+
+
 def tool_version(argv: list[str]) -> str:
-    """First non-empty output line of a version query; never fails the build."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unknown ({exc})"
-    lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    return " | ".join(lines[:2]) if lines else "unknown"
+    """First output lines of a version query. With toolchains.<target>.version set, a tool that
+    reports another version stops the step (call this before the tool runs)."""
+    tc = _TOOLCHAIN
+    if tc.runtime == "docker":
+        code, text = docker_output(argv, tc)
+    else:
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            text = proc.stdout + proc.stderr
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            text = f"unknown ({exc})"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    version = " | ".join(lines[:2]) if lines else "unknown"
+    if tc.version and tc.version not in text:
+        raise ConversionError(
+            f"toolchains.{tc.target}.version pins {tc.version} but `{' '.join(argv)}` reports {version!r}"
+            + (f" (image {tc.image})" if tc.image and tc.runtime != "local" else "")
+            + "; install the pinned version or change the pin"
+        )
+    return version
 
 
-def run_tool(argv: list[str], what: str, cwd: Path | None = None) -> dict[str, Any]:
-    """Run a tool; its output goes to the step log (our stdout). On failure raise with its error lines."""
-    print("$ " + " ".join(argv), flush=True)
-    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sys.stdout.write(proc.stdout)
-    sys.stdout.flush()
-    if proc.returncode != 0:
-        lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+class _Tee:
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> None:
+        for s in self.streams:
+            s.write(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+
+def run_tool(
+    argv: list[str],
+    what: str,
+    cwd: Path | None = None,
+    reads: tuple[Path | str, ...] | list[Path | str] = (),
+    writes: tuple[Path | str, ...] | list[Path | str] = (),
+) -> dict[str, Any]:
+    """Run a tool; its output goes to the step log (our stdout). On failure raise with its error lines.
+    ``reads``/``writes`` name the files and directories the call uses: with a container runtime
+    they are all the container sees (read-only / read-write)."""
+    import io
+
+    tc = _TOOLCHAIN
+    if tc.runtime == "docker":
+        buf = io.StringIO()
+        call = ToolCall(
+            argv=list(argv),
+            reads=tuple(Path(p) for p in reads),
+            writes=tuple(Path(p) for p in writes),
+            workdir=Path(cwd or Path.cwd()),
+        )
+        returncode = run_in_docker(call, tc, out=_Tee(sys.stdout, buf))
+        output = buf.getvalue()
+    else:
+        print("$ " + " ".join(argv), flush=True)
+        proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(proc.stdout)
+        sys.stdout.flush()
+        returncode, output = proc.returncode, proc.stdout
+    if returncode != 0:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
-        raise ConversionError(f"{what} failed (exit {proc.returncode}): " + " / ".join(errors[:3]))
-    return {"argv": argv, "returncode": proc.returncode}
+        raise ConversionError(f"{what} failed (exit {returncode}): " + " / ".join(errors[:3]))
+    return {"argv": argv, "returncode": returncode}
+
+
+def model_files(path: Path | str) -> list[Path]:
+    """A model file and the files it needs beside it (an IR's .bin, an ONNX model's external data)."""
+    path = Path(path)
+    extra = [path.with_suffix(".bin")] if path.suffix == ".xml" else []
+    extra += [path.with_name(path.name + "_data"), path.with_name(path.stem + ".onnx_data"), path.with_name(path.name + ".data")]
+    return [path] + [p for p in extra if p.exists() and p != path]
 
 
 def place_output(produced: Path, out: Path, what: str) -> None:

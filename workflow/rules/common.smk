@@ -15,6 +15,9 @@ envvars:
 
 
 PROJECT = Project(config)
+PROJECT.apptainer_enabled = "APPTAINER" in {
+    m.name for m in workflow.deployment_settings.deployment_method
+}
 # Steps run as `edgeconv-step`, installed beside the Python running Snakemake, so the
 # workflow works from an unactivated virtualenv too.
 os.environ["PATH"] = (
@@ -310,3 +313,17 @@ def verify_params(kind):
 
 def demo_params(wildcards):
     return json.dumps({"name": wildcards.demo, "cache": "models/.downloads"})
+
+
+def container_for(target):
+    """Snakemake's `container:` for a target's tool steps: its image when
+    toolchains.<target>.runtime is apptainer (run with --sdm apptainer), otherwise none."""
+
+    def image(wildcards):
+        return _checked(PROJECT.container_image, target)
+
+    return image
+
+
+def mo_container(wildcards):
+    return _checked(PROJECT.container_image, wildcards.mo_target)

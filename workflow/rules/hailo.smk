@@ -17,6 +17,8 @@ rule hailo_parse:
     conda:
         # The DFC itself lives in its own environment (toolchains.hailo.python).
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("hailo")
     params:
         spec=step_params("hailo_parse"),
     shell:
@@ -38,6 +40,8 @@ rule hailo_optimize:
         f"{BENCH}/hailo_optimize.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("hailo")
     params:
         spec=step_params("hailo_optimize"),
     shell:
@@ -58,6 +62,8 @@ rule hailo_compile:
         f"{BENCH}/hailo_compile.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("hailo")
     params:
         spec=step_params("hailo_compile"),
     shell:

@@ -17,6 +17,8 @@ rule convert_mo:
         f"{BENCH}/{{mo_target}}_convert_mo.tsv"
     conda:
         "../../envs/openvino-2022.3.yaml"
+    container:
+        mo_container
     params:
         spec=mo_params,
     shell:
@@ -49,6 +51,8 @@ rule compile_blob:
     conda:
         # compile_tool itself comes from the vendor archive (toolchains.rvc2.compile_tool).
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc2")
     params:
         spec=step_params("compile_blob"),
     shell:
@@ -71,6 +75,8 @@ rule compile_blob_variant:
         shaves="[0-9]+",
     conda:
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc2")
     params:
         spec=blob_variant_params,
     shell:

@@ -18,6 +18,8 @@ rule pot_quantize:
         f"{BENCH}/pot_quantize.tsv"
     conda:
         "../../envs/openvino-2022.3.yaml"
+    container:
+        container_for("rvc3")
     params:
         spec=step_params("pot_quantize"),
     shell:
@@ -50,6 +52,8 @@ rule compile_vpux_blob:
     conda:
         # compile_tool with VPUX comes from the vendor toolkit (toolchains.rvc3.compile_tool).
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc3")
     params:
         spec=step_params("compile_vpux_blob"),
     shell:

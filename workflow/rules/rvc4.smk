@@ -37,6 +37,8 @@ rule onnx_to_dlc:
     conda:
         # SNPE itself comes from Qualcomm's SDK (toolchains.rvc4.bin_dir).
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc4")
     params:
         spec=step_params("onnx_to_dlc"),
     shell:
@@ -58,6 +60,8 @@ rule quantize_dlc:
         f"{BENCH}/quantize_dlc.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc4")
     params:
         spec=step_params("quantize_dlc"),
     shell:
@@ -78,6 +82,8 @@ rule graph_prepare_dlc:
         f"{BENCH}/graph_prepare_dlc.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    container:
+        container_for("rvc4")
     params:
         spec=step_params("graph_prepare_dlc"),
         inputs=input_args,

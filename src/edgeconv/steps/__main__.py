@@ -25,6 +25,7 @@ from typing import Any
 from edgeconv.errors import ConversionError
 from edgeconv.records import file_sha256, tool_versions, write_json_atomic
 from edgeconv.steps.registry import STEPS
+from edgeconv.tools import use_toolchain
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     label = params.get("model", "")
     log.info("step %s for %s: inputs %s", args.step, label, {k: str(v) for k, v in inputs.items()})
     started = time.time()
+    toolchain = params.get("toolchain")
     try:
+        use_toolchain(toolchain)
         details = STEPS[args.step](inputs, outputs, params) or {}
     except ConversionError as exc:
         _fail(console, log, outputs, f"{args.step} ({label}): {exc}")
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "inputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()},
         "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
         "params": params,
+        **({"toolchain": toolchain} if toolchain else {}),
         **details,
     }
     if args.record:

@@ -14,27 +14,28 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import hailo, hailo_runner
-from edgeconv.tools import place_output, run_tool, tool_version
+from edgeconv.tools import model_files, place_output, run_tool, tool_version
 
 RUNNER = str(Path(hailo_runner.__file__).resolve())
 
 
-def _call(python: str, command: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def _call(python: str, command: str, spec: dict[str, Any], tmp: Path, reads: list[Path]) -> dict[str, Any]:
     spec_path = tmp / f"{command}.json"
     spec_path.write_text(json.dumps(spec, indent=1))
     argv = [python, RUNNER, command, str(spec_path)]
-    run_tool(argv, f"Hailo Dataflow Compiler ({command})")
+    run_tool(argv, f"Hailo Dataflow Compiler ({command})", reads=[Path(RUNNER), *reads], writes=[tmp])
     return {"argv": argv, "spec": spec}
 
 
 def parse(onnx_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
+    version = tool_version([options["python"], RUNNER, "--version"])
     har.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=har.parent, prefix=f".{har.name}.") as tmp:
         produced = Path(tmp) / har.name
         spec = hailo.parse_spec(stage, str(onnx_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
-        call = _call(options["python"], "parse", spec, Path(tmp))
+        call = _call(options["python"], "parse", spec, Path(tmp), model_files(onnx_path))
         place_output(produced, har, "Hailo parse")
-    return {"tool": "hailo_sdk_client", "version": tool_version([options["python"], RUNNER, "--version"]), **call}
+    return {"tool": "hailo_sdk_client", "version": version, **call}
 
 
 def optimize(
@@ -43,7 +44,7 @@ def optimize(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         answer = Path(tmp) / "hn_names.json"
-        _call(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, Path(tmp))
+        _call(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, Path(tmp), [har])
         layers = json.loads(answer.read_text())
         missing = [i.name for i in stage.inputs if i.frozen_value is None and i.name not in layers]
         if missing:
@@ -68,6 +69,7 @@ def optimize(
             {"hw_arch": options["hw_arch"], "har": str(har), "model_script": "\n".join(script),
              "calibration": str(calib_path), "out": str(produced)},
             Path(tmp),
+            [har],
         )
         place_output(produced, out, "Hailo optimize")
     return {"tool": "hailo_sdk_client", "model_script": script, "calibration_shapes": {k: list(v.shape) for k, v in data.items()}, **call}
@@ -77,6 +79,6 @@ def compile_hef(har: Path, hef: Path, options: dict[str, Any]) -> dict[str, Any]
     hef.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=hef.parent, prefix=f".{hef.name}.") as tmp:
         produced = Path(tmp) / hef.name
-        call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(produced)}, Path(tmp))
+        call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(produced)}, Path(tmp), [har])
         place_output(produced, hef, "Hailo compile")
     return {"tool": "hailo_sdk_client", "hw_arch": options["hw_arch"], **call}

@@ -12,11 +12,12 @@ from typing import Any
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2
-from edgeconv.tools import place_output, run_tool, tool_version
+from edgeconv.tools import model_files, place_output, run_tool, tool_version
 
 
 def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[str, Any]) -> dict[str, Any]:
     plan = rvc2.mo_plan(stage)
+    version = tool_version([options["mo"], "--version"])
     xml.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=xml.parent, prefix=f".{xml.stem}.mo.") as tmp:
         argv = rvc2.mo_argv(
@@ -29,7 +30,7 @@ def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[s
             options["openvino_version"],
             options.get("mo_args", []),
         )
-        run_tool(argv, "mo (OpenVINO Model Optimizer)")
+        run_tool(argv, "mo (OpenVINO Model Optimizer)", reads=model_files(onnx_path), writes=[tmp])
         produced = sorted(Path(tmp).glob("*.xml"))
         if len(produced) != 1 or not produced[0].with_suffix(".bin").exists():
             raise ConversionError(f"mo finished but wrote no single IR in {tmp}: {[p.name for p in Path(tmp).iterdir()]}")
@@ -37,7 +38,7 @@ def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[s
         os.replace(produced[0], xml)
     return {
         "tool": "mo",
-        "version": tool_version([options["mo"], "--version"]),
+        "version": version,
         "argv": argv,
         "plan": rvc2.mo_plan_summary(plan),
     }
@@ -46,6 +47,7 @@ def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[s
 def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) -> dict[str, Any]:
     if not 1 <= shaves <= 16:
         raise ConversionError(f"rvc2.number_of_shaves: {shaves} is out of range; MyriadX has 1 to 16 shaves")
+    version = tool_version([options["compile_tool"]])
     blob.parent.mkdir(parents=True, exist_ok=True)
     conf_text = rvc2.myriad_config(shaves, options["openvino_version"])
     with tempfile.TemporaryDirectory(dir=blob.parent, prefix=f".{blob.name}.") as tmp:
@@ -55,11 +57,11 @@ def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) ->
         argv = rvc2.compile_tool_argv(
             options["compile_tool"], str(xml), str(tmp_blob), str(conf), options.get("compile_tool_args", [])
         )
-        run_tool(argv, "compile_tool (MYRIAD)")
+        run_tool(argv, "compile_tool (MYRIAD)", reads=model_files(xml), writes=[tmp])
         place_output(tmp_blob, blob, "compile_tool (MYRIAD)")
     return {
         "tool": "compile_tool",
-        "version": tool_version([options["compile_tool"]]),
+        "version": version,
         "argv": argv,
         "myriad_config": conf_text,
         "shaves": shaves,

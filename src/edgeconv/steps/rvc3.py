@@ -14,7 +14,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2, rvc3
-from edgeconv.tools import place_output, run_tool, tool_version
+from edgeconv.tools import model_files, place_output, run_tool, tool_version
 
 
 def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, directory: Path) -> int:
@@ -42,6 +42,7 @@ def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, d
 def pot_quantize(
     xml: Path, calibration: dict[str, np.ndarray], stage: ResolvedStage, out: Path, options: dict[str, Any]
 ) -> dict[str, Any]:
+    version = tool_version([options["pot"], "--version"])
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         images = Path(tmp) / "images"
@@ -51,23 +52,24 @@ def pot_quantize(
         config_path = Path(tmp) / "pot_config.json"
         config_path.write_text(json.dumps(config, indent=2))
         argv = rvc3.pot_argv(options["pot"], str(config_path), str(Path(tmp) / "pot"))
-        run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)")
+        run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)", reads=model_files(xml), writes=[tmp])
         produced = Path(tmp) / "pot" / "optimized" / f"{name}.xml"
         if not produced.exists() or not produced.with_suffix(".bin").exists():
             raise ConversionError(f"pot finished but wrote no {produced}")
         os.replace(produced.with_suffix(".bin"), out.with_suffix(".bin"))
         os.replace(produced, out)
-    return {"tool": "pot", "version": tool_version([options["pot"], "--version"]), "argv": argv,
+    return {"tool": "pot", "version": version, "argv": argv,
             "pot_config": config, "calibration_images": n}
 
 
 def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, Any]:
+    version = tool_version([options["compile_tool"]])
     blob.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=blob.parent, prefix=f".{blob.name}.") as tmp:
         produced = Path(tmp) / blob.name
         argv = rvc2.compile_tool_argv(
             options["compile_tool"], str(xml), str(produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
         )
-        run_tool(argv, "compile_tool (VPUX)")
+        run_tool(argv, "compile_tool (VPUX)", reads=model_files(xml), writes=[tmp])
         place_output(produced, blob, "compile_tool (VPUX)")
-    return {"tool": "compile_tool", "version": tool_version([options["compile_tool"]]), "argv": argv}
+    return {"tool": "compile_tool", "version": version, "argv": argv}

@@ -15,7 +15,7 @@ from edgeconv.config.resolve import ResolvedStage
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.records import public_mode
 from edgeconv.targets import rvc4
-from edgeconv.tools import place_output, run_tool, tool_version
+from edgeconv.tools import model_files, place_output, run_tool, tool_version
 
 
 def prepare_snpe_inputs(
@@ -52,18 +52,23 @@ def prepare_snpe_inputs(
 
 
 def onnx_to_dlc(onnx_path: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
+    version = tool_version([options["tool"], "--version"])
     dlc.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dlc.parent, prefix=f".{dlc.name}.") as tmp:
         produced = Path(tmp) / dlc.name
         argv = rvc4.onnx_to_dlc_argv(
             options["tool"], str(onnx_path), str(produced), stage, options["fp16"], options.get("args", [])
         )
-        run_tool(argv, "snpe-onnx-to-dlc")
+        run_tool(argv, "snpe-onnx-to-dlc", reads=model_files(onnx_path), writes=[tmp])
         place_output(produced, dlc, "snpe-onnx-to-dlc")
-    return {"tool": "snpe-onnx-to-dlc", "version": tool_version([options["tool"], "--version"]), "argv": argv}
+    return {"tool": "snpe-onnx-to-dlc", "version": version, "argv": argv}
 
 
 def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
+    version = tool_version([options["tool"], "--version"])
+    # The raw files the input list names are read too.
+    raw_dirs = {Path(tok.split(":=", 1)[-1]).parent for line in input_list.read_text().splitlines()
+                for tok in line.split() if not line.startswith("#")}
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         produced = Path(tmp) / out.name
@@ -71,12 +76,13 @@ def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]
             options["tool"], str(dlc), str(produced), str(input_list), options["mode"],
             options["per_channel"], options["per_row"], options.get("args", []),
         )
-        run_tool(argv, "snpe-dlc-quant")
+        run_tool(argv, "snpe-dlc-quant", reads=[dlc, input_list, *raw_dirs], writes=[tmp])
         place_output(produced, out, "snpe-dlc-quant")
-    return {"tool": "snpe-dlc-quant", "version": tool_version([options["tool"], "--version"]), "argv": argv}
+    return {"tool": "snpe-dlc-quant", "version": version, "argv": argv}
 
 
 def graph_prepare(dlc: Path, out: Path, info_csv: Path, stage: ResolvedStage, options: dict[str, Any]) -> dict[str, Any]:
+    version = tool_version([options["tool"], "--version"])
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         produced = Path(tmp) / out.name
@@ -84,15 +90,15 @@ def graph_prepare(dlc: Path, out: Path, info_csv: Path, stage: ResolvedStage, op
             options["tool"], str(dlc), str(produced), stage.outputs, options["optimization_level"],
             options["htp_socs"], options["mode"], options.get("args", []),
         )
-        run_tool(argv, "snpe-dlc-graph-prepare")
+        run_tool(argv, "snpe-dlc-graph-prepare", reads=[dlc], writes=[tmp])
         csv = Path(tmp) / info_csv.name
         info_argv = rvc4.dlc_info_argv(options["info_tool"], str(produced), str(csv))
-        run_tool(info_argv, "snpe-dlc-info")
+        run_tool(info_argv, "snpe-dlc-info", writes=[tmp])
         place_output(csv, info_csv, "snpe-dlc-info")
         place_output(produced, out, "snpe-dlc-graph-prepare")
     return {
         "tool": "snpe-dlc-graph-prepare",
-        "version": tool_version([options["tool"], "--version"]),
+        "version": version,
         "argv": argv,
         "info_argv": info_argv,
         "htp_socs": options["htp_socs"],

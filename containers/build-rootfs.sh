@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds a target's image without any image registry: a Debian 11 rootfs from debootstrap,
+# the target's install.sh run inside it with podman, then `podman import` with the labels
+# edgeconv checks (io.edgeconv.target, io.edgeconv.tools, io.edgeconv.versions).
+#   containers/build-rootfs.sh rvc2 [IMAGE]      (default IMAGE: localhost/edgeconv-rvc2:<version>)
+# Needs root, debootstrap, podman and runc (apt-get install podman runc debootstrap).
+set -euo pipefail
+target=${1:?usage: containers/build-rootfs.sh TARGET [IMAGE]}
+here=$(cd "$(dirname "$0")" && pwd)
+recipe=$here/$target
+[ -f "$recipe/install.sh" ] || { echo "error: no recipe $recipe/install.sh" >&2; exit 2; }
+. "$recipe/versions.env"
+version=$(grep -m1 -o '=.*' "$recipe/versions.env" | tr -d '=')
+image=${2:-localhost/edgeconv-$target:$version}
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
+# pip inside the build container needs the host's CA bundle (what `pip config list` calls cert).
+cert=$(python3 -m pip config list 2>/dev/null | sed -n "s/^global.cert='\(.*\)'$/\1/p" | head -1)
+cert=${cert:-/etc/ssl/certs/ca-certificates.crt}
+work=$(mktemp -d "${TMPDIR:-/tmp}/edgeconv-rootfs.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+echo "[build-rootfs] debootstrap bullseye -> $work/rootfs"
+debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bullseye "$work/rootfs" \
+    http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; exit 1; }
+echo "[build-rootfs] $target/install.sh inside the rootfs"
+podman run --rm --network host --rootfs \
+    -v "$recipe:/recipe:ro" -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
+    -e PIP_CERT=/etc/edgeconv-build-ca.crt -e HOME=/root \
+    "$work/rootfs" /bin/sh /recipe/install.sh
+tools=$(sed -n 's/^# tools: *//p' "$recipe/versions.env" | head -1)
+echo "[build-rootfs] podman import -> $image"
+tar -C "$work/rootfs" --numeric-owner -c . | podman import \
+    --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
+    --change "LABEL io.edgeconv.target=$target" \
+    --change "LABEL io.edgeconv.tools=$tools" \
+    --change "LABEL io.edgeconv.versions=$(grep -v '^#' "$recipe/versions.env" | tr '\n' ' ' | sed 's/ *$//')" \
+    - "$image"
+podman image inspect --format '{{.Id}} {{.Config.Labels}}' "$image"

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs RVC2's tools into the image; run inside it as root (Containerfile RUN, or
+# containers/build-rootfs.sh). Pinned versions: versions.env beside this file.
+#  - mo, pot: openvino-dev[onnx] from PyPI into /opt/openvino (Python 3.9 of Debian 11).
+#  - compile_tool (MYRIAD): not on PyPI. If the OpenVINO 2022.3 Linux toolkit archive
+#    (l_openvino_toolkit_*_2022.3.*.tgz, from storage.openvinotoolkit.org) was put in
+#    vendor/ beside this file, its tools/compile_tool is installed into /opt/openvino-toolkit.
+set -eu
+HERE=$(dirname "$0")
+. "$HERE/versions.env"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python3 -m venv /opt/openvino
+/opt/openvino/bin/python -m pip install --quiet --no-cache-dir --upgrade 'pip<25'
+# POT 2022.3 calls scipy.stats.mode the pre-1.11 way.
+/opt/openvino/bin/python -m pip install --quiet --no-cache-dir \
+    "openvino-dev[onnx]==${OPENVINO_DEV_VERSION}" 'scipy<1.11'
+ln -sf /opt/openvino/bin/mo /usr/local/bin/mo
+ln -sf /opt/openvino/bin/pot /usr/local/bin/pot
+for archive in "$HERE"/vendor/l_openvino_toolkit_*_2022.3.*.tgz; do
+    [ -f "$archive" ] || continue
+    mkdir -p /opt/openvino-toolkit
+    tar -xzf "$archive" -C /opt/openvino-toolkit --strip-components=1
+    ln -sf /opt/openvino-toolkit/tools/compile_tool/compile_tool /usr/local/bin/compile_tool
+done
+mo --version
