@@ -1,0 +1,200 @@
+"""RVC2's mo step for real inside a container, through the docker SDK (Docker, or podman's API
+service as .ci/run starts it), with the image built by containers/build-rootfs.sh rvc2.
+
+Needs DOCKER_HOST (or a Docker socket) and the image; skipped otherwise, except when
+EDGECONV_REQUIRE_CONTAINERS=1 (as in .ci/run), where a missing engine or image fails."""
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from harness import REPO, planned, rules_for, snakemake, write_images, write_yaml
+from models import conv_net
+
+IMAGE = os.environ.get("EDGECONV_TEST_RVC2_IMAGE", "localhost/edgeconv-rvc2:2022.3.2")
+MO = REPO / ".venvs" / "openvino-2022.3" / "bin" / "mo"
+MO_VERIFY = "results/intermediate/alpha/rvc2/alpha.verify.json"
+RVC3_VERIFY = "results/intermediate/alpha/rvc3/alpha.verify.json"
+
+
+def _engine_problem() -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+        client.images.get(IMAGE)
+    except Exception as exc:
+        return f"no Docker Engine API with image {IMAGE} ({type(exc).__name__}: {str(exc)[:120]}); see containers/README.md"
+    return None
+
+
+PROBLEM = _engine_problem()
+if PROBLEM and os.environ.get("EDGECONV_REQUIRE_CONTAINERS") == "1":
+    raise RuntimeError(f"EDGECONV_REQUIRE_CONTAINERS=1 but {PROBLEM}")
+pytestmark = [pytest.mark.workflow, pytest.mark.skipif(PROBLEM is not None, reason=PROBLEM or "")]
+
+
+def _config(root: Path, rvc2: dict) -> None:
+    write_yaml(
+        root / "config" / "config.yaml",
+        {
+            "models": ["alpha"],
+            "targets": ["rvc2"],
+            "verify": {"max_images": 2},
+            "toolchains": {"rvc2": rvc2, "rvc3": {"mo": str(MO)}},
+        },
+    )
+
+
+DOCKER = {"runtime": "docker", "image": IMAGE, "version": "2022.3.2"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("containers")
+    _config(root, DOCKER)
+    conv_net(root / "models" / "alpha.onnx", dynamic_hw=True)
+    write_images(root / "calibration_data" / "alpha", 3)
+    write_yaml(
+        root / "config" / "models" / "alpha.yaml",
+        {
+            "input_model": "models/alpha.onnx",
+            "shape": [1, 3, 20, 20],
+            "mean_values": [123.675, 116.28, 103.53],
+            "scale_values": [58.395, 57.12, 57.375],
+            "encoding": {"from": "RGB", "to": "BGR"},
+            "calibration": {"path": "calibration_data/alpha"},
+        },
+    )
+    return root
+
+
+def _leftover_containers():
+    import docker
+
+    return docker.from_env().containers.list(all=True, filters={"label": "io.edgeconv.target"})
+
+
+def test_mo_runs_in_the_container_and_its_ir_verifies(project):
+    snakemake(project, MO_VERIFY)
+    inter = project / "results" / "intermediate" / "alpha"
+    report = json.loads((inter / "rvc2" / "alpha.verify.json").read_text())
+    assert report["passed"] and report["outputs"]["out"]["cosine"] > 0.999  # the container's IR, on CPU, vs the ONNX
+    log = (project / "logs" / "alpha" / "rvc2_convert_mo.log").read_text()
+    assert re.search(rf"\[container {re.escape(IMAGE)} \(sha256:[0-9a-f]{{12}}\) as {os.getuid()}:{os.getgid()}\] mo ", log)
+    assert "[ SUCCESS ] Generated IR version 11 model." in log  # mo's own output streamed into the job log
+    record = json.loads((inter / "records" / "rvc2_convert_mo.json").read_text())
+    assert record["toolchain"]["runtime"] == "docker" and record["toolchain"]["image_id"].startswith("sha256:")
+    assert "2022.3.2" in record["tool_calls"][0]["version"]  # asked inside the image
+    # Outputs belong to the invoking user; the temporary directory and the container are gone.
+    for path in (inter / "rvc2").iterdir():
+        assert path.stat().st_uid == os.getuid() and path.stat().st_gid == os.getgid(), path
+    assert sorted(p.name for p in (inter / "rvc2").iterdir()) == ["alpha.bin", "alpha.verify.json", "alpha.xml"]
+    assert _leftover_containers() == []
+    # A second run does no work.
+    assert planned(project, MO_VERIFY) == set()
+
+
+@pytest.mark.skipif(not MO.exists(), reason="needs `make mo-env` for the local side of the switch")
+def test_switching_runtime_or_version_reruns_that_targets_steps_only(project):
+    snakemake(project, MO_VERIFY, RVC3_VERIFY)  # rvc3's mo runs locally
+    _config(project, {"mo": str(MO)})
+    assert rules_for(planned(project, MO_VERIFY, RVC3_VERIFY), "alpha") == {"convert_mo", "verify_mo_ir"}
+    snakemake(project, MO_VERIFY, RVC3_VERIFY)
+    assert "[container" not in (project / "logs" / "alpha" / "rvc2_convert_mo.log").read_text().split("step convert_mo")[-1]
+    _config(project, DOCKER)
+    jobs = planned(project, MO_VERIFY, RVC3_VERIFY)
+    assert rules_for(jobs, "alpha") == {"convert_mo", "verify_mo_ir"}
+    out = snakemake(project, "-n", "--printshellcmds", MO_VERIFY, RVC3_VERIFY).stdout
+    assert "--output xml=results/intermediate/alpha/rvc2/alpha.xml" in out and "rvc3/alpha.xml" not in out
+    snakemake(project, MO_VERIFY, RVC3_VERIFY)
+    # Another version pin (one the image's label still matches) reruns rvc2's mo, nothing else.
+    _config(project, {**DOCKER, "version": "2022.3"})
+    assert rules_for(planned(project, MO_VERIFY, RVC3_VERIFY), "alpha") == {"convert_mo", "verify_mo_ir"}
+    _config(project, DOCKER)
+    assert planned(project, MO_VERIFY, RVC3_VERIFY) == set()
+
+
+def test_a_pin_the_image_does_not_have_stops_before_any_job(project):
+    _config(project, {**DOCKER, "version": "2023.0"})
+    try:
+        before = {p: p.stat().st_mtime_ns for p in (project / "results").rglob("*") if p.is_file()}
+        proc = snakemake(project, "-f", MO_VERIFY, check=False)
+        assert proc.returncode != 0
+        first = next(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+        assert "target rvc2: toolchains.rvc2.version pins 2023.0 but image" in first and "OPENVINO_DEV_VERSION=2022.3.2" in first
+        assert {p: p.stat().st_mtime_ns for p in (project / "results").rglob("*") if p.is_file()} == before
+    finally:
+        _config(project, DOCKER)
+
+
+@pytest.mark.parametrize(
+    "rvc2, expected",
+    [
+        ({"runtime": "docker", "image": "localhost/edgeconv-nope:1"},
+         r"target rvc2: image localhost/edgeconv-nope:1 \(toolchains.rvc2.image\) is not in the engine at .*; build it with containers/build-rootfs.sh rvc2"),
+        ({**DOCKER, "compile_tool": "compile_tool"},
+         r"target rvc2: image .* has no `compile_tool`; rebuild it with containers/build-rootfs.sh rvc2"),
+    ],
+)
+def test_a_missing_image_or_tool_stops_the_run_before_any_job(tmp_path, project, rvc2, expected):
+    _config(project, rvc2)
+    try:
+        target = "results/rvc2/alpha.blob" if "compile_tool" in rvc2 else MO_VERIFY
+        proc = snakemake(project, "-f", target, check=False)
+        assert proc.returncode != 0
+        first = next(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+        assert re.search(expected, first), first
+        assert "Select jobs to execute" not in proc.stdout + proc.stderr
+    finally:
+        _config(project, DOCKER)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="drops to another user, which needs root")
+def test_files_written_in_the_container_belong_to_an_unprivileged_invoking_user(tmp_path):
+    """As root every user's files look alike, so a forked child becomes nobody (65534) and runs a
+    tool call: what the container writes must belong to nobody, not root."""
+    import docker
+
+    from edgeconv.containers import ToolCall, Toolchain, resolve_docker_image, run_in_docker
+
+    tc = resolve_docker_image(Toolchain(target="rvc2", runtime="docker", image=IMAGE))
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, 65534, 65534)
+    tmp_path.chmod(0o755)
+    sock = os.environ.get("DOCKER_HOST", "").removeprefix("unix://")
+    if not sock or not os.path.exists(sock):
+        pytest.skip("needs DOCKER_HOST=unix://... to grant nobody the socket for this test")
+    mode = stat.S_IMODE(os.stat(sock).st_mode)
+    os.chmod(sock, 0o666)
+    try:
+        import docker.types  # noqa: F401  (imported before the child drops privileges)
+
+        pid = os.fork()
+        if pid == 0:  # the child: become nobody, run the call, report through the exit code
+            code = 3
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                code = run_in_docker(
+                    ToolCall(argv=["sh", "-c", "id -u > written; id -g >> written"], writes=(out,), workdir=out),
+                    tc,
+                    out=open(os.devnull, "w"),
+                )
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.chmod(sock, mode)
+    assert os.waitstatus_to_exitcode(status) == 0
+    written = out / "written"
+    assert written.read_text().split() == ["65534", "65534"]
+    assert (written.stat().st_uid, written.stat().st_gid) == (65534, 65534)
+    assert docker.from_env().containers.list(all=True, filters={"label": "io.edgeconv.target"}) == []
