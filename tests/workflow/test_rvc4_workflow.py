@@ -1,6 +1,7 @@
 """The RVC4 (SNPE) chain through Snakemake, with SNPE replaced by the test doubles in tests/doubles/."""
 
 import json
+import re
 
 import pytest
 
@@ -73,3 +74,40 @@ def test_missing_snpe_stops_before_any_job(tmp_path):
     assert "error: target rvc4: `snpe-onnx-to-dlc` not found (looked at toolchains.rvc4.bin_dir:" in proc.stderr
     assert "Qualcomm's SDK archive" in proc.stderr
     assert not (root / "results").exists()
+
+
+def test_apptainer_runtime_runs_the_tool_steps_in_the_image(tmp_path):
+    """toolchains.rvc4.runtime apptainer: Snakemake's own `container:` (--sdm apptainer) wraps the
+    SNPE steps and nothing else. Apptainer is replaced by the double in tests/doubles/apptainer-bin,
+    which checks its arguments and runs the command here (as an image with edgeconv and SNPE would)."""
+    import os
+
+    root = _project(tmp_path)
+    (root / "rvc4.sif").write_bytes(b"SIF test image of the double")
+    write_yaml(
+        root / "config" / "config.yaml",
+        {"models": ["alpha"], "targets": ["rvc4"],
+         "toolchains": {"rvc4": {"runtime": "apptainer", "image": "rvc4.sif", "bin_dir": str(DOUBLES)}}},
+    )
+    env_path = f"{DOUBLES / 'apptainer-bin'}{os.pathsep}{os.environ['PATH']}"
+    log = tmp_path / "apptainer.jsonl"
+    # Without --sdm apptainer the steps would run on the host: stopped before any job.
+    proc = snakemake(root, "results/rvc4/alpha.dlc", check=False)
+    assert proc.returncode != 0
+    assert "error: target rvc4: toolchains.rvc4.runtime is apptainer, so run snakemake with `--sdm apptainer`" in proc.stderr
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2",
+           "results/rvc4/alpha.dlc", "--sdm", "apptainer"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root,
+                          env={**os.environ, "PATH": env_path, "APPTAINER_DOUBLE_LOG": str(log)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    steps = sorted(re.search(r"edgeconv-step (\w+)", c["cmd"]).group(1) for c in calls)
+    assert steps == ["graph_prepare_dlc", "onnx_to_dlc", "quantize_dlc"]  # only the SNPE steps
+    assert all(c["image"] == "rvc4.sif" and c["home"] == str(root) for c in calls)
+    dlc = json.loads((root / "results" / "rvc4" / "alpha.dlc").read_text())
+    assert dlc["quantized"] and dlc["prepared_for"] == ["sm8550", "qcs8550"]
+    record = json.loads((root / "results" / "intermediate" / "alpha" / "records" / "quantize_dlc.json").read_text())
+    assert record["toolchain"] == {"runtime": "apptainer", "image": "rvc4.sif", "target": "rvc4"}
