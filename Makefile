@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test lint bench clean mo-env print-python310
+.PHONY: setup demo test lint bench clean mo-env print-python310 containers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,11 @@ $(MO_ENV)/.installed:
 	touch $@
 
 mo-env: $(MO_ENV)/.installed
+
+# The rvc2 image for toolchains.rvc2.runtime: docker, built without any registry (podman, runc and
+# debootstrap are installed when missing; needs root), and podman's Docker API service started.
+# Afterwards: eval "$$(containers/podman-service.sh)" sets DOCKER_HOST for snakemake and the tests.
+containers:
+	containers/install-podman.sh
+	containers/build-rootfs.sh rvc2
+	containers/podman-service.sh

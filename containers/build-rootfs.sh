@@ -13,6 +13,13 @@ recipe=$here/$target
 version=$(grep -m1 -o '=.*' "$recipe/versions.env" | tr -d '=')
 image=${2:-localhost/edgeconv-$target:$version}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
+# An image built from the same recipe files is kept; any change to them rebuilds it.
+recipe_hash=$(cat "$0" "$here"/*/install.sh "$here"/*/versions.env | sha256sum | cut -c1-16)
+built=$(podman image inspect --format '{{index .Labels "io.edgeconv.recipe"}}' "$image" 2>/dev/null || true)
+if [ "${EDGECONV_REBUILD:-0}" != 1 ] && [ "$built" = "$recipe_hash" ]; then
+    echo "[build-rootfs] $image is up to date with its recipe ($recipe_hash; EDGECONV_REBUILD=1 rebuilds it)"
+    exit 0
+fi
 # pip inside the build container needs the host's CA bundle (what `pip config list` calls cert).
 cert=$(python3 -m pip config list 2>/dev/null | sed -n "s/^global.cert='\(.*\)'$/\1/p" | head -1)
 cert=${cert:-/etc/ssl/certs/ca-certificates.crt}
@@ -23,15 +30,18 @@ debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bullsey
     http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; exit 1; }
 echo "[build-rootfs] $target/install.sh inside the rootfs"
 podman run --rm --network host --rootfs \
-    -v "$recipe:/recipe:ro" -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
+    -v "$here:/recipe:ro" -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
     -e PIP_CERT=/etc/edgeconv-build-ca.crt -e HOME=/root \
-    "$work/rootfs" /bin/sh /recipe/install.sh
-tools=$(sed -n 's/^# tools: *//p' "$recipe/versions.env" | head -1)
+    "$work/rootfs" /bin/sh "/recipe/$target/install.sh"
+rmdir "$work/rootfs/recipe" 2>/dev/null || true
+rm -f "$work/rootfs/etc/edgeconv-build-ca.crt"
+tools=$(sed "s/ *$//" "$work/rootfs/etc/edgeconv/tools")
 echo "[build-rootfs] podman import -> $image"
 tar -C "$work/rootfs" --numeric-owner -c . | podman import \
     --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
     --change "LABEL io.edgeconv.target=$target" \
+    --change "LABEL io.edgeconv.recipe=$recipe_hash" \
     --change "LABEL io.edgeconv.tools=$tools" \
-    --change "LABEL io.edgeconv.versions=$(grep -v '^#' "$recipe/versions.env" | tr '\n' ' ' | sed 's/ *$//')" \
+    --change "LABEL io.edgeconv.versions=$(tr '\n' ' ' <"$work/rootfs/etc/edgeconv/versions" | sed 's/ *$//')" \
     - "$image"
 podman image inspect --format '{{.Id}} {{.Config.Labels}}' "$image"

@@ -11,6 +11,7 @@ mkdir -p "$dir"
 if ! curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
     rm -f "$sock"
     nohup podman system service --time=0 "unix://$sock" >"$dir/service.log" 2>&1 &
+    echo $! >"$dir/service.pid"
     for _ in $(seq 1 50); do
         curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
         sleep 0.2

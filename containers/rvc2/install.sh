@@ -6,7 +6,7 @@
 #    (l_openvino_toolkit_*_2022.3.*.tgz, from storage.openvinotoolkit.org) was put in
 #    vendor/ beside this file, its tools/compile_tool is installed into /opt/openvino-toolkit.
 set -eu
-HERE=$(dirname "$0")
+HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/versions.env"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python3 -m venv /opt/openvino
@@ -22,4 +22,8 @@ for archive in "$HERE"/vendor/l_openvino_toolkit_*_2022.3.*.tgz; do
     tar -xzf "$archive" -C /opt/openvino-toolkit --strip-components=1
     ln -sf /opt/openvino-toolkit/tools/compile_tool/compile_tool /usr/local/bin/compile_tool
 done
+# What the image has, for the io.edgeconv.* labels (containers/build-rootfs.sh) and buildinfo.
+mkdir -p /etc/edgeconv
+for tool in mo pot compile_tool; do command -v "$tool" >/dev/null && printf '%s ' "$tool"; done >/etc/edgeconv/tools
+grep -v '^#' "$HERE/versions.env" >/etc/edgeconv/versions
 mo --version

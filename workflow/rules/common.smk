@@ -317,7 +317,8 @@ def demo_params(wildcards):
 
 def container_for(target):
     """Snakemake's `container:` for a target's tool steps: its image when
-    toolchains.<target>.runtime is apptainer (run with --sdm apptainer), otherwise none."""
+    toolchains.<target>.runtime is apptainer (run with --sdm apptainer), otherwise none.
+    """
 
     def image(wildcards):
         return _checked(PROJECT.container_image, target)
