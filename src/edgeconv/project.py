@@ -61,6 +61,7 @@ class Project:
     _archive_heads: dict[str, list[Any]] = field(default_factory=dict)
     _configs: dict[str, Any] = field(default_factory=dict)
     _toolchains: dict[str, Any] = field(default_factory=dict)
+    _tools: dict[tuple[str, str], str] = field(default_factory=dict)
     # Whether Snakemake runs with --sdm apptainer (set by the workflow).
     apptainer_enabled: bool = False
 
@@ -389,14 +390,14 @@ class Project:
         from edgeconv.containers import check_docker_tool
         from edgeconv.tools import find_tool
 
-        key = f"{target}/{tool}"
-        if key not in self._toolchains:
+        key = (target, tool)
+        if key not in self._tools:
             path = find_tool(self.config.get("toolchains") or {}, target, tool, self.root)
             tc = self.toolchain(target)
             if tc.runtime == "docker":
                 check_docker_tool(tc, path)
-            self._toolchains[key] = path
-        return self._toolchains[key]
+            self._tools[key] = path
+        return self._tools[key]
 
     # The steps that call a target's vendor tools, so run in its toolchain.
     STEP_TARGETS = {

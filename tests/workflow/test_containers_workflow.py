@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, planned, rules_for, snakemake, write_images, write_yaml
-from models import conv_net
+from harness import REPO, planned, rules_for, snakemake, write_yaml
+from test_rvc2_workflow import _project
 
 IMAGE = os.environ.get("EDGECONV_TEST_RVC2_IMAGE", "localhost/edgeconv-rvc2:2022.3.2")
 MO = REPO / ".venvs" / "openvino-2022.3" / "bin" / "mo"
@@ -56,21 +56,8 @@ DOCKER = {"runtime": "docker", "image": IMAGE, "version": "2022.3.2"}
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("containers")
+    root = _project(tmp_path_factory.mktemp("containers"))  # the RVC2 workflow test's model
     _config(root, DOCKER)
-    conv_net(root / "models" / "alpha.onnx", dynamic_hw=True)
-    write_images(root / "calibration_data" / "alpha", 3)
-    write_yaml(
-        root / "config" / "models" / "alpha.yaml",
-        {
-            "input_model": "models/alpha.onnx",
-            "shape": [1, 3, 20, 20],
-            "mean_values": [123.675, 116.28, 103.53],
-            "scale_values": [58.395, 57.12, 57.375],
-            "encoding": {"from": "RGB", "to": "BGR"},
-            "calibration": {"path": "calibration_data/alpha"},
-        },
-    )
     return root
 
 
