@@ -108,3 +108,52 @@ def identity_net(shape: list[int], path: Path | None = None, opset: int = 13) ->
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def backbone_net(path: Path | None = None, size: int = 16, seed: int = 1) -> onnx.ModelProto:
+    """Stage 1 of a two-stage model: image x [1,3,S,S] -> Conv -> Relu -> feat [1,8,S,S]."""
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array((rng.standard_normal((8, 3, 3, 3)) * 0.2).astype(np.float32), "w")
+    b = numpy_helper.from_array((rng.standard_normal(8) * 0.1).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["feat"]),
+        ],
+        "backbone",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("feat", TensorProto.FLOAT, [1, 8, size, size])],
+        [w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return _save(model, path)
+
+
+def head_net(path: Path | None = None, size: int = 16, seed: int = 2) -> onnx.ModelProto:
+    """Stage 2: feat [1,8,S,S] and pooled [1,8] -> out [1,4] (a conv branch plus a dense branch)."""
+    rng = np.random.default_rng(seed)
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((4, 8, 1, 1)) * 0.3).astype(np.float32), "w"),
+        numpy_helper.from_array((rng.standard_normal(4) * 0.1).astype(np.float32), "b"),
+        numpy_helper.from_array((rng.standard_normal((8, 4)) * 0.3).astype(np.float32), "m"),
+    ]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["feat", "w", "b"], ["c"]),
+            helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("MatMul", ["pooled", "m"], ["d"]),
+            helper.make_node("Add", ["f", "d"], ["out"]),
+        ],
+        "head",
+        [
+            helper.make_tensor_value_info("feat", TensorProto.FLOAT, [1, 8, size, size]),
+            helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [1, 8]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return _save(model, path)

@@ -24,6 +24,16 @@ ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar")
 MODEL_NAME_IN_ARCHIVE = "model.onnx"  # the extracted model's fixed name, so rules can depend on it
 
 
+def postprocessor_path(config: dict[str, Any]) -> str | None:
+    """The post-processing model a head links (``metadata.postprocessor_path``), as the reference
+    reads it: such an archive is a two-stage model."""
+    for head in config["model"].get("heads") or []:
+        path = (head.get("metadata") or {}).get("postprocessor_path")
+        if path:
+            return str(path)
+    return None
+
+
 class ArchiveError(ConversionError):
     """An NN Archive that cannot be used safely or at all."""
 
@@ -100,6 +110,12 @@ def _config(archive: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo])
         raise ArchiveError(f"{archive}: config.json names the model {path!r}, which the archive does not hold")
     if not path.endswith(".onnx"):
         raise ArchiveError(f"{archive}: the model {path!r} is not ONNX; this version converts ONNX archives")
+    post = postprocessor_path(config)
+    if post is not None:
+        if post not in names:
+            raise ArchiveError(f"{archive}: a head links the post-processor {post!r}, which the archive does not hold")
+        if not post.endswith(".onnx"):
+            raise ArchiveError(f"{archive}: the post-processor {post!r} is not ONNX; this version converts ONNX archives")
     return config
 
 
@@ -136,7 +152,51 @@ def safe_extract(archive: Path, dest: Path, limits: Limits = Limits()) -> dict[s
     return config
 
 
-def model_config_from_archive(config: dict[str, Any], input_model: str) -> dict[str, Any]:
+def extract_member(archive: Path, member: str, out: Path, limits: Limits = Limits()) -> None:
+    """Extract one member (after checking every member, as ``safe_extract`` does) to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _open(archive) as tar:
+        members = _check_all(archive, tar, limits)
+        found = next((m for m in members if m.isfile() and PurePosixPath(m.name).as_posix().lstrip("./") == member), None)
+        if found is None:
+            raise ArchiveError(f"{archive}: no member {member!r}")
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        try:
+            with tar.extractfile(found) as src, os.fdopen(fd, "wb") as dst:  # type: ignore[union-attr]
+                shutil.copyfileobj(src, dst)
+            public_mode(tmp)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def stage_name(path: str) -> str:
+    """A stage name from a model file name (the reference names the stage after the file)."""
+    stem = PurePosixPath(path).name.split(".")[0]
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "postprocessor"
+
+
+def model_config_from_archive(config: dict[str, Any], input_model: str, postprocessor: str | None = None) -> dict[str, Any]:
+    """The config an archive implies; with a linked post-processor, a two-stage config whose main
+    stage is named after the model and whose second stage is the post-processor."""
+    main = _stage_config(config, input_model)
+    if postprocessor is None:
+        return main
+    main_stage = stage_name(config["model"]["metadata"].get("name") or "model")
+    post_stage = stage_name(postprocessor_path(config) or "postprocessor")
+    if post_stage == main_stage:
+        post_stage += "_post"
+    return {
+        "main_stage": main_stage,
+        "stages": {
+            main_stage: main,
+            post_stage: {"input_model": postprocessor, "encoding": "NONE"},
+        },
+    }
+
+
+def _stage_config(config: dict[str, Any], input_model: str) -> dict[str, Any]:
     """The ModelConverter-format config an archive implies (the reference's reading of it)."""
     model = config["model"]
     inputs = []

@@ -65,15 +65,17 @@ def convert(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"--path {path}: give a model config (.yaml/.yml), an ONNX model (.onnx) or an NN Archive (.tar.xz)")
     overrides = _overrides(args.overrides)
-    if args.main_stage:
-        name = f"{name}-{args.main_stage}"
     config = [
         f"models={_yaml_flow([name])}",
         f"targets={_yaml_flow([args.target])}",
         *(f"{k}={v}" for k, v in location.items()),
     ]
     if overrides:
-        config.append(f"overrides={_yaml_flow({name.split('-')[0] if args.main_stage else name: overrides})}")
+        config.append(f"overrides={_yaml_flow({name: overrides})}")
+    if args.main_stage:  # the stage whose artifact is the model of a multi-stage NN Archive
+        config.append(f"main_stages={_yaml_flow({name: args.main_stage})}")
+    if args.archive_preprocess:
+        config.append(f"archive_preprocess={_yaml_flow([name])}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd()),
            "--cores", str(args.cores)]
     if args.dry_run:
@@ -93,10 +95,20 @@ def convert(args: argparse.Namespace) -> int:
         return 1
     if args.dry_run:
         return 0
-    copied = _deliver(name, args.target, Path(args.output_dir) if args.output_dir else None, args.to)
+    units = _units(name, location) if args.to == "native" else [name]
+    copied = []
+    for unit in units:
+        copied += _deliver(unit, args.target, Path(args.output_dir) if args.output_dir else None, args.to)
     for p in copied:
         print(p)
     return 0
+
+
+def _units(name: str, location: dict[str, str]) -> list[str]:
+    """The built units of a model: itself, or ``<model>-<stage>`` for each of its stages."""
+    from edgeconv.project import Project
+
+    return Project({"models": [name], **location}).units_of(name)
 
 
 def _deliver(name: str, target: str, output_dir: Path | None, to: str = "native") -> list[Path]:
@@ -180,7 +192,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--to", choices=["native", "nn_archive"], default="native",
                    help="native artifacts, or an NN Archive (<model>.tar.xz with config.json)")
     c.add_argument("--output-dir", help="copy the artifacts and their buildinfo.json here")
-    c.add_argument("--main-stage", help="the stage to build, for a multi-stage config")
+    c.add_argument("--main-stage", help="multi-stage models: the stage whose artifact is the NN Archive's model "
+                   "(the other stage is linked as its post-processor); every stage is built")
+    c.add_argument("--archive-preprocess", action="store_true",
+                   help="move mean/scale/channel order from the model into the NN Archive's preprocessing "
+                   "(the model is converted without them); from an NN Archive, keep them in the archive")
     c.add_argument("--cores", type=int, default=2)
     c.add_argument("--dry-run", action="store_true", help="show what would run")
     i = sub.add_parser("infer", help="run an artifact that runs on this machine on .npy inputs")

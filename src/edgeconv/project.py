@@ -15,7 +15,7 @@ from edgeconv import __version__
 from edgeconv.archive_input import ARCHIVE_SUFFIXES
 from edgeconv.config.loader import apply_overrides, check_model_name, load_model_config, validate_model_config
 from edgeconv.config.resolve import ResolvedStage, resolve_stage
-from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, StageConfig
+from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, LinkCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
@@ -42,6 +42,8 @@ class Unit:
     model_path: Path
     resolved: ResolvedStage | None  # None when the model is produced by a rule (demo fetch)
     key_prefix: str = ""
+    model: str = ""  # the model this unit belongs to (== name for a single-stage model)
+    stage_name: str = ""
 
     def io(self, with_calibration: bool = False) -> dict[str, Any]:
         keys = IO_KEYS | ({"calibration"} if with_calibration else set())
@@ -62,6 +64,7 @@ class Project:
     _configs: dict[str, Any] = field(default_factory=dict)
     _toolchains: dict[str, Any] = field(default_factory=dict)
     _tools: dict[tuple[str, str], str] = field(default_factory=dict)
+    _resolving: list[str] = field(default_factory=list)
     # Whether Snakemake runs with --sdm apptainer (set by the workflow).
     apptainer_enabled: bool = False
 
@@ -128,9 +131,52 @@ class Project:
         return str(self.config_path(model) or self.archive_path(model) or self.models_dir / f"{model}.onnx")
 
     def heads(self, model: str) -> list[Any]:
-        """Heads of an NN Archive given as input, carried into the output archive."""
-        self.unit(model)
-        return self._archive_heads.get(model, [])
+        """The output archive's heads: those of an NN Archive given as input (carried over), else
+        the config's own ``heads:``."""
+        cfg = self._load(model)
+        return self._archive_heads.get(model) or list(cfg.heads)
+
+    def archive_inputs(self, name: str, target: str) -> dict[str, str]:
+        """What the NN Archive of ``name`` (a single-stage model or unit, or a whole two-stage
+        model) for ``target`` is made of: per part, its artifact(s), buildinfo, source and
+        simplified ONNX."""
+        parts = self._archive_parts(name)
+        inputs: dict[str, str] = {}
+        for part, unit in parts.items():
+            files, buildinfo = self.archive_members(unit, target)
+            inputs.update({f"{part}_artifact_{i}": f for i, f in enumerate(files)})
+            inputs[f"{part}_buildinfo"] = buildinfo
+            inputs[f"{part}_original"] = str(self.unit(unit).model_path)
+            inputs[f"{part}_onnx"] = f"results/intermediate/{unit}/simplified.onnx"
+        return inputs
+
+    def _archive_parts(self, name: str) -> dict[str, str]:
+        if self.is_multistage(name):
+            main, post = self.main_stage(name)
+            if not self.heads(name):
+                raise ConfigError(
+                    self._source(name),
+                    [
+                        "heads: a two-stage NN Archive links its post-processing stage from the first head; "
+                        "give `heads:` in the config (or convert an NN Archive that has them)"
+                    ],
+                )
+            return {"main": f"{name}-{main}", "post": f"{name}-{post}"}
+        return {"main": name}
+
+    def archive_params(self, name: str, target: str) -> str:
+        parts = self._archive_parts(name)
+        main = parts["main"]
+        spec = json.loads(self.params(main, "nn_archive"))
+        spec["model"] = name
+        model = self.unit(main).model
+        spec["options"] = {
+            "target": target,
+            "precision": self.archive_precision(main, target),
+            "heads": self.heads(model),
+            "stages": {part: self.unit(unit).stage_name for part, unit in parts.items()} if "post" in parts else {},
+        }
+        return json.dumps(spec, sort_keys=True)
 
     def _load(self, model: str):
         """The validated config of ``model``, read once per parse (the matrix and every unit ask)."""
@@ -161,15 +207,18 @@ class Project:
         )
 
     def _load_archive(self, model: str, archive: Path):
-        from edgeconv.archive_input import MODEL_NAME_IN_ARCHIVE, model_config_from_archive, read_config
+        from edgeconv.archive_input import MODEL_NAME_IN_ARCHIVE, model_config_from_archive, postprocessor_path, read_config
 
         try:
             config = read_config(archive)
         except ConversionError as exc:
             raise ConfigError(str(archive), [str(exc).split(": ", 1)[1] if str(exc).startswith(str(archive)) else str(exc)]) from None
         self._archive_heads[model] = config["model"].get("heads") or []
-        extracted = self.root / "results" / "intermediate" / model / "archive" / MODEL_NAME_IN_ARCHIVE
-        raw = model_config_from_archive(config, str(extracted.relative_to(self.root)))
+        extracted = Path("results") / "intermediate" / model / "archive" / MODEL_NAME_IN_ARCHIVE
+        post = None
+        if postprocessor_path(config) is not None:
+            post = str(Path("results") / "intermediate" / model / "postprocessor" / MODEL_NAME_IN_ARCHIVE)
+        raw = model_config_from_archive(config, str(extracted), post)
         overrides = {**self.overrides.get("*", {}), **self.overrides.get(model, {})}
         if overrides:
             raw = apply_overrides(raw, overrides, str(archive))
@@ -207,10 +256,108 @@ class Project:
         if model_path.exists():
             info = read_model_info(model_path)
             resolved = resolve_stage(stage, info, source, prefix)
-        unit = Unit(name, stage, source, model_path, resolved, prefix)
+        unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name)
         self._check_calibration(unit)
+        if name in self._resolving:
+            chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])
+            raise ConfigError(source, [f"calibration links form a cycle ({chain}); a stage cannot calibrate from itself"])
+        self._resolving.append(name)
+        try:
+            self._check_links(unit, cfg)
+        finally:
+            self._resolving.pop()
         self._units[name] = unit
         return unit
+
+    # ----------------------------------------------------------------- multi-stage
+
+    def _links(self, unit: Unit) -> list[tuple[str, dict[str, Any]]]:
+        """(input name, link) for every input whose calibration comes from another stage."""
+        if unit.resolved is not None:
+            return [(i.name, i.calibration) for i in unit.resolved.inputs if i.calibration.get("kind") == "link" and i.frozen_value is None]
+        found = []
+        for spec in self._input_specs(unit):
+            cal = spec.calibration or unit.stage.calibration
+            if isinstance(cal, LinkCalibration):
+                found.append((spec.name, {"kind": "link", **cal.model_dump(mode="json")}))
+        return found
+
+    def _check_links(self, unit: Unit, cfg: Any) -> None:
+        for input_name, link in self._links(unit):
+            key = f"{unit.key_prefix}calibration (input {input_name!r})"
+            if cfg.single_stage:
+                raise ConfigError(unit.source, [f"{key}: a link to stage {link['stage']!r} needs a multi-stage config with `stages:`"])
+            if link["stage"] not in cfg.stages:
+                raise ConfigError(unit.source, [f"{key}.stage: no stage {link['stage']!r}; stages are {', '.join(cfg.stages)}"])
+            if link["stage"] == unit.stage_name:
+                raise ConfigError(unit.source, [f"{key}.stage: stage {unit.stage_name!r} cannot calibrate from its own outputs"])
+            upstream = self.unit(f"{unit.model}-{link['stage']}")
+            if link.get("output") is not None and upstream.resolved is not None:
+                if link["output"] not in upstream.resolved.outputs:
+                    raise ConfigError(
+                        unit.source,
+                        [
+                            f"{key}.output: stage {link['stage']!r} has no output {link['output']!r}; "
+                            f"its outputs are: {', '.join(upstream.resolved.outputs)}"
+                        ],
+                    )
+            if link.get("script") is not None:
+                from edgeconv.steps.link_calibration import ScriptError, check_script
+
+                try:
+                    check_script(link["script"], self.root)
+                except ScriptError as exc:
+                    raise ConfigError(unit.source, [f"{key}.script: {exc}"]) from None
+
+    def linked_inputs(self, name: str) -> dict[str, str]:
+        """The upstream stages' outputs (and script files) a stage's calibration is computed from."""
+        unit = self.unit(name)
+        inputs: dict[str, str] = {}
+        for _, link in self._links(unit):
+            inputs[f"linked_{link['stage']}"] = f"results/intermediate/{unit.model}-{link['stage']}/stage_outputs.npz"
+            script = link.get("script")
+            if script is not None and script.strip().endswith(".py") and "\n" not in script.strip():
+                inputs[f"script_{len(inputs)}"] = script.strip()
+        return inputs
+
+    def archive_preprocess(self, model: str) -> bool:
+        """``archive_preprocess: true`` (every model) or a list of models: their preprocessing goes
+        into the NN Archive instead of the model (the reference's --archive-preprocess)."""
+        value = self.config.get("archive_preprocess", False)
+        if isinstance(value, (list, tuple)):
+            return model in {str(v) for v in value}
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def is_multistage(self, model: str) -> bool:
+        """Whether ``model`` names a model with stages (not one of its ``<model>-<stage>`` units)."""
+        if self.config_path(model) is None and not (self.models_dir / f"{model}.onnx").exists() and self.archive_path(model) is None:
+            return False
+        return not self._load(model).single_stage
+
+    def main_stage(self, model: str) -> tuple[str, str]:
+        """(main stage, post-processing stage) of a two-stage model, for its NN Archive."""
+        cfg = self._load(model)
+        source = self._source(model)
+        main = (self.config.get("main_stages") or {}).get(model) or cfg.main_stage
+        if main is None:
+            raise ConfigError(
+                source,
+                [
+                    f"{model} has stages {', '.join(cfg.stages)}; say which one is the main model of its NN Archive "
+                    f"with `main_stage:` in the config or `edgeconv convert ... --main-stage STAGE`"
+                ],
+            )
+        if main not in cfg.stages:
+            raise ConfigError(source, [f"main_stage: no stage {main!r}; stages are {', '.join(cfg.stages)}"])
+        if len(cfg.stages) != 2:
+            raise ConfigError(
+                source,
+                [f"an NN Archive links one post-processing stage to the main one; {model} has {len(cfg.stages)} stages (convert them natively instead)"],
+            )
+        post = next(s for s in cfg.stages if s != main)
+        return main, post
 
     def _model_path(self, input_model: str, source: str, prefix: str) -> Path:
         p = Path(input_model)
@@ -225,8 +372,8 @@ class Project:
         first = candidates[0]
         if first.parent == self.models_dir and first.stem in DEMO_MODELS:
             return first  # fetched by the fetch_demo_model rule
-        if first.parent.name == "archive" and first.parts[-4:-3] == ("intermediate",):
-            return first  # extracted from an NN Archive by the extract_archive rule
+        if first.parent.name in ("archive", "postprocessor") and first.parts[-4:-3] == ("intermediate",):
+            return first  # extracted from an NN Archive by the extract_archive / extract_postprocessor rules
         raise ConfigError(source, [f"{prefix}input_model: {first} does not exist; check the path (relative to the project)"])
 
     def _check_calibration(self, unit: Unit) -> None:
@@ -264,6 +411,8 @@ class Project:
         unit = self.unit(name)
         # The package version is a parameter so that upgrading edgeconv rebuilds with the new code.
         base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
+        if self.archive_preprocess(unit.model):
+            base["archive_preprocess"] = True
         stage = unit.stage
         if step in (
             "attach_normalization",

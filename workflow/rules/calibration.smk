@@ -1,11 +1,11 @@
-# Calibration data for the quantizing steps: images (or .npy/.raw) from calibration.path, or random.
+# Calibration data for the quantizing steps: images (or .npy/.raw) from calibration.path, random,
+# or -- in a multi-stage model -- another stage's outputs (calibration: {stage, output|script}).
 # Every calibration file is an input, so changing the data re-quantizes.
 
 
 rule prepare_calibration:
     input:
-        model=source_model,
-        files=calibration_files,
+        unpack(calibration_inputs),
     output:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         record=f"{RECORDS}/prepare_calibration.json",
@@ -17,6 +17,29 @@ rule prepare_calibration:
         "../../envs/edgeconv.yaml"
     params:
         spec=step_params("prepare_calibration"),
+        inputs=named_input_args,
     shell:
-        "edgeconv-step prepare_calibration --input model={input.model} --output calibration={output.calibration}"
+        "edgeconv-step prepare_calibration {params.inputs} --output calibration={output.calibration}"
         " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+# A stage's outputs on its own calibration data, computed on CPU from its simplified ONNX: the
+# calibration of the stages linked to it.
+rule stage_outputs:
+    input:
+        onnx=f"{INTERMEDIATE}/simplified.onnx",
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        outputs=f"{INTERMEDIATE}/stage_outputs.npz",
+        record=f"{RECORDS}/stage_outputs.json",
+    log:
+        f"{LOGS}/stage_outputs.log",
+    benchmark:
+        f"{BENCH}/stage_outputs.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("stage_outputs"),
+    shell:
+        "edgeconv-step stage_outputs --input onnx={input.onnx} --input calibration={input.calibration}"
+        " --output outputs={output.outputs} --params {params.spec:q} --record {output.record} --log {log}"

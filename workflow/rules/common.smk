@@ -209,27 +209,11 @@ def rvc3_buildinfo_inputs(wildcards):
 
 
 def archive_inputs(wildcards):
-    files, buildinfo = _checked(
-        PROJECT.archive_members, wildcards.model, wildcards.target
-    )
-    inputs = {f"artifact_{i}": f for i, f in enumerate(files)}
-    inputs["buildinfo"] = buildinfo
-    inputs["original"] = source_model(wildcards)
-    inputs["onnx"] = f"{RESULTS}/intermediate/{wildcards.model}/simplified.onnx"
-    return inputs
+    return _checked(PROJECT.archive_inputs, wildcards.model, wildcards.target)
 
 
 def archive_params(wildcards):
-    spec = json.loads(_checked(PROJECT.params, wildcards.model, "nn_archive"))
-    spec["options"] = {
-        "target": wildcards.target,
-        "precision": _checked(
-            PROJECT.archive_precision, wildcards.model, wildcards.target
-        ),
-        # Heads of an NN Archive given as input are carried over.
-        "heads": _checked(PROJECT.heads, wildcards.model),
-    }
-    return json.dumps(spec, sort_keys=True)
+    return _checked(PROJECT.archive_params, wildcards.model, wildcards.target)
 
 
 def superblob_inputs(wildcards):
@@ -277,8 +261,20 @@ def source_model(wildcards):
     return str(_checked(PROJECT.unit, wildcards.model).model_path)
 
 
-def calibration_files(wildcards):
-    return _checked(PROJECT.calibration_files, wildcards.model)
+def calibration_inputs(wildcards):
+    """The model, the calibration files, and the upstream stages' outputs a linked input reads."""
+    files = _checked(PROJECT.calibration_files, wildcards.model)
+    inputs = {"model": source_model(wildcards)}
+    inputs.update({f"file_{i:05d}": f for i, f in enumerate(files)})
+    inputs.update(_checked(PROJECT.linked_inputs, wildcards.model))
+    return inputs
+
+
+def named_input_args(wildcards, input):
+    """`--input key=path` for the inputs a step reads by name (not the calibration files)."""
+    return " ".join(
+        f"--input {k}={v}" for k, v in input.items() if not k.startswith("file_")
+    )
 
 
 def step_params(step):

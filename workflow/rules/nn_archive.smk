@@ -35,3 +35,17 @@ rule extract_archive:
     shell:
         "edgeconv-step extract_archive --input archive={input.archive} --output model={output.model}"
         " --output config={output.config} --log {log}"
+
+
+# The post-processing model a head of the input archive links: the second stage of the model.
+rule extract_postprocessor:
+    input:
+        archive="models/{model}.tar.xz",
+    output:
+        model=f"{INTERMEDIATE}/postprocessor/model.onnx",
+    log:
+        f"{LOGS}/extract_postprocessor.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "edgeconv-step extract_postprocessor --input archive={input.archive} --output model={output.model} --log {log}"

@@ -21,7 +21,6 @@ from edgeconv.errors import ConfigError
 from edgeconv.config.schema import ModelConfig, StageConfig
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-_TOP_LEVEL_KEYS = {"name", "rich_logging", "stages"}
 
 
 def check_model_name(name: str, source: str) -> None:
@@ -127,6 +126,10 @@ def validate_model_config(raw: dict[str, Any], default_name: str, source: str) -
     raw = dict(raw)
     name = raw.pop("name", None) or default_name
     rich_logging = raw.pop("rich_logging", True)
+    # edgeconv's own top-level keys: the stage whose artifact is an NN Archive's model, and the
+    # archive's heads (a multi-stage archive links its post-processing stage from the first head).
+    main_stage = raw.pop("main_stage", None)
+    heads = raw.pop("heads", None) or []
     problems: list[str] = []
     stages: dict[str, StageConfig] = {}
     if "stages" in raw:
@@ -148,7 +151,11 @@ def validate_model_config(raw: dict[str, Any], default_name: str, source: str) -
         raise ConfigError(source, problems)
     if not isinstance(name, str):
         raise ConfigError(source, [f"name must be a string, got {name!r}"])
-    return ModelConfig(name=name, rich_logging=bool(rich_logging), stages=stages)
+    if main_stage is not None and main_stage not in stages:
+        raise ConfigError(source, [f"main_stage: no stage {main_stage!r}; stages are {', '.join(stages)}"])
+    if not isinstance(heads, list) or not all(isinstance(h, dict) for h in heads):
+        raise ConfigError(source, ["heads: must be a list of NN Archive heads (mappings with `parser`, `metadata`, ...)"])
+    return ModelConfig(name=name, rich_logging=bool(rich_logging), stages=stages, main_stage=main_stage, heads=heads)
 
 
 def _validate_stage(raw: dict[str, Any], prefix: str, problems: list[str]) -> StageConfig:

@@ -80,6 +80,39 @@ class ResolvedStage:
         return next(i for i in self.inputs if i.name == name)
 
 
+def move_preprocessing(stage: ResolvedStage) -> ResolvedStage:
+    """The stage converted with ``--archive-preprocess``: no mean, scale or channel reversal in
+    the model (the NN Archive carries them); inputs that were normalized take float data."""
+    from dataclasses import replace
+
+    inputs = []
+    for spec in stage.inputs:
+        if spec.listed and spec.frozen_value is None and (spec.is_image or spec.needs_normalization):
+            data_type = spec.data_type
+            if spec.needs_normalization and not data_type.startswith("float"):
+                data_type = "float32"
+            spec = replace(spec, mean=None, scale=None, encoding_to=spec.encoding_from, data_type=data_type)
+        inputs.append(spec)
+    return ResolvedStage(inputs=inputs, outputs=list(stage.outputs))
+
+
+def preprocessing_block(spec: ResolvedInput) -> dict[str, Any]:
+    """The NN Archive preprocessing of an input whose preprocessing was moved out of the model,
+    filled as the reference fills it (mean/scale in the original model's channel order)."""
+    channels = spec.channels or 1
+    dai = None
+    if spec.is_image:
+        planar = spec.layout.index("C") < spec.layout.index("H") if "H" in spec.layout else True
+        dai = f"{spec.encoding_to}{'F16F16F16' if spec.data_type == 'float16' else '888'}{'p' if planar else 'i'}"
+    return {
+        "mean": list(spec.mean) if spec.mean is not None else [0.0] * channels,
+        "scale": list(spec.scale) if spec.scale is not None else [1.0] * channels,
+        "reverse_channels": spec.encoding_to == "RGB",
+        "interleaved_to_planar": spec.layout == "NHWC",
+        "dai_type": dai,
+    }
+
+
 def default_layout(shape: list[Any]) -> str:
     rank = len(shape)
     if rank == 4:

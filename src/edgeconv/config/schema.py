@@ -431,6 +431,8 @@ class ModelConfig(Strict):
     name: str
     rich_logging: bool = True
     stages: dict[str, StageConfig] = Field(min_length=1)
+    main_stage: str | None = None
+    heads: list[dict[str, Any]] = []
 
     @property
     def single_stage(self) -> bool:

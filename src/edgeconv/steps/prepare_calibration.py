@@ -31,12 +31,15 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 ARRAY_SUFFIXES = {".npy", ".raw"}
 
 
-def prepare_calibration(stage: ResolvedStage, root: Path = Path(".")) -> dict[str, np.ndarray]:
+def prepare_calibration(
+    stage: ResolvedStage, root: Path = Path("."), linked: dict[str, dict[str, np.ndarray]] | None = None
+) -> dict[str, np.ndarray]:
+    """``linked`` maps an upstream stage to its outputs on its own calibration (multi-stage)."""
     data: dict[str, np.ndarray] = {}
     for spec in stage.inputs:
         if spec.frozen_value is not None:
             continue
-        data[spec.name] = calibration_for_input(spec, root)
+        data[spec.name] = calibration_for_input(spec, root, linked or {})
     counts = {len(v) for v in data.values()}
     if len(counts) > 1:
         # Quantizers feed all inputs sample by sample; use the common prefix.
@@ -46,17 +49,24 @@ def prepare_calibration(stage: ResolvedStage, root: Path = Path(".")) -> dict[st
     return data
 
 
-def calibration_for_input(spec: ResolvedInput, root: Path) -> np.ndarray:
+def calibration_for_input(
+    spec: ResolvedInput, root: Path, linked: dict[str, dict[str, np.ndarray]] | None = None
+) -> np.ndarray:
     cal = spec.calibration
     kind = cal.get("kind", "random")
     if kind == "random":
         return _random(spec, cal)
     if kind == "path":
         return _from_directory(spec, cal, root)
-    raise CalibrationError(
-        f"input {spec.name!r}: calibration linked to stage {cal.get('stage')!r} needs a multi-stage build, "
-        "which this version does not run yet; use `calibration: {path: DIR}` or `random`"
-    )
+    from edgeconv.steps.link_calibration import linked_calibration
+
+    upstream = (linked or {}).get(cal["stage"])
+    if upstream is None:
+        raise CalibrationError(
+            f"input {spec.name!r}: calibration is linked to stage {cal['stage']!r} but its outputs were not given; "
+            "build the model's stages together (a multi-stage config)"
+        )
+    return linked_calibration(spec, upstream, root)
 
 
 def _random(spec: ResolvedInput, cal: dict[str, Any]) -> np.ndarray:

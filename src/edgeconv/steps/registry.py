@@ -9,20 +9,25 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.config.resolve import ResolvedStage, resolve_stage
+from edgeconv.config.resolve import ResolvedStage, move_preprocessing, resolve_stage
 from edgeconv.config.schema import StageConfig
 from edgeconv.errors import CalibrationError, VerificationError
-from edgeconv.onnx_io import load_onnx, model_info, save_onnx
+from edgeconv.onnx_io import load_onnx, model_info, numpy_dtype, save_onnx
 from edgeconv.records import assemble_buildinfo, write_json_atomic
 
 Paths = dict[str, Path]
 Step = Callable[[Paths, Paths, dict[str, Any]], dict[str, Any] | None]
 
 
-def resolved_stage(original: Path, params: dict[str, Any]) -> ResolvedStage:
+def resolved_stage(original: Path, params: dict[str, Any], as_converted: bool = True) -> ResolvedStage:
+    """The stage as configured, or -- ``as_converted`` with ``--archive-preprocess`` -- as the
+    model is converted: with its preprocessing moved into the NN Archive."""
     stage = StageConfig.model_validate(params["io"])
     info = model_info(load_onnx(original, load_external_data=False), str(original))
-    return resolve_stage(stage, info, params.get("source", str(original)))
+    resolved = resolve_stage(stage, info, params.get("source", str(original)))
+    if as_converted and params.get("archive_preprocess"):
+        resolved = move_preprocessing(resolved)
+    return resolved
 
 
 def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +76,19 @@ def simplify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str,
 def prepare_calibration(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     from edgeconv.steps.prepare_calibration import prepare_calibration as prepare
 
-    stage = resolved_stage(inputs["model"], params)
-    data = prepare(stage, Path(params.get("root", ".")))
+    # Calibration is made for the stage as configured (camera data, 0..255 images); with
+    # --archive-preprocess the model is fed it normalized, as the archive's preprocessing will.
+    stage = resolved_stage(inputs["model"], params, as_converted=False)
+    linked = {k[len("linked_") :]: load_calibration(p) for k, p in inputs.items() if k.startswith("linked_")}
+    data = prepare(stage, Path(params.get("root", ".")), linked)
+    if params.get("archive_preprocess"):
+        from edgeconv.steps.attach_normalization import normalize_numpy
+
+        converted = {i.name: i for i in move_preprocessing(stage).inputs}
+        for spec in stage.inputs:
+            if spec.name in data and converted[spec.name] != spec:
+                dtype = numpy_dtype(converted[spec.name].data_type)
+                data[spec.name] = np.stack([normalize_numpy(x, spec) for x in data[spec.name]]).astype(dtype)
     if not data:
         raise CalibrationError("every input is frozen; there is nothing to calibrate")
     _save_npz(outputs["calibration"], data)
@@ -249,6 +265,27 @@ def compile_vpux_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> 
     return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], params["options"])]}
 
 
+def extract_postprocessor(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.archive_input import ArchiveError, extract_member, postprocessor_path, read_config
+
+    member = postprocessor_path(read_config(inputs["archive"]))
+    if member is None:
+        raise ArchiveError(f"{inputs['archive']}: no head links a post-processor")
+    extract_member(inputs["archive"], member, outputs["model"])
+    return {"member": member, "tool_calls": [{"tool": "edgeconv", "call": f"extract_member(archive, {member!r})"}]}
+
+
+def stage_outputs(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.link_calibration import stage_outputs as run
+
+    data = run(inputs["onnx"], load_calibration(inputs["calibration"]))
+    _save_npz(outputs["outputs"], data)
+    return {
+        "outputs": {k: list(v.shape) for k, v in data.items()},
+        "tool_calls": [{"tool": "onnxruntime", "call": f"InferenceSession({inputs['onnx']}, CPUExecutionProvider).run per sample"}],
+    }
+
+
 def extract_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     from edgeconv.archive_input import safe_extract
 
@@ -257,18 +294,52 @@ def extract_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> di
 
 
 def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    """One archive per model: the main artifact(s), and for a two-stage model the post-processing
+    stage's artifact(s) too, linked from the first head's ``metadata.postprocessor_path`` as the
+    reference links them; ``buildinfo.json`` holds each stage's build info by stage name."""
     from edgeconv import nn_archive as na
 
-    stage = resolved_stage(inputs["original"], params)
     options = params["options"]
-    artifacts = {k: p for k, p in sorted(inputs.items()) if k.startswith("artifact")}
-    main = inputs["artifact_0"].name
-    info = model_info(load_onnx(inputs["onnx"], load_external_data=False), str(inputs["onnx"]))
-    config = na.config_json(params["model"], main, options["precision"], stage, info, options.get("heads"))
+    stages = options.get("stages") or {}
+
+    def part(prefix: str) -> dict[str, Path]:
+        return {k: p for k, p in sorted(inputs.items()) if k.startswith(f"{prefix}_artifact")}
+
+    main_files = part("main")
+    stage = resolved_stage(inputs["main_original"], params)
+    info = model_info(load_onnx(inputs["main_onnx"], load_external_data=False), str(inputs["main_onnx"]))
+    main = inputs["main_artifact_0"].name
+    heads = [dict(h) for h in options.get("heads") or []]
+    files = {p.name: p for p in main_files.values()}
+    if stages:
+        post_files = part("post")
+        files.update({p.name: p for p in post_files.values()})
+        post = inputs["post_artifact_0"].name
+        heads[0] = {**heads[0], "metadata": {**(heads[0].get("metadata") or {}), "postprocessor_path": post}}
+        buildinfo = {
+            stages["main"]: json.loads(inputs["main_buildinfo"].read_text()),
+            stages["post"]: json.loads(inputs["post_buildinfo"].read_text()),
+        }
+        buildinfo_path = outputs["archive"].with_name(f".{outputs['archive'].name}.buildinfo.json")
+        write_json_atomic(buildinfo_path, buildinfo)
+    else:
+        buildinfo_path = inputs["main_buildinfo"]
+    config = na.config_json(params["model"], main, options["precision"], stage, info, heads)
+    if params.get("archive_preprocess"):
+        from edgeconv.config.resolve import preprocessing_block
+
+        configured = {i.name: i for i in resolved_stage(inputs["main_original"], params, as_converted=False).inputs}
+        for entry in config["model"]["inputs"]:
+            spec = configured[entry["name"]]
+            if spec.is_image or spec.needs_normalization:
+                entry["preprocessing"] = preprocessing_block(spec)
     validator = na.validate(config)
-    files = {p.name: p for p in artifacts.values()}
-    files["buildinfo.json"] = inputs["buildinfo"]
-    na.write_archive(outputs["archive"], files, config)
+    files["buildinfo.json"] = buildinfo_path
+    try:
+        na.write_archive(outputs["archive"], files, config)
+    finally:
+        if stages:
+            buildinfo_path.unlink(missing_ok=True)
     return {"config": config, "validated_with": validator, "members": ["config.json", *files]}
 
 
@@ -311,6 +382,8 @@ STEPS: dict[str, Step] = {
     "compile_vpux_blob": compile_vpux_blob,
     "nn_archive": nn_archive,
     "extract_archive": extract_archive,
+    "stage_outputs": stage_outputs,
+    "extract_postprocessor": extract_postprocessor,
     "verify": verify,
     "buildinfo": buildinfo,
     "fetch_demo": fetch_demo,
