@@ -97,3 +97,38 @@ def test_empty_missing_and_unreadable_directories(tmp_path):
         locked.chmod(0)
         with pytest.raises(CalibrationError, match="permission denied"):
             prepare_calibration(_stage({"calibration": {"path": str(locked)}}, conv_net(), tmp_path))
+
+
+# --------------------------------------------------------------------------- linked calibration
+
+
+def _linked_spec(calibration, shape=(1, 8)):
+    from edgeconv.config.resolve import ResolvedInput
+
+    return ResolvedInput("pooled", list(shape), "NC", "float32", "NONE", "NONE", None, None, None, calibration, True)
+
+
+def test_linked_output_and_script_give_one_sample_per_upstream_sample():
+    from edgeconv.steps.link_calibration import linked_calibration
+
+    feat = np.random.default_rng(0).random((5, 1, 8, 4, 4)).astype(np.float32)
+    by_output = linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "output": "feat"}, (1, 8, 4, 4)), {"feat": feat})
+    assert np.array_equal(by_output, feat)
+    script = "import numpy as np\ndef run_script(outputs):\n    return outputs['feat'].mean(axis=(2, 3))\n"
+    pooled = linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "script": script}), {"feat": feat})
+    assert pooled.shape == (5, 1, 8)
+    assert np.allclose(pooled, feat.mean(axis=(3, 4)))
+
+
+def test_linked_calibration_errors_name_the_input_and_the_shapes():
+    from edgeconv.errors import CalibrationError
+    from edgeconv.steps.link_calibration import ScriptError, linked_calibration
+
+    feat = np.zeros((2, 1, 8, 4, 4), np.float32)
+    with pytest.raises(CalibrationError, match=r"input 'pooled': output 'feat' of stage 'bb' has shape \[1, 8, 4, 4\] .* input is \[1, 8\]"):
+        linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "output": "feat"}), {"feat": feat})
+    with pytest.raises(CalibrationError, match="stage 'bb' produced no output 'logits'; it produced: feat"):
+        linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "output": "logits"}), {"feat": feat})
+    bad = "def run_script(outputs):\n    return outputs['nope']\n"
+    with pytest.raises(ScriptError, match="the calibration script failed on sample 0 of stage 'bb': KeyError"):
+        linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "script": bad}), {"feat": feat})

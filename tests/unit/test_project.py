@@ -78,3 +78,116 @@ def test_unknown_models_and_bad_names(tmp_path):
         Project({"models": ["a b"]}, root=tmp_path).matrix_units()
     with pytest.raises(ConfigError, match="input_model: .*missing.onnx does not exist"):
         _project(tmp_path, {"input_model": "models/missing.onnx"}).unit("m")
+
+
+# --------------------------------------------------------------------------- multi-stage links
+
+
+def _two_stage(tmp_path, head_inputs, **top):
+    from models import backbone_net, head_net
+
+    backbone_net(tmp_path / "models" / "bb.onnx")
+    head_net(tmp_path / "models" / "hd.onnx")
+    cfg = {
+        "name": "two",
+        **top,
+        "stages": {
+            "backbone": {"input_model": "models/bb.onnx"},
+            "head": {"input_model": "models/hd.onnx", "inputs": head_inputs},
+        },
+    }
+    (tmp_path / "config" / "models").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "models" / "two.yaml").write_text(yaml.safe_dump(cfg))
+    return Project({"models": ["two"]}, root=tmp_path)
+
+
+SCRIPT = "def run_script(outputs):\n    return outputs['feat'].mean(axis=(2, 3))\n"
+
+
+def test_linked_calibration_reads_the_upstream_stage_outputs(tmp_path):
+    project = _two_stage(
+        tmp_path,
+        [
+            {"name": "feat", "calibration": {"stage": "backbone", "output": "feat"}},
+            {"name": "pooled", "calibration": {"stage": "backbone", "script": SCRIPT}},
+        ],
+    )
+    assert project.matrix_units() == ["two-backbone", "two-head"]
+    assert project.linked_inputs("two-head") == {"linked_backbone": "results/intermediate/two-backbone/stage_outputs.npz"}
+    assert project.linked_inputs("two-backbone") == {}
+    cal = json.loads(project.params("two-head", "prepare_calibration"))["io"]["inputs"]
+    assert cal[0]["calibration"] == {"stage": "backbone", "output": "feat"}
+
+
+def test_a_script_file_is_an_input_of_the_calibration(tmp_path):
+    (tmp_path / "scripts").mkdir(parents=True)
+    (tmp_path / "scripts" / "pool.py").write_text(SCRIPT)
+    project = _two_stage(tmp_path, [{"name": "pooled", "calibration": {"stage": "backbone", "script": "scripts/pool.py"}}])
+    assert project.linked_inputs("two-head")["script_1"] == "scripts/pool.py"
+
+
+@pytest.mark.parametrize(
+    "link, message",
+    [
+        ({"stage": "neck", "output": "feat"}, r"calibration \(input 'feat'\)\.stage: no stage 'neck'; stages are backbone, head"),
+        ({"stage": "head", "output": "out"}, "stage 'head' cannot calibrate from its own outputs"),
+        ({"stage": "backbone", "output": "logits"}, "output: stage 'backbone' has no output 'logits'; its outputs are: feat"),
+        ({"stage": "backbone", "script": "def run_script(o):\n  return o[\n"}, r"script: <calibration script> line \d+"),
+        ({"stage": "backbone", "script": "def other(o):\n  return o\n"}, "defines no function `run_script"),
+        ({"stage": "backbone", "script": "scripts/missing.py"}, "cannot read the script file .*missing.py"),
+    ],
+)
+def test_bad_links_stop_at_parse_time(tmp_path, link, message):
+    project = _two_stage(tmp_path, [{"name": "feat", "calibration": link}])
+    with pytest.raises(ConfigError, match=message):
+        project.matrix_units()
+        project.unit("two-head")
+
+
+def test_link_cycles_and_links_without_stages_are_refused(tmp_path):
+    from models import backbone_net
+
+    backbone_net(tmp_path / "models" / "bb.onnx")
+    cfg = {
+        "stages": {
+            "a": {"input_model": "models/bb.onnx", "calibration": {"stage": "b", "output": "feat"}},
+            "b": {"input_model": "models/bb.onnx", "calibration": {"stage": "a", "output": "feat"}},
+        }
+    }
+    (tmp_path / "config" / "models").mkdir(parents=True)
+    (tmp_path / "config" / "models" / "cyc.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"calibration links form a cycle \(cyc-a -> cyc-b -> cyc-a\)"):
+        Project({"models": ["cyc"]}, root=tmp_path).matrix_units()
+        Project({"models": ["cyc"]}, root=tmp_path).unit("cyc-a")
+    single = {"input_model": "models/bb.onnx", "calibration": {"stage": "a", "output": "feat"}}
+    (tmp_path / "config" / "models" / "one.yaml").write_text(yaml.safe_dump(single))
+    with pytest.raises(ConfigError, match="needs a multi-stage config"):
+        Project({"models": ["one"]}, root=tmp_path).unit("one")
+
+
+def test_two_stage_archives_need_a_main_stage_and_a_head(tmp_path):
+    project = _two_stage(tmp_path, [])
+    with pytest.raises(ConfigError, match="say which one is the main model .*--main-stage"):
+        project.archive_inputs("two", "openvino")
+    project = Project({"models": ["two"], "main_stages": {"two": "backbone"}}, root=tmp_path)
+    with pytest.raises(ConfigError, match="heads: a two-stage NN Archive links its post-processing stage"):
+        project.archive_inputs("two", "openvino")
+    project = _two_stage(tmp_path, [], main_stage="backbone", heads=[{"parser": "ClassificationParser", "metadata": {}}])
+    inputs = project.archive_inputs("two", "openvino")
+    assert inputs["main_artifact_0"] == "results/openvino/two-backbone.xml"
+    assert inputs["post_artifact_0"] == "results/openvino/two-head.xml"
+    options = json.loads(project.archive_params("two", "openvino"))["options"]
+    assert options["stages"] == {"main": "backbone", "post": "head"}
+    with pytest.raises(ConfigError, match="main_stage: no stage 'neck'"):
+        _two_stage(tmp_path, [], main_stage="neck").matrix_units()
+
+
+def test_archive_preprocess_is_a_parameter_of_the_model_steps_only_when_set(tmp_path):
+    before = _params(_project(tmp_path, BASE))
+    project = _project(tmp_path, BASE)
+    project.config["archive_preprocess"] = ["m"]
+    after = _params(project)
+    assert all(json.loads(after[s]).get("archive_preprocess") for s in STEPS)
+    assert all("archive_preprocess" not in json.loads(before[s]) for s in STEPS)
+    project.config["archive_preprocess"] = ["other"]
+    assert "archive_preprocess" not in json.loads(project.params("m", "simplify"))
