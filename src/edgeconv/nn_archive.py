@@ -122,3 +122,43 @@ def write_archive(out: Path, files: dict[str, Path], config: dict[str, Any]) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def artifact_output_names(artifact: Path, expected: list[str]) -> list[str] | None:
+    """The output names of an artifact this machine can read (OpenVINO IR, ONNX/HTP context), in
+    the order of ``expected`` (a name the artifact keeps stays; others are matched by position).
+    None for artifacts only vendor tools read (blob, DLC, HEF): their names are the ONNX ones."""
+    if artifact.suffix == ".xml":
+        import openvino as ov
+
+        ports = [set(o.get_names()) or {o.get_any_name()} for o in ov.Core().read_model(str(artifact)).outputs]
+    elif artifact.suffix == ".onnx":
+        import onnx
+
+        ports = [{o.name} for o in onnx.load(str(artifact), load_external_data=False).graph.output]
+    else:
+        return None
+    if len(ports) != len(expected):
+        raise ConversionError(
+            f"{artifact} has {len(ports)} output(s) but the model has {len(expected)} ({', '.join(expected)})"
+        )
+    names = []
+    for i, name in enumerate(expected):
+        port = next((p for p in ports if name in p), ports[i])
+        names.append(name if name in port else sorted(port)[0])
+    return names
+
+
+def map_head_outputs(heads: list[Any], renamed: dict[str, str]) -> list[Any]:
+    """Heads with every output reference renamed (``outputs`` may be a list or a mapping of lists)."""
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return renamed.get(value, value)
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        return value
+
+    return [{**head, "outputs": rename(head["outputs"])} if "outputs" in head else head for head in heads]

@@ -30,3 +30,22 @@ def test_rgb_nhwc_gray_and_raw_inputs():
     gain = config["model"]["inputs"][1]
     assert gain["input_type"] == "raw" and gain["preprocessing"]["dai_type"] is None
     assert [o["name"] for o in config["model"]["outputs"]] == ["out", "aux"]
+
+
+def test_heads_follow_outputs_the_artifact_renamed(tmp_path):
+    import onnx
+
+    from edgeconv.nn_archive import artifact_output_names, map_head_outputs
+    from models import conv_net
+
+    model = conv_net()
+    model.graph.output[0].name = "renamed_out"
+    model.graph.node[-1].output[0] = "renamed_out"
+    onnx.save(model, str(tmp_path / "m.ctx.onnx"))
+    assert artifact_output_names(tmp_path / "m.ctx.onnx", ["out"]) == ["renamed_out"]
+    assert artifact_output_names(tmp_path / "m.dlc", ["out"]) is None
+    heads = [{"parser": "YOLO", "outputs": {"yolo_outputs": ["out", "other"]}}, {"parser": "Cls", "outputs": ["out"]}]
+    assert map_head_outputs(heads, {"out": "renamed_out"}) == [
+        {"parser": "YOLO", "outputs": {"yolo_outputs": ["renamed_out", "other"]}},
+        {"parser": "Cls", "outputs": ["renamed_out"]},
+    ]

@@ -324,6 +324,14 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
         write_json_atomic(buildinfo_path, buildinfo)
     else:
         buildinfo_path = inputs["main_buildinfo"]
+    # An artifact that names its outputs differently (read where this machine can read it): the
+    # archive lists its names and the heads are mapped to them.
+    names = na.artifact_output_names(inputs["main_artifact_0"], list(stage.outputs))
+    renamed = {a: b for a, b in zip(stage.outputs, names or stage.outputs) if a != b}
+    if renamed:
+        stage = ResolvedStage(inputs=stage.inputs, outputs=[renamed.get(o, o) for o in stage.outputs])
+        info.outputs = [type(o)(renamed.get(o.name, o.name), o.shape, o.data_type) for o in info.outputs]
+        heads = na.map_head_outputs(heads, renamed)
     config = na.config_json(params["model"], main, options["precision"], stage, info, heads)
     if params.get("archive_preprocess"):
         from edgeconv.config.resolve import preprocessing_block
@@ -340,7 +348,7 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
     finally:
         if stages:
             buildinfo_path.unlink(missing_ok=True)
-    return {"config": config, "validated_with": validator, "members": ["config.json", *files]}
+    return {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
 
 
 def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
