@@ -6,6 +6,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -100,7 +101,38 @@ def model_info(model: onnx.ModelProto, path: str = "<memory>") -> ModelInfo:
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
+    """Inputs and outputs of an ONNX model, or of an OpenVINO IR (``.xml`` beside its ``.bin``)."""
+    if Path(path).suffix.lower() == ".xml":
+        return ir_model_info(Path(path))
     return model_info(load_onnx(path, load_external_data=False), str(path))
+
+
+def ir_model_info(xml: Path) -> ModelInfo:
+    """What an OpenVINO IR takes and gives, read with the OpenVINO runtime."""
+    if not xml.exists():
+        raise ModelFileError(f"{xml}: model file not found; check `input_model`")
+    if not xml.with_suffix(".bin").exists():
+        raise ModelFileError(f"{xml}: its weights {xml.with_suffix('.bin').name} are not beside it; an IR is an .xml and a .bin")
+    import openvino as ov
+
+    try:
+        model = ov.Core().read_model(str(xml))
+    except Exception as exc:
+        raise ModelFileError(f"{xml}: not a readable OpenVINO IR ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+    def info(port: Any) -> TensorInfo:
+        shape = [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
+        names = sorted(port.get_names())
+        name = names[0] if names else port.get_any_name()
+        return TensorInfo(name, shape, _OV_TYPES.get(port.get_element_type().get_type_name(), "float32"))
+
+    inputs = [info(p) for p in model.inputs]
+    outputs = [info(p) for p in model.outputs]
+    names = {n for op in model.get_ops() for out in op.outputs() for n in out.get_names()}
+    return ModelInfo(path=str(xml), inputs=inputs, outputs=outputs, tensor_names=names | {i.name for i in inputs})
+
+
+_OV_TYPES = {"f32": "float32", "f16": "float16", "u8": "uint8", "i8": "int8", "i32": "int32", "i64": "int64", "boolean": "boolean"}
 
 
 def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:

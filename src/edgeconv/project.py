@@ -128,7 +128,13 @@ class Project:
         return None
 
     def _source(self, model: str) -> str:
-        return str(self.config_path(model) or self.archive_path(model) or self.models_dir / f"{model}.onnx")
+        return str(self.config_path(model) or self.archive_path(model) or self.bare_model(model))
+
+    def bare_model(self, model: str) -> Path:
+        """``models/<model>.onnx``, or ``models/<model>.xml`` (an OpenVINO IR) when only that exists."""
+        onnx_path = self.models_dir / f"{model}.onnx"
+        ir = self.models_dir / f"{model}.xml"
+        return ir if ir.exists() and not onnx_path.exists() else onnx_path
 
     def heads(self, model: str) -> list[Any]:
         """The output archive's heads: those of an NN Archive given as input (carried over), else
@@ -147,7 +153,9 @@ class Project:
             inputs.update({f"{part}_artifact_{i}": f for i, f in enumerate(files)})
             inputs[f"{part}_buildinfo"] = buildinfo
             inputs[f"{part}_original"] = str(self.unit(unit).model_path)
-            inputs[f"{part}_onnx"] = f"results/intermediate/{unit}/simplified.onnx"
+            # The model whose outputs the archive lists: the simplified ONNX, or an IR given as input.
+            ir = self.is_ir(unit)
+            inputs[f"{part}_onnx"] = str(self.unit(unit).model_path) if ir else f"results/intermediate/{unit}/simplified.onnx"
         return inputs
 
     def _archive_parts(self, name: str) -> dict[str, str]:
@@ -186,7 +194,7 @@ class Project:
 
     def _read(self, model: str):
         config_path = self.config_path(model)
-        bare = self.models_dir / f"{model}.onnx"
+        bare = self.bare_model(model)
         archive = self.archive_path(model) if config_path is None and not bare.exists() else None
         if archive is not None:
             return self._load_archive(model, archive)
@@ -231,7 +239,7 @@ class Project:
         model, stage_name = name, None
         if (
             self.config_path(name) is None
-            and not (self.models_dir / f"{name}.onnx").exists()
+            and not self.bare_model(name).exists()
             and self.archive_path(name) is None
             and "-" in name
         ):
@@ -320,6 +328,15 @@ class Project:
                 inputs[f"script_{len(inputs)}"] = script.strip()
         return inputs
 
+    # What an OpenVINO IR input goes through: compile_tool (rvc2), POT + compile_tool (rvc3).
+    IR_STEPS = {
+        "prepare_calibration", "compile_blob", "compile_blob_variant", "pot_quantize", "compile_vpux_blob",
+        "verify", "nn_archive", "stage_outputs",
+    }
+
+    def is_ir(self, name: str) -> bool:
+        return self.unit(name).model_path.suffix.lower() == ".xml"
+
     def archive_preprocess(self, model: str) -> bool:
         """``archive_preprocess: true`` (every model) or a list of models: their preprocessing goes
         into the NN Archive instead of the model (the reference's --archive-preprocess)."""
@@ -332,7 +349,7 @@ class Project:
 
     def is_multistage(self, model: str) -> bool:
         """Whether ``model`` names a model with stages (not one of its ``<model>-<stage>`` units)."""
-        if self.config_path(model) is None and not (self.models_dir / f"{model}.onnx").exists() and self.archive_path(model) is None:
+        if self.config_path(model) is None and not self.bare_model(model).exists() and self.archive_path(model) is None:
             return False
         return not self._load(model).single_stage
 
@@ -364,9 +381,12 @@ class Project:
         candidates = [p] if p.is_absolute() else [self.root / p, self.models_dir / p]
         for c in candidates:
             if c.exists():
-                if c.suffix.lower() != ".onnx":
+                if c.suffix.lower() == ".bin" and c.with_suffix(".xml").exists():
+                    c = c.with_suffix(".xml")
+                if c.suffix.lower() not in (".onnx", ".xml"):
                     raise ConfigError(
-                        source, [f"{prefix}input_model: {c} is not an .onnx file; this version converts ONNX models"]
+                        source,
+                        [f"{prefix}input_model: {c} is neither ONNX (.onnx) nor an OpenVINO IR (.xml + .bin); export it to ONNX"],
                     )
                 return c
         first = candidates[0]
@@ -413,6 +433,14 @@ class Project:
         base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
         if self.archive_preprocess(unit.model):
             base["archive_preprocess"] = True
+        if self.is_ir(name) and step not in self.IR_STEPS:
+            raise ConfigError(
+                unit.source,
+                [
+                    f"{unit.key_prefix}input_model: {unit.model_path} is an OpenVINO IR, which converts for rvc2 and rvc3 "
+                    f"(step {step} is not one of theirs); give the ONNX model for the other targets"
+                ],
+            )
         stage = unit.stage
         if step in (
             "attach_normalization",

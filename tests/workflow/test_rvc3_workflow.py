@@ -51,3 +51,46 @@ def test_pot_int8_blob_end_to_end(project):
     assert rules_for(jobs, "alpha") == {"pot_quantize", "verify_pot_ir", "compile_vpux_blob", "buildinfo_rvc3"}
     jobs = planned(project, "--config", "overrides={alpha: {rvc2.number_of_shaves: 4}}")
     assert jobs == set()  # rvc2 keys feed nothing of rvc3
+
+
+def test_an_openvino_ir_input_is_compiled_as_it_is_for_rvc2_and_rvc3(project):
+    """mo's IR from the test above becomes the model `beta`: no ONNX steps, real POT on it, the
+    INT8 IR verified on CPU against the float IR, compile_tool (double) for both targets."""
+    import shutil
+
+    snakemake(project)
+    inter = project / "results" / "intermediate" / "alpha" / "rvc3"
+    for suffix in (".xml", ".bin"):
+        shutil.copy(inter / f"alpha{suffix}", project / "models" / f"beta{suffix}")
+    write_yaml(project / "config" / "models" / "beta.yaml", {
+        "input_model": "models/beta.xml", "calibration": {"path": "calibration_data/alpha"},
+    })
+    toolchains = {t: {"compile_tool": str(REPO / "tests" / "doubles" / "compile_tool")} for t in ("rvc2", "rvc3")}
+    config = f"toolchains={json.dumps(toolchains)}"
+    jobs = planned(project, "results/rvc3/beta.buildinfo.json", "results/rvc2/beta.blob.buildinfo.json", "--config", config)
+    assert rules_for(jobs, "beta") == {
+        "prepare_calibration", "pot_quantize", "verify_pot_ir", "compile_vpux_blob", "buildinfo_rvc3",
+        "compile_blob", "buildinfo_blob",
+    }
+    snakemake(project, "results/rvc3/beta.buildinfo.json", "results/rvc2/beta.blob.buildinfo.json", "--config", config)
+    report = json.loads((project / "results" / "intermediate" / "beta" / "rvc3" / "beta.int8.verify.json").read_text())
+    assert report["original"] == "models/beta.xml" and report["passed"]
+    assert report["outputs"]["out"]["cosine"] >= 0.98
+    blob = json.loads((project / "results" / "rvc2" / "beta.blob.buildinfo.json").read_text())
+    assert blob["steps"][0]["step"] == "compile_blob" and blob["steps"][0]["inputs"]["xml"]["path"] == "models/beta.xml"
+
+
+@pytest.mark.parametrize(
+    "settings, targets, message",
+    [
+        ({"mean_values": [127.5]}, ["rvc3"], "mean/scale cannot be added to an OpenVINO IR"),
+        ({}, ["openvino"], "is an OpenVINO IR, which converts for rvc2 and rvc3"),
+    ],
+)
+def test_ir_input_errors_stop_before_any_job(project, settings, targets, message):
+    snakemake(project)
+    write_yaml(project / "config" / "models" / "gamma.yaml", {"input_model": "results/intermediate/alpha/rvc3/alpha.xml", **settings})
+    proc = snakemake(project, "--config", "models=[gamma]", f"targets={json.dumps(targets)}", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (project / "results" / "intermediate" / "gamma").exists()

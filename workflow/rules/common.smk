@@ -57,9 +57,15 @@ def all_targets(wildcards):
     for target in PROJECT.targets:
         _checked(PROJECT.check_target_tools, target)
     for name in MATRIX:
-        targets += [
-            f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
-        ]
+        if _checked(PROJECT.is_ir, name):
+            # An OpenVINO IR given as the model: compiled for rvc2/rvc3 as it is.
+            other = [t for t in PROJECT.targets if t not in ("rvc2", "rvc3")]
+            if other:
+                _checked(PROJECT.params, name, "attach_normalization")
+        else:
+            targets += [
+                f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
+            ]
         if "openvino" in PROJECT.targets:
             targets += expand(
                 f"{RESULTS}/openvino/{name}{{suffix}}",
@@ -176,12 +182,25 @@ def hailo_buildinfo_inputs(wildcards):
     return inputs
 
 
+def vendor_ir(target):
+    """The IR a target compiles: mo's, or the OpenVINO IR given as the model."""
+
+    def ir(wildcards):
+        model = wildcards.model
+        if _checked(PROJECT.is_ir, model):
+            xml = str(PROJECT.unit(model).model_path)
+        else:
+            xml = f"{RESULTS}/intermediate/{model}/{target}/{model}.xml"
+        return {"xml": xml, "bin": xml[: -len(".xml")] + ".bin"}
+
+    return ir
+
+
 def rvc3_blob_inputs(wildcards):
-    """The POT INT8 IR, or mo's FP16 IR when calibration is disabled."""
-    rvc3 = f"{RESULTS}/intermediate/{wildcards.model}/rvc3"
-    stem = f"{rvc3}/{wildcards.model}" + (
-        "" if _checked(PROJECT.rvc3_fp16, wildcards.model) else ".int8"
-    )
+    """The POT INT8 IR, or the float IR (mo's, or the one given) when calibration is disabled."""
+    if _checked(PROJECT.rvc3_fp16, wildcards.model):
+        return vendor_ir("rvc3")(wildcards)
+    stem = f"{RESULTS}/intermediate/{wildcards.model}/rvc3/{wildcards.model}.int8"
     return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
 
 
@@ -189,15 +208,21 @@ def rvc3_buildinfo_inputs(wildcards):
     model = wildcards.model
     records = f"{RESULTS}/intermediate/{model}/records"
     inter = f"{RESULTS}/intermediate/{model}/rvc3"
-    steps = [
-        "mo_attach_normalization",
-        "mo_optimize_onnx",
-        "mo_simplify",
-        "rvc3_convert_mo",
-    ]
+    ir = _checked(PROJECT.is_ir, model)
+    steps = (
+        []
+        if ir
+        else [
+            "mo_attach_normalization",
+            "mo_optimize_onnx",
+            "mo_simplify",
+            "rvc3_convert_mo",
+        ]
+    )
     inputs = {"artifact": f"{RESULTS}/rvc3/{model}.blob"}
     if _checked(PROJECT.rvc3_fp16, model):
-        inputs["verify"] = f"{inter}/{model}.verify.json"
+        if not ir:
+            inputs["verify"] = f"{inter}/{model}.verify.json"
     else:
         steps += ["prepare_calibration", "pot_quantize"]
         inputs["verify"] = f"{inter}/{model}.int8.verify.json"
@@ -230,19 +255,27 @@ def rvc2_buildinfo_inputs(wildcards):
     """Artifact, its IR's verification, and the records of every step that made it, in order."""
     model, kind = wildcards.model, wildcards.kind
     records = f"{RESULTS}/intermediate/{model}/records"
-    steps = [
-        "mo_attach_normalization",
-        "mo_optimize_onnx",
-        "mo_simplify",
-        "rvc2_convert_mo",
-    ]
+    ir = _checked(PROJECT.is_ir, model)
+    steps = (
+        []
+        if ir
+        else [
+            "mo_attach_normalization",
+            "mo_optimize_onnx",
+            "mo_simplify",
+            "rvc2_convert_mo",
+        ]
+    )
     if kind == "blob":
         steps.append("compile_blob")
     else:
         steps += [f"compile_blob_{s}shave" for s in range(1, 17)]
     inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
     inputs["artifact"] = f"{RESULTS}/rvc2/{model}.{kind}"
-    inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
+    if (
+        not ir
+    ):  # mo's IR is verified against the ONNX; an IR given as the model is compiled as it is
+        inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
     return inputs
 
 

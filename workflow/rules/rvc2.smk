@@ -39,8 +39,7 @@ use rule verify_ir as verify_mo_ir with:
 
 rule compile_blob:
     input:
-        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
+        unpack(vendor_ir("rvc2")),
     output:
         blob=f"{RESULTS}/rvc2/{{model}}.blob",
         record=f"{RECORDS}/compile_blob.json",
@@ -62,8 +61,7 @@ rule compile_blob:
 
 rule compile_blob_variant:
     input:
-        xml=f"{INTERMEDIATE}/rvc2/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/rvc2/{{model}}.bin",
+        unpack(vendor_ir("rvc2")),
     output:
         blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
         record=f"{RECORDS}/compile_blob_{{shaves}}shave.json",

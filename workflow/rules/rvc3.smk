@@ -4,8 +4,7 @@
 
 rule pot_quantize:
     input:
-        xml=f"{INTERMEDIATE}/rvc3/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/rvc3/{{model}}.bin",
+        unpack(vendor_ir("rvc3")),
         calibration=f"{INTERMEDIATE}/calibration.npz",
         original=source_model,
     output:

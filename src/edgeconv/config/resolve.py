@@ -163,9 +163,30 @@ def resolve_stage(stage: StageConfig, info: ModelInfo, source: str, prefix: str 
                 f"{prefix}outputs.{idx}.name: the model {info.path} has no tensor {out!r}; "
                 f"its outputs are: {graph_outputs}"
             )
+    if info.path.endswith(".xml"):
+        explicit = {i.name for i in stage.inputs if i.encoding is not None} if stage.encoding is None else {i.name for i in inputs}
+        _check_ir_inputs(inputs, explicit, prefix, problems)
     if problems:
         raise ConfigError(source, problems)
     return ResolvedStage(inputs=inputs, outputs=outputs)
+
+
+def _check_ir_inputs(inputs: list[ResolvedInput], explicit: set[str], prefix: str, problems: list[str]) -> None:
+    """An OpenVINO IR is compiled as it is: its inputs take what the IR takes (camera frames need
+    no reordering), and normalization cannot be added to it here."""
+    for idx, spec in enumerate(inputs):
+        if spec.mean is not None and any(v != 0 for v in spec.mean) or spec.scale is not None and any(v != 1 for v in spec.scale):
+            problems.append(
+                f"{prefix}inputs.{idx}: mean/scale cannot be added to an OpenVINO IR; give them to mo when you make the IR "
+                "(--mean_values/--scale_values) or convert the ONNX model instead"
+            )
+        if spec.reverse_channels and spec.name in explicit:
+            problems.append(
+                f"{prefix}inputs.{idx}.encoding: channels cannot be reversed in an OpenVINO IR; give --reverse_input_channels "
+                "to mo when you make the IR, or convert the ONNX model instead"
+            )
+        if spec.is_image:
+            spec.encoding_to = spec.encoding_from  # no reversal: the IR is fed as it is
 
 
 def _pick(spec: InputSpec, defaults: dict[str, Any], key: str) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage, move_preprocessing, resolve_stage
 from edgeconv.config.schema import StageConfig
 from edgeconv.errors import CalibrationError, VerificationError
-from edgeconv.onnx_io import load_onnx, model_info, numpy_dtype, save_onnx
+from edgeconv.onnx_io import load_onnx, model_info, numpy_dtype, read_model_info, save_onnx
 from edgeconv.records import assemble_buildinfo, write_json_atomic
 
 Paths = dict[str, Path]
@@ -23,7 +23,7 @@ def resolved_stage(original: Path, params: dict[str, Any], as_converted: bool = 
     """The stage as configured, or -- ``as_converted`` with ``--archive-preprocess`` -- as the
     model is converted: with its preprocessing moved into the NN Archive."""
     stage = StageConfig.model_validate(params["io"])
-    info = model_info(load_onnx(original, load_external_data=False), str(original))
+    info = read_model_info(original)
     resolved = resolve_stage(stage, info, params.get("source", str(original)))
     if as_converted and params.get("archive_preprocess"):
         resolved = move_preprocessing(resolved)
@@ -307,7 +307,7 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
 
     main_files = part("main")
     stage = resolved_stage(inputs["main_original"], params)
-    info = model_info(load_onnx(inputs["main_onnx"], load_external_data=False), str(inputs["main_onnx"]))
+    info = read_model_info(inputs["main_onnx"])
     main = inputs["main_artifact_0"].name
     heads = [dict(h) for h in options.get("heads") or []]
     files = {p.name: p for p in main_files.values()}

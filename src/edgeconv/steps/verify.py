@@ -59,12 +59,21 @@ def verify(
     max_images: int,
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    model = onnx.load(str(original))
-    model = _select_outputs(model, stage.outputs)
-    for vi in model.graph.input:  # give dynamic dims the resolved sizes
-        spec = next((s for s in stage.inputs if s.name == vi.name), None)
-        if spec is not None:
-            _fix_shape(vi, spec.shape)
+    if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
+        def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return run_ir(original, feeds)
+
+    else:
+        model = onnx.load(str(original))
+        model = _select_outputs(model, stage.outputs)
+        for vi in model.graph.input:  # give dynamic dims the resolved sizes
+            spec = next((s for s in stage.inputs if s.name == vi.name), None)
+            if spec is not None:
+                _fix_shape(vi, spec.shape)
+
+        def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return run_onnx(model, feeds)
+
     if run_artifact is None:
         run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
     n = min(max_images, min((len(v) for v in calibration.values()), default=1))
@@ -75,7 +84,7 @@ def verify(
             if spec.frozen_value is not None:
                 continue
             sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
-        expected = run_onnx(model, original_feeds(stage, sample))
+        expected = run_original(original_feeds(stage, sample))
         got = run_artifact(artifact, sample)
         for name in stage.outputs:
             value = got.get(name)
