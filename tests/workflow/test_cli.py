@@ -53,3 +53,43 @@ def test_convert_with_overrides_then_infer(tmp_path):
     assert np.load(outs[0]).shape == (1, 4)
     bad = _run(tmp_path, "infer", "openvino", "--model-path", "out/net.xml", "--input-path", "src", "--output-dir", "r")
     assert bad.returncode == 2 and "holds no <input name>/*.npy" in bad.stderr
+
+
+def test_convert_a_two_stage_config_to_one_archive(tmp_path):
+    import json
+    import tarfile
+
+    import yaml
+
+    from models import backbone_net, head_net
+
+    backbone_net(tmp_path / "models" / "bb.onnx")
+    head_net(tmp_path / "models" / "hd.onnx")
+    (tmp_path / "cfg").mkdir()
+    link = {"stage": "backbone", "output": "feat"}
+    script = "def run_script(o):\n    return o['feat'].mean(axis=(2, 3))\n"
+    (tmp_path / "cfg" / "two.yaml").write_text(yaml.safe_dump({
+        "heads": [{"parser": "ClassificationParser", "metadata": {}, "outputs": ["out"]}],
+        "mean_values": [127.5], "scale_values": [64],
+        "stages": {
+            "backbone": {"input_model": "models/bb.onnx"},
+            "head": {"input_model": "models/hd.onnx", "mean_values": None, "scale_values": None, "inputs": [
+                {"name": "feat", "calibration": link},
+                {"name": "pooled", "calibration": {"stage": "backbone", "script": script}},
+            ]},
+        },
+    }))
+    proc = _run(tmp_path, "convert", "openvino", "--path", "cfg/two.yaml", "--to", "nn_archive")
+    assert proc.returncode == 1 and "--main-stage" in proc.stderr
+    proc = _run(tmp_path, "convert", "openvino", "--path", "cfg/two.yaml", "--to", "nn_archive", "--main-stage", "backbone",
+                "--archive-preprocess", "--output-dir", "out", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["two.tar.xz"]
+    with tarfile.open(tmp_path / "out" / "two.tar.xz") as tar:
+        config = json.load(tar.extractfile("config.json"))
+    assert config["model"]["heads"][0]["metadata"]["postprocessor_path"] == "two-head.xml"
+    assert config["model"]["inputs"][0]["preprocessing"]["mean"] == [127.5, 127.5, 127.5]
+    proc = _run(tmp_path, "convert", "openvino", "--path", "cfg/two.yaml", "--output-dir", "native", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = {p.name for p in (tmp_path / "native").iterdir()}
+    assert {"two-backbone.xml", "two-head.xml", "two-backbone.buildinfo.json", "two-head.buildinfo.json"} <= names

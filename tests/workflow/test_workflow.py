@@ -111,3 +111,27 @@ def test_real_run_then_incremental_reruns(project):
     snakemake(project, "results/openvino/beta.xml")
     jobs = planned(project, "results/openvino/beta.xml")
     assert jobs == set()
+
+
+def test_an_onnx_with_external_data_converts_and_its_data_is_an_input(tmp_path):
+    """Weights in `<model>.onnx_data` (how models over 2 GB are stored) are read by the chain, and
+    new weights rebuild it."""
+    import onnx
+
+    new_project(tmp_path, ["ext"])
+    model = conv_net()
+    (tmp_path / "models").mkdir()
+    onnx.save_model(model, str(tmp_path / "models" / "ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.onnx_data", size_threshold=0)
+    assert not onnx.load(str(tmp_path / "models" / "ext.onnx"), load_external_data=False).graph.initializer[0].raw_data
+    snakemake(tmp_path)
+    report = json.loads((tmp_path / "results" / "openvino" / "ext.verify.json").read_text())
+    assert report["passed"] and report["outputs"]["out"]["cosine"] > 0.999
+    assert planned(tmp_path) == set()
+    # Other weights, same graph file: only the data file changes.
+    (tmp_path / "other").mkdir()
+    onnx.save_model(conv_net(seed=5), str(tmp_path / "other" / "ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.onnx_data", size_threshold=0)
+    assert (tmp_path / "other" / "ext.onnx").read_bytes() == (tmp_path / "models" / "ext.onnx").read_bytes()
+    (tmp_path / "models" / "ext.onnx_data").write_bytes((tmp_path / "other" / "ext.onnx_data").read_bytes())
+    assert "attach_normalization" in rules_for(planned(tmp_path), "ext")

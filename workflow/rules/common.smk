@@ -294,6 +294,13 @@ def source_model(wildcards):
     return str(_checked(PROJECT.unit, wildcards.model).model_path)
 
 
+def source_external_data(wildcards):
+    """An ONNX model's external weights (`<model>.onnx_data`), so that changing them rebuilds."""
+    model = _checked(PROJECT.unit, wildcards.model).model_path
+    data = model.with_name(f"{model.name}_data")
+    return [str(data)] if model.suffix == ".onnx" and data.exists() else []
+
+
 def calibration_inputs(wildcards):
     """The model, the calibration files, and the upstream stages' outputs a linked input reads."""
     files = _checked(PROJECT.calibration_files, wildcards.model)

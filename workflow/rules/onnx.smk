@@ -5,6 +5,7 @@
 rule attach_normalization:
     input:
         model=source_model,
+        external_data=source_external_data,
     output:
         onnx=f"{INTERMEDIATE}/normalized.onnx",
         record=f"{RECORDS}/attach_normalization.json",
