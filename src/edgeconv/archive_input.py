@@ -9,7 +9,6 @@ the reference reads it), the outputs and the heads, which are carried into the o
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from edgeconv.errors import ConversionError
-from edgeconv.records import public_mode
+from edgeconv.records import atomic_file, replace_directory
 
 ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar")
 MODEL_NAME_IN_ARCHIVE = "model.onnx"  # the extracted model's fixed name, so rules can depend on it
@@ -143,32 +142,24 @@ def safe_extract(archive: Path, dest: Path, limits: Limits = Limits()) -> dict[s
                     shutil.copyfileobj(src, out)
             model = tmp / config["model"]["metadata"]["path"]
             model.rename(tmp / MODEL_NAME_IN_ARCHIVE)
-            if dest.exists():
-                shutil.rmtree(dest)
-            public_mode(tmp, directory=True)
-            os.replace(tmp, dest)
+            replace_directory(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return config
 
 
-def extract_member(archive: Path, member: str, out: Path, limits: Limits = Limits()) -> None:
-    """Extract one member (after checking every member, as ``safe_extract`` does) to ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+def extract_postprocessor(archive: Path, out: Path, limits: Limits = Limits()) -> str:
+    """Extract the post-processing model a head links to ``out`` (every member checked and the
+    config validated as ``safe_extract`` does, reading the archive once); returns its member name."""
     with _open(archive) as tar:
         members = _check_all(archive, tar, limits)
-        found = next((m for m in members if m.isfile() and PurePosixPath(m.name).as_posix().lstrip("./") == member), None)
-        if found is None:
-            raise ArchiveError(f"{archive}: no member {member!r}")
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        try:
-            with tar.extractfile(found) as src, os.fdopen(fd, "wb") as dst:  # type: ignore[union-attr]
-                shutil.copyfileobj(src, dst)
-            public_mode(tmp)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        member = postprocessor_path(_config(archive, tar, members))
+        if member is None:
+            raise ArchiveError(f"{archive}: no head links a post-processor")
+        found = next(m for m in members if m.isfile() and PurePosixPath(m.name).as_posix().lstrip("./") == member)
+        with atomic_file(out) as tmp, tar.extractfile(found) as src, open(tmp, "wb") as dst:  # type: ignore[union-attr]
+            shutil.copyfileobj(src, dst)
+    return member
 
 
 def stage_name(path: str) -> str:

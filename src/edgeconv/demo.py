@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import ConversionError
-from edgeconv.records import file_sha256, public_mode
+from edgeconv.records import atomic_file, file_sha256
 
 WHEEL = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
 WHEEL_REQUIREMENT = "rapidocr-onnxruntime==1.4.4"
@@ -58,16 +56,10 @@ def fetch_demo_model(name: str, out: Path, cache: Path) -> dict[str, Any]:
         raise ConversionError(f"{name!r} is not a demo model; known: {', '.join(DEMO_MODELS)}")
     member, sha = DEMO_MODELS[name]
     wheel, call = fetch_wheel(cache)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(wheel) as zf:
-            f.write(zf.read(member))
-        digest = file_sha256(Path(tmp))
+    with atomic_file(out) as tmp:
+        with zipfile.ZipFile(wheel) as zf:
+            tmp.write_bytes(zf.read(member))
+        digest = file_sha256(tmp)
         if digest != sha:
             raise ConversionError(f"{member} in {wheel}: sha256 {digest} does not match the pinned {sha}")
-        public_mode(tmp)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return {**call, "member": member, "member_sha256": sha}

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import ModelInfo
-from edgeconv.records import public_mode
+from edgeconv.records import atomic_file
 
 PRECISION = {  # (target, variant) -> NN Archive precision of the main artifact
     "openvino": "float16",
@@ -104,24 +102,18 @@ def validate(config: dict[str, Any]) -> str:
     return f"luxonis-ml {metadata.version('luxonis-ml')}"
 
 
-def write_archive(out: Path, files: dict[str, Path], config: dict[str, Any]) -> None:
-    """``files`` maps archive member names to paths; config.json is added. Written atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with tarfile.open(tmp, "w:xz") as tar:
-            data = json.dumps(config, indent=2).encode()
-            info = tarfile.TarInfo("config.json")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-            for member, path in files.items():
-                tar.add(path, arcname=member)
-        public_mode(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_archive(out: Path, files: dict[str, Path | bytes], config: dict[str, Any]) -> None:
+    """``files`` maps archive member names to paths (or to their contents); config.json is added.
+    Written atomically."""
+    members: dict[str, Path | bytes] = {"config.json": json.dumps(config, indent=2).encode(), **files}
+    with atomic_file(out) as tmp, tarfile.open(tmp, "w:xz") as tar:
+        for member, source in members.items():
+            if isinstance(source, bytes):
+                info = tarfile.TarInfo(member)
+                info.size = len(source)
+                tar.addfile(info, io.BytesIO(source))
+            else:
+                tar.add(source, arcname=member)
 
 
 def artifact_output_names(artifact: Path, expected: list[str]) -> list[str] | None:

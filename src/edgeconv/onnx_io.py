@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ import numpy as np
 import onnx
 
 from edgeconv.errors import ModelFileError
-from edgeconv.records import public_mode
+from edgeconv.records import atomic_file
 
 # Protobuf's own limit; bigger models keep their weights in <model>.onnx_data.
 TWO_GB = 2**31 - 1
@@ -143,25 +141,18 @@ def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     external = model.ByteSize() > TWO_GB if _fits_bytesize(model) else True
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         if external:
+            # The data file is written under its final name; only the graph is renamed.
             onnx.save_model(
                 model,
-                tmp,
+                str(tmp),
                 save_as_external_data=True,
                 all_tensors_to_one_file=True,
                 location=f"{path.name}_data",
             )
-            # The data file is written under its final name; only the graph is renamed.
         else:
-            onnx.save_model(model, tmp)
-        public_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            onnx.save_model(model, str(tmp))
 
 
 def _fits_bytesize(model: onnx.ModelProto) -> bool:

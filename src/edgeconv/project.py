@@ -319,13 +319,15 @@ class Project:
 
     def linked_inputs(self, name: str) -> dict[str, str]:
         """The upstream stages' outputs (and script files) a stage's calibration is computed from."""
+        from edgeconv.steps.link_calibration import script_file
+
         unit = self.unit(name)
         inputs: dict[str, str] = {}
         for _, link in self._links(unit):
             inputs[f"linked_{link['stage']}"] = f"results/intermediate/{unit.model}-{link['stage']}/stage_outputs.npz"
-            script = link.get("script")
-            if script is not None and script.strip().endswith(".py") and "\n" not in script.strip():
-                inputs[f"script_{len(inputs)}"] = script.strip()
+            path = script_file(link["script"]) if link.get("script") is not None else None
+            if path is not None:
+                inputs[f"script_{len(inputs)}"] = path
         return inputs
 
     # What an OpenVINO IR input goes through: compile_tool (rvc2), POT + compile_tool (rvc3).
@@ -336,6 +338,23 @@ class Project:
 
     def is_ir(self, name: str) -> bool:
         return self.unit(name).model_path.suffix.lower() == ".xml"
+
+    def check_ir_targets(self, name: str) -> None:
+        """An IR unit in the matrix: every target of the matrix must be rvc2 or rvc3."""
+        other = [t for t in self.targets if t not in ("rvc2", "rvc3")]
+        if other:
+            self._refuse_ir(name, f"not {', '.join(other)}")
+
+    def _refuse_ir(self, name: str, why: str) -> None:
+        unit = self.unit(name)
+        if self.is_ir(name):
+            raise ConfigError(
+                unit.source,
+                [
+                    f"{unit.key_prefix}input_model: {unit.model_path} is an OpenVINO IR, which converts for rvc2 and rvc3 "
+                    f"({why}); give the ONNX model for the other targets"
+                ],
+            )
 
     def archive_preprocess(self, model: str) -> bool:
         """``archive_preprocess: true`` (every model) or a list of models: their preprocessing goes
@@ -433,14 +452,8 @@ class Project:
         base: dict[str, Any] = {"model": name, "source": unit.source, "edgeconv": __version__}
         if self.archive_preprocess(unit.model):
             base["archive_preprocess"] = True
-        if self.is_ir(name) and step not in self.IR_STEPS:
-            raise ConfigError(
-                unit.source,
-                [
-                    f"{unit.key_prefix}input_model: {unit.model_path} is an OpenVINO IR, which converts for rvc2 and rvc3 "
-                    f"(step {step} is not one of theirs); give the ONNX model for the other targets"
-                ],
-            )
+        if step not in self.IR_STEPS:
+            self._refuse_ir(name, f"step {step} is not one of theirs")
         stage = unit.stage
         if step in (
             "attach_normalization",

@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,18 +43,34 @@ def public_mode(path: str | Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write to: it becomes ``path`` (usual permissions) when
+    the block succeeds and is removed when it fails, so no partial output is ever left."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=str)
-            f.write("\n")
+        yield Path(tmp)
         public_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def replace_directory(tmp: Path, dest: Path) -> None:
+    """Put a fully written temporary directory in the place of ``dest`` (usual permissions)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    public_mode(tmp, directory=True)
+    os.replace(tmp, dest)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with atomic_file(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
 
 
 def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:

@@ -59,9 +59,7 @@ def all_targets(wildcards):
     for name in MATRIX:
         if _checked(PROJECT.is_ir, name):
             # An OpenVINO IR given as the model: compiled for rvc2/rvc3 as it is.
-            other = [t for t in PROJECT.targets if t not in ("rvc2", "rvc3")]
-            if other:
-                _checked(PROJECT.params, name, "attach_normalization")
+            _checked(PROJECT.check_ir_targets, name)
         else:
             targets += [
                 f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES

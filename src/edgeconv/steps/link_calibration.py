@@ -27,9 +27,15 @@ class ScriptError(CalibrationError):
     """A calibration script that cannot be used."""
 
 
-def _script_source(script: str, root: Path) -> tuple[str, str]:
+def script_file(script: str) -> str | None:
+    """The path a ``script`` value names (one line ending in ``.py``), or None for inline code."""
     text = script.strip()
-    if text.endswith(".py") and "\n" not in text:
+    return text if text.endswith(".py") and "\n" not in text else None
+
+
+def _script_source(script: str, root: Path) -> tuple[str, str]:
+    text = script_file(script)
+    if text is not None:
         path = Path(text) if Path(text).is_absolute() else root / text
         try:
             return path.read_text(), str(path)

@@ -12,7 +12,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage, move_preprocessing, resolve_stage
 from edgeconv.config.schema import StageConfig
 from edgeconv.errors import CalibrationError, VerificationError
-from edgeconv.onnx_io import load_onnx, model_info, numpy_dtype, read_model_info, save_onnx
+from edgeconv.onnx_io import load_onnx, numpy_dtype, read_model_info, save_onnx
 from edgeconv.records import assemble_buildinfo, write_json_atomic
 
 Paths = dict[str, Path]
@@ -266,12 +266,9 @@ def compile_vpux_blob(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> 
 
 
 def extract_postprocessor(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
-    from edgeconv.archive_input import ArchiveError, extract_member, postprocessor_path, read_config
+    from edgeconv.archive_input import extract_postprocessor as extract
 
-    member = postprocessor_path(read_config(inputs["archive"]))
-    if member is None:
-        raise ArchiveError(f"{inputs['archive']}: no head links a post-processor")
-    extract_member(inputs["archive"], member, outputs["model"])
+    member = extract(inputs["archive"], outputs["model"])
     return {"member": member, "tool_calls": [{"tool": "edgeconv", "call": f"extract_member(archive, {member!r})"}]}
 
 
@@ -310,20 +307,21 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
     info = read_model_info(inputs["main_onnx"])
     main = inputs["main_artifact_0"].name
     heads = [dict(h) for h in options.get("heads") or []]
-    files = {p.name: p for p in main_files.values()}
+    files: dict[str, Path | bytes] = {p.name: p for p in main_files.values()}
     if stages:
         post_files = part("post")
         files.update({p.name: p for p in post_files.values()})
         post = inputs["post_artifact_0"].name
         heads[0] = {**heads[0], "metadata": {**(heads[0].get("metadata") or {}), "postprocessor_path": post}}
-        buildinfo = {
-            stages["main"]: json.loads(inputs["main_buildinfo"].read_text()),
-            stages["post"]: json.loads(inputs["post_buildinfo"].read_text()),
-        }
-        buildinfo_path = outputs["archive"].with_name(f".{outputs['archive'].name}.buildinfo.json")
-        write_json_atomic(buildinfo_path, buildinfo)
+        buildinfo: Path | bytes = json.dumps(
+            {
+                stages["main"]: json.loads(inputs["main_buildinfo"].read_text()),
+                stages["post"]: json.loads(inputs["post_buildinfo"].read_text()),
+            },
+            indent=2,
+        ).encode()
     else:
-        buildinfo_path = inputs["main_buildinfo"]
+        buildinfo = inputs["main_buildinfo"]
     # An artifact that names its outputs differently (read where this machine can read it): the
     # archive lists its names and the heads are mapped to them.
     names = na.artifact_output_names(inputs["main_artifact_0"], list(stage.outputs))
@@ -342,12 +340,8 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
             if spec.is_image or spec.needs_normalization:
                 entry["preprocessing"] = preprocessing_block(spec)
     validator = na.validate(config)
-    files["buildinfo.json"] = buildinfo_path
-    try:
-        na.write_archive(outputs["archive"], files, config)
-    finally:
-        if stages:
-            buildinfo_path.unlink(missing_ok=True)
+    files["buildinfo.json"] = buildinfo
+    na.write_archive(outputs["archive"], files, config)
     return {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
 
 

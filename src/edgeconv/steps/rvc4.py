@@ -3,7 +3,6 @@ snpe-dlc-graph-prepare and snpe-dlc-info. The command lines come from :mod:`edge
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.onnx_io import numpy_dtype
-from edgeconv.records import public_mode
+from edgeconv.records import atomic_file, replace_directory
 from edgeconv.targets import rvc4
 from edgeconv.tools import model_files, place_output, run_tool, tool_version
 
@@ -38,16 +37,12 @@ def prepare_snpe_inputs(
                 np.ascontiguousarray(arr).tofile(path)
                 paths[inp.name] = str(raw_dir / path.name)
             samples.append(paths)
-        if raw_dir.exists():
-            shutil.rmtree(raw_dir)
-        public_mode(tmp_dir, directory=True)
-        os.replace(tmp_dir, raw_dir)
+        replace_directory(tmp_dir, raw_dir)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     lines = rvc4.input_list_lines([i.name for i in live], samples)
-    tmp = input_list.with_name(f".{input_list.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, input_list)
+    with atomic_file(input_list) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return {"samples": n, "first_line": lines[0] if lines else None}
 
 
