@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,qnn]'
+	$(BIN)/python -m pip install --quiet -e '.[test,qnn,tflite]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -157,3 +157,130 @@ def head_net(path: Path | None = None, size: int = 16, seed: int = 2) -> onnx.Mo
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> Path:
+    """A TFLite model written with the flatbuffer schema (no TensorFlow needed):
+    input [1,S,S,C] NHWC -> CONV_2D(8, 3x3, SAME, RELU) -> CONV_2D(4, 1x1) -> `features` [1,S,S,4]
+    and MEAN over H, W -> `pooled` [1,4]."""
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((8, 3, 3, channels)) * 0.2).astype(np.float32)
+    b1 = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    w2 = (rng.standard_normal((4, 1, 1, 8)) * 0.3).astype(np.float32)
+    b2 = (rng.standard_normal(4) * 0.1).astype(np.float32)
+    axes = np.array([1, 2], dtype=np.int32)
+    import tflite
+
+    F32, I32 = tflite.TensorType.FLOAT32, tflite.TensorType.INT32
+    # (name, shape, type, data or None)
+    tensors = [
+        ("input", [1, size, size, channels], F32, None),
+        ("w1", list(w1.shape), F32, w1), ("b1", [8], F32, b1), ("hidden", [1, size, size, 8], F32, None),
+        ("w2", list(w2.shape), F32, w2), ("b2", [4], F32, b2), ("features", [1, size, size, 4], F32, None),
+        ("axes", [2], I32, axes), ("pooled", [1, 4], F32, None),
+    ]
+    import flatbuffers
+
+    b = flatbuffers.Builder(1024)
+
+    def ivec(start, values):
+        start(b, len(values))
+        for v in reversed(values):
+            b.PrependInt32(v)
+        return b.EndVector()
+
+    buffers = [None] + [t[3] for t in tensors if t[3] is not None]
+    buf_offsets = []
+    for data in buffers:
+        vec = b.CreateByteVector(data.tobytes()) if data is not None else None
+        tflite.BufferStart(b)
+        if vec is not None:
+            tflite.BufferAddData(b, vec)
+        buf_offsets.append(tflite.BufferEnd(b))
+    tensor_offsets, next_buf = [], 1
+    for name, shape, ttype, data in tensors:
+        n = b.CreateString(name)
+        s = ivec(tflite.TensorStartShapeVector, shape)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, s)
+        tflite.TensorAddType(b, ttype)
+        tflite.TensorAddName(b, n)
+        if data is not None:
+            tflite.TensorAddBuffer(b, next_buf)
+            next_buf += 1
+        else:
+            tflite.TensorAddBuffer(b, 0)
+        tensor_offsets.append(tflite.TensorEnd(b))
+    idx = {t[0]: i for i, t in enumerate(tensors)}
+
+    def conv_options(act, padding):
+        tflite.Conv2DOptionsStart(b)
+        tflite.Conv2DOptionsAddPadding(b, padding)
+        tflite.Conv2DOptionsAddStrideW(b, 1)
+        tflite.Conv2DOptionsAddStrideH(b, 1)
+        tflite.Conv2DOptionsAddDilationWFactor(b, 1)
+        tflite.Conv2DOptionsAddDilationHFactor(b, 1)
+        tflite.Conv2DOptionsAddFusedActivationFunction(b, act)
+        return tflite.Conv2DOptionsEnd(b), tflite.BuiltinOptions.Conv2DOptions
+
+    def reducer_options():
+        tflite.ReducerOptionsStart(b)
+        tflite.ReducerOptionsAddKeepDims(b, False)
+        return tflite.ReducerOptionsEnd(b), tflite.BuiltinOptions.ReducerOptions
+
+    ops = [
+        (0, ["input", "w1", "b1"], ["hidden"], conv_options(tflite.ActivationFunctionType.RELU, tflite.Padding.SAME)),
+        (0, ["hidden", "w2", "b2"], ["features"], conv_options(tflite.ActivationFunctionType.NONE, tflite.Padding.VALID)),
+        (1, ["features", "axes"], ["pooled"], reducer_options()),
+    ]
+    op_offsets = []
+    for opcode, ins, outs, (opts, opts_type) in ops:
+        iv = ivec(tflite.OperatorStartInputsVector, [idx[n] for n in ins])
+        ov = ivec(tflite.OperatorStartOutputsVector, [idx[n] for n in outs])
+        tflite.OperatorStart(b)
+        tflite.OperatorAddOpcodeIndex(b, opcode)
+        tflite.OperatorAddInputs(b, iv)
+        tflite.OperatorAddOutputs(b, ov)
+        tflite.OperatorAddBuiltinOptionsType(b, opts_type)
+        tflite.OperatorAddBuiltinOptions(b, opts)
+        op_offsets.append(tflite.OperatorEnd(b))
+
+    def table_vec(start, offs):
+        start(b, len(offs))
+        for o in reversed(offs):
+            b.PrependUOffsetTRelative(o)
+        return b.EndVector()
+
+    tv = table_vec(tflite.SubGraphStartTensorsVector, tensor_offsets)
+    opv = table_vec(tflite.SubGraphStartOperatorsVector, op_offsets)
+    inv = ivec(tflite.SubGraphStartInputsVector, [idx["input"]])
+    outv = ivec(tflite.SubGraphStartOutputsVector, [idx["features"], idx["pooled"]])
+    sname = b.CreateString("main")
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tv)
+    tflite.SubGraphAddOperators(b, opv)
+    tflite.SubGraphAddInputs(b, inv)
+    tflite.SubGraphAddOutputs(b, outv)
+    tflite.SubGraphAddName(b, sname)
+    sg = tflite.SubGraphEnd(b)
+    codes = []
+    for code in (tflite.BuiltinOperator.CONV_2D, tflite.BuiltinOperator.MEAN):
+        tflite.OperatorCodeStart(b)
+        tflite.OperatorCodeAddDeprecatedBuiltinCode(b, code)
+        tflite.OperatorCodeAddBuiltinCode(b, code)
+        tflite.OperatorCodeAddVersion(b, 1)
+        codes.append(tflite.OperatorCodeEnd(b))
+    cv = table_vec(tflite.ModelStartOperatorCodesVector, codes)
+    sgv = table_vec(tflite.ModelStartSubgraphsVector, [sg])
+    bv = table_vec(tflite.ModelStartBuffersVector, buf_offsets)
+    desc = b.CreateString("edgeconv test model")
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, cv)
+    tflite.ModelAddSubgraphs(b, sgv)
+    tflite.ModelAddBuffers(b, bv)
+    tflite.ModelAddDescription(b, desc)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b.Output())
+    return path

@@ -1,6 +1,6 @@
 """The ``edgeconv`` command: what users of Luxonis ModelConverter already know.
 
-    edgeconv convert <target> --path <config.yaml|model.onnx> [--output-dir DIR] [key value ...]
+    edgeconv convert <target> --path <config.yaml|model.onnx|model.tflite|archive.tar.xz> [--output-dir DIR] [key value ...]
     edgeconv infer <target> --model-path <artifact> --input-path DIR --output-dir DIR
 
 ``convert`` runs the Snakemake workflow for one model and one target (only what is out of date
@@ -58,12 +58,14 @@ def convert(args: argparse.Namespace) -> int:
         raise UsageError(f"--path {path} does not exist; give a model config (.yaml) or an ONNX model")
     if path.suffix.lower() in (".yaml", ".yml"):
         name, location = path.stem, {"model_configs_dir": str(path.parent.resolve())}
-    elif path.suffix.lower() == ".onnx":
+    elif path.suffix.lower() in (".onnx", ".tflite", ".xml"):
         name, location = path.stem, {"models_dir": str(path.parent.resolve())}
     elif path.name.endswith(".tar.xz"):  # an NN Archive
         name, location = path.name[: -len(".tar.xz")], {"models_dir": str(path.parent.resolve())}
     else:
-        raise UsageError(f"--path {path}: give a model config (.yaml/.yml), an ONNX model (.onnx) or an NN Archive (.tar.xz)")
+        raise UsageError(
+            f"--path {path}: give a model config (.yaml/.yml), a model (.onnx, .tflite, OpenVINO .xml) or an NN Archive (.tar.xz)"
+        )
     overrides = _overrides(args.overrides)
     config = [
         f"models={_yaml_flow([name])}",
@@ -188,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
         "inputs.0.shape '[1,3,320,320]' rvc4.quantization_mode FP16_STANDARD",
     )
     c.add_argument("target", choices=TARGETS)
-    c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format), ONNX model or NN Archive")
+    c.add_argument("--path", required=True, help="model config (.yaml, ModelConverter format), model (.onnx, .tflite, OpenVINO .xml) or NN Archive")
     c.add_argument("--to", choices=["native", "nn_archive"], default="native",
                    help="native artifacts, or an NN Archive (<model>.tar.xz with config.json)")
     c.add_argument("--output-dir", help="copy the artifacts and their buildinfo.json here")

@@ -99,9 +99,13 @@ def model_info(model: onnx.ModelProto, path: str = "<memory>") -> ModelInfo:
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
-    """Inputs and outputs of an ONNX model, or of an OpenVINO IR (``.xml`` beside its ``.bin``)."""
+    """Inputs and outputs of an ONNX model, an OpenVINO IR (``.xml`` beside its ``.bin``) or a TFLite model."""
     if Path(path).suffix.lower() == ".xml":
         return ir_model_info(Path(path))
+    if Path(path).suffix.lower() == ".tflite":
+        from edgeconv.tflite_io import tflite_model_info
+
+        return tflite_model_info(Path(path))
     return model_info(load_onnx(path, load_external_data=False), str(path))
 
 

@@ -131,10 +131,14 @@ class Project:
         return str(self.config_path(model) or self.archive_path(model) or self.bare_model(model))
 
     def bare_model(self, model: str) -> Path:
-        """``models/<model>.onnx``, or ``models/<model>.xml`` (an OpenVINO IR) when only that exists."""
+        """``models/<model>.onnx``, else ``models/<model>.xml`` (an OpenVINO IR) or
+        ``models/<model>.tflite`` when only that exists."""
         onnx_path = self.models_dir / f"{model}.onnx"
-        ir = self.models_dir / f"{model}.xml"
-        return ir if ir.exists() and not onnx_path.exists() else onnx_path
+        if not onnx_path.exists():
+            for suffix in (".xml", ".tflite"):
+                if (self.models_dir / f"{model}{suffix}").exists():
+                    return self.models_dir / f"{model}{suffix}"
+        return onnx_path
 
     def heads(self, model: str) -> list[Any]:
         """The output archive's heads: those of an NN Archive given as input (carried over), else
@@ -153,9 +157,10 @@ class Project:
             inputs.update({f"{part}_artifact_{i}": f for i, f in enumerate(files)})
             inputs[f"{part}_buildinfo"] = buildinfo
             inputs[f"{part}_original"] = str(self.unit(unit).model_path)
-            # The model whose outputs the archive lists: the simplified ONNX, or an IR given as input.
-            ir = self.is_ir(unit)
-            inputs[f"{part}_onnx"] = str(self.unit(unit).model_path) if ir else f"results/intermediate/{unit}/simplified.onnx"
+            # The model whose outputs the archive lists: the simplified ONNX, or the model as given
+            # when the target compiles it as it is (an IR; a TFLite model for rvc4 and hailo).
+            as_given = self.is_ir(unit) or (self.is_tflite(unit) and target in self.TFLITE_NATIVE)
+            inputs[f"{part}_onnx"] = str(self.unit(unit).model_path) if as_given else f"results/intermediate/{unit}/simplified.onnx"
         return inputs
 
     def _archive_parts(self, name: str) -> dict[str, str]:
@@ -339,6 +344,53 @@ class Project:
     def is_ir(self, name: str) -> bool:
         return self.unit(name).model_path.suffix.lower() == ".xml"
 
+    # Targets whose tools read a TFLite model themselves (snpe-tflite-to-dlc, the DFC's TFLite
+    # parser); the others get the ONNX tflite2onnx makes of it, as the reference does for RVC2/RVC3.
+    TFLITE_NATIVE = ("rvc4", "hailo")
+
+    def is_tflite(self, name: str) -> bool:
+        return self.unit(name).model_path.suffix.lower() == ".tflite"
+
+    def onnx_source(self, name: str) -> str:
+        """The ONNX model the ONNX chain starts from: the model file, or for a TFLite model the
+        ONNX the tflite_to_onnx rule makes of it."""
+        if self.is_tflite(name):
+            return f"results/intermediate/{name}/tflite/{name}.onnx"
+        return str(self.unit(name).model_path)
+
+    def _check_tflite_as_is(self, name: str, target: str) -> None:
+        """A TFLite model compiled as it is cannot take what would have to go into its graph: for
+        rvc4 any normalization or reversal, for hailo what its model script cannot do (the
+        normalization of an input that has not 3 channels)."""
+        unit = self.unit(name)
+        stage = unit.resolved
+        if stage is None:
+            return
+        if self.archive_preprocess(unit.model):
+            from edgeconv.config.resolve import move_preprocessing
+
+            stage = move_preprocessing(stage)
+        if target == "hailo":
+            from edgeconv.targets.hailo import needs_graph_normalization
+
+            in_graph = needs_graph_normalization(stage)
+            graph_needs = {i.name: in_graph[i.name][1] and i.needs_normalization for i in stage.inputs}
+        else:
+            graph_needs = {i.name: i.needs_normalization for i in stage.inputs}
+        problems = []
+        for idx, spec in enumerate(stage.inputs):
+            if spec.frozen_value is not None:
+                problems.append(f"{unit.key_prefix}inputs.{idx}.frozen_value: {target} takes a TFLite model as it is; an input cannot be frozen in it")
+            elif graph_needs.get(spec.name):
+                problems.append(
+                    f"{unit.key_prefix}inputs.{idx} ({spec.name}): {target} takes a TFLite model as it is, so "
+                    f"{'mean/scale and channel reversal' if target == 'rvc4' else 'mean/scale of a non-3-channel input'} cannot be put into it; "
+                    "use `encoding: NONE` (or the same encoding on both sides) without mean/scale values, or "
+                    "archive_preprocess so that the camera applies them"
+                )
+        if problems:
+            raise ConfigError(unit.source, problems)
+
     def check_ir_targets(self, name: str) -> None:
         """An IR unit in the matrix: every target of the matrix must be rvc2 or rvc3."""
         other = [t for t in self.targets if t not in ("rvc2", "rvc3")]
@@ -402,10 +454,10 @@ class Project:
             if c.exists():
                 if c.suffix.lower() == ".bin" and c.with_suffix(".xml").exists():
                     c = c.with_suffix(".xml")
-                if c.suffix.lower() not in (".onnx", ".xml"):
+                if c.suffix.lower() not in (".onnx", ".xml", ".tflite"):
                     raise ConfigError(
                         source,
-                        [f"{prefix}input_model: {c} is neither ONNX (.onnx) nor an OpenVINO IR (.xml + .bin); export it to ONNX"],
+                        [f"{prefix}input_model: {c} is not ONNX (.onnx), an OpenVINO IR (.xml + .bin) or TFLite (.tflite); export it to ONNX"],
                     )
                 return c
         first = candidates[0]
@@ -466,6 +518,7 @@ class Project:
             "pot_quantize",
             "prepare_snpe_inputs",
             "onnx_to_dlc",
+            "tflite_to_dlc",
             "graph_prepare_dlc",
             "hailo_parse",
             "hailo_optimize",
@@ -521,10 +574,12 @@ class Project:
             }
             if step == "compile_blob":  # the shave variants of a superblob take shaves from their path
                 base["options"]["shaves"] = rvc2.number_of_shaves
-        elif step == "onnx_to_dlc":
+        elif step in ("onnx_to_dlc", "tflite_to_dlc"):
             r4 = stage.rvc4
+            if step == "tflite_to_dlc":
+                self._check_tflite_as_is(name, "rvc4")
             base["options"] = {
-                "tool": self.tool("rvc4", "snpe-onnx-to-dlc"),
+                "tool": self.tool("rvc4", f"snpe-{step.split('_')[0]}-to-dlc"),
                 # Only FP16 changes the conversion; other modes differ from snpe-dlc-quant on.
                 "fp16": r4.quantization_mode == "FP16_STANDARD",
                 "args": r4.snpe_onnx_to_dlc_args,
@@ -553,6 +608,8 @@ class Project:
             base["options"] = {"python": self.tool("hailo", "python"), "hw_arch": h.hw_arch}
             if step == "hailo_parse":
                 base["options"]["force_onnx_names"] = h.force_onnx_names
+                if self.is_tflite(name):
+                    self._check_tflite_as_is(name, "hailo")
             if step == "hailo_optimize":
                 base["options"].update(
                     optimization_level=h.optimization_level,
@@ -598,6 +655,7 @@ class Project:
         "pot_quantize": "rvc3",
         "compile_vpux_blob": "rvc3",
         "onnx_to_dlc": "rvc4",
+        "tflite_to_dlc": "rvc4",
         "quantize_dlc": "rvc4",
         "graph_prepare_dlc": "rvc4",
         "hailo_parse": "hailo",

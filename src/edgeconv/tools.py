@@ -33,7 +33,7 @@ HOW_TO_PROVIDE: dict[tuple[str, str], str] = {
     ),
 }
 
-for _tool in ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"):
+for _tool in ("snpe-onnx-to-dlc", "snpe-tflite-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"):
     HOW_TO_PROVIDE[("rvc4", _tool)] = (
         "SNPE / Qualcomm AI Runtime (QAIRT) comes from Qualcomm's SDK archive (qpm.qualcomm.com), not from PyPI; "
         "unpack it and set toolchains.rvc4.bin_dir to its bin/x86_64-linux-clang directory in config/config.yaml "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """TEST DOUBLE of Qualcomm SNPE's command-line tools -- lives under tests/, never shipped or found by
-the product. Invoked through the symlinks snpe-onnx-to-dlc, snpe-dlc-quant, snpe-dlc-graph-prepare
+the product. Invoked through the symlinks snpe-onnx-to-dlc, snpe-tflite-to-dlc, snpe-dlc-quant, snpe-dlc-graph-prepare
 and snpe-dlc-info. Each checks its arguments the way the real tool would (the ONNX loads and has the
-named inputs/outputs with those dims, every input-list line names existing raw files of the right
+named inputs/outputs with those dims; so does the .tflite, every input-list line names existing raw files of the right
 byte size, SoCs and levels are valid) and writes a JSON stand-in for a DLC that the next tool checks.
 """
 
@@ -40,10 +40,40 @@ def write_dlc(path, data):
     Path(path).write_text(json.dumps(data, indent=1))
 
 
-def onnx_to_dlc(argv):
+def _onnx_io(path):
     import onnx
 
-    p = argparse.ArgumentParser(prog="snpe-onnx-to-dlc")
+    try:
+        model = onnx.load(path)
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        fail(f"cannot load ONNX {path}: {exc}")
+    inits = {i.name for i in model.graph.initializer}
+    graph_inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input if i.name not in inits}
+    tensors = {o for n in model.graph.node for o in n.output} | set(graph_inputs)
+    return graph_inputs, tensors
+
+
+def _tflite_io(path):
+    import tflite
+
+    try:
+        data = Path(path).read_bytes()
+        if data[4:8] != b"TFL3":
+            raise ValueError("no TFL3 identifier")
+        graph = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
+        names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
+        graph_inputs = {names[graph.Inputs(i)]: [int(d) for d in graph.Tensors(graph.Inputs(i)).ShapeAsNumpy()]
+                        for i in range(graph.InputsLength())}
+    except Exception as exc:
+        fail(f"cannot load TFLite model {path}: {exc}")
+    return graph_inputs, set(names)
+
+
+def onnx_to_dlc(argv):
+    """snpe-onnx-to-dlc, and snpe-tflite-to-dlc (same arguments, a .tflite as --input_network)."""
+    tool = Path(sys.argv[0]).name
+    p = argparse.ArgumentParser(prog=tool)
     p.add_argument("-i", "--input_network", required=True)
     p.add_argument("-o", "--output_path", required=True)
     p.add_argument("--input_dim", nargs=2, action="append", default=[])
@@ -53,20 +83,13 @@ def onnx_to_dlc(argv):
     p.add_argument("--float_bitwidth", type=int, choices=[16, 32], default=32)
     p.add_argument("--quantization_overrides")
     a = p.parse_args(argv)
-    try:
-        model = onnx.load(a.input_network)
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        fail(f"cannot load ONNX {a.input_network}: {exc}")
-    inits = {i.name for i in model.graph.initializer}
-    graph_inputs = {i.name: i for i in model.graph.input if i.name not in inits}
-    tensors = {o for n in model.graph.node for o in n.output} | set(graph_inputs)
+    graph_inputs, tensors = (_tflite_io if tool == "snpe-tflite-to-dlc" else _onnx_io)(a.input_network)
     inputs = {}
     for name, dims in a.input_dim:
         if name not in graph_inputs:
             fail(f"--input_dim: no input {name!r} in the model")
         dims = [int(d) for d in dims.split(",")]
-        model_dims = [d.dim_value for d in graph_inputs[name].type.tensor_type.shape.dim]
+        model_dims = graph_inputs[name]
         if len(dims) != len(model_dims) or any(m and m != d for m, d in zip(model_dims, dims)):
             fail(f"--input_dim {name} {dims} does not match the model's {model_dims}")
         inputs[name] = {"dims": dims, "dtype": "float32", "layout": None}
@@ -161,7 +184,7 @@ def dlc_info(argv):
         print(",".join(row))
 
 
-TOOLS = {"snpe-onnx-to-dlc": onnx_to_dlc, "snpe-dlc-quant": dlc_quant,
+TOOLS = {"snpe-onnx-to-dlc": onnx_to_dlc, "snpe-tflite-to-dlc": onnx_to_dlc, "snpe-dlc-quant": dlc_quant,
          "snpe-dlc-graph-prepare": graph_prepare, "snpe-dlc-info": dlc_info}
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def test_parse_spec_and_graph_normalization_for_non_colour_inputs():
     stage = _stage({"inputs": [{"name": "image"}, {"name": "gain", "frozen_value": [1, 2, 3, 4]}]}, two_input_net())
     spec = hailo.parse_spec(stage, "in.onnx", "m.har", "m", "hailo8l", True)
     assert spec == {
-        "hw_arch": "hailo8l", "onnx": "in.onnx", "har": "m.har", "net_name": "m",
+        "hw_arch": "hailo8l", "model": "in.onnx", "har": "m.har", "net_name": "m",
         "start_node_names": ["image"], "net_input_shapes": {"image": [1, 3, 8, 8]},
         "end_node_names": ["out", "aux"], "force_onnx_names": True,
     }

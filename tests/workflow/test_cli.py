@@ -1,12 +1,14 @@
 """The `edgeconv` command: help, bad arguments and exit codes, convert with overrides, infer."""
 
+import json
 import subprocess
 import sys
+import tarfile
 
 import numpy as np
 import pytest
 
-from models import conv_net
+from models import conv_net, tflite_net
 
 pytestmark = pytest.mark.workflow
 CLI = [sys.executable, "-m", "edgeconv.cli"]
@@ -23,7 +25,7 @@ def test_help_and_usage_errors(tmp_path):
     proc = _run(tmp_path, "convert", "openvino", "--path", "missing.onnx")
     assert proc.returncode == 2 and "--path missing.onnx does not exist" in proc.stderr
     (tmp_path / "m.txt").write_text("x")
-    assert "give a model config (.yaml/.yml), an ONNX model" in _run(tmp_path, "convert", "openvino", "--path", "m.txt").stderr
+    assert "give a model config (.yaml/.yml), a model (.onnx, .tflite" in _run(tmp_path, "convert", "openvino", "--path", "m.txt").stderr
     conv_net(tmp_path / "m.onnx")
     proc = _run(tmp_path, "convert", "openvino", "--path", "m.onnx", "inputs.0.shape")
     assert proc.returncode == 2 and "has no value" in proc.stderr
@@ -53,6 +55,16 @@ def test_convert_with_overrides_then_infer(tmp_path):
     assert np.load(outs[0]).shape == (1, 4)
     bad = _run(tmp_path, "infer", "openvino", "--model-path", "out/net.xml", "--input-path", "src", "--output-dir", "r")
     assert bad.returncode == 2 and "holds no <input name>/*.npy" in bad.stderr
+
+
+def test_convert_a_tflite_model_to_an_archive(tmp_path):
+    tflite_net(tmp_path / "src" / "tnet.tflite", size=12)
+    proc = _run(tmp_path, "convert", "openvino", "--path", "src/tnet.tflite", "--to", "nn_archive", "--output-dir", "out",
+                "encoding", "NONE", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with tarfile.open(tmp_path / "out" / "tnet.tar.xz") as tar:
+        config = json.loads(tar.extractfile("config.json").read())
+    assert config["model"]["inputs"][0]["shape"] == [1, 12, 12, 3] and config["model"]["inputs"][0]["layout"] == "NHWC"
 
 
 def test_convert_a_two_stage_config_to_one_archive(tmp_path):

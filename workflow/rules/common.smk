@@ -60,6 +60,10 @@ def all_targets(wildcards):
         if _checked(PROJECT.is_ir, name):
             # An OpenVINO IR given as the model: compiled for rvc2/rvc3 as it is.
             _checked(PROJECT.check_ir_targets, name)
+        elif _checked(PROJECT.is_tflite, name) and set(PROJECT.targets) <= set(
+            PROJECT.TFLITE_NATIVE
+        ):
+            pass  # rvc4 and hailo read the TFLite model themselves: no ONNX chain
         else:
             targets += [
                 f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
@@ -111,6 +115,15 @@ def qdq_inputs(wildcards):
     return inputs
 
 
+def source_records(wildcards):
+    """The record of tflite_to_onnx, first in the build info of a TFLite model's ONNX-chain artifacts."""
+    if _checked(PROJECT.is_tflite, wildcards.model):
+        return {
+            "record_0": f"{RESULTS}/intermediate/{wildcards.model}/records/tflite_to_onnx.json"
+        }
+    return {}
+
+
 def htp_buildinfo_inputs(wildcards):
     """Records of every step that made the context binary, in the order they ran."""
     records = f"{RESULTS}/intermediate/{wildcards.model}/records"
@@ -121,7 +134,7 @@ def htp_buildinfo_inputs(wildcards):
     return {
         f"record_{chr(ord('a') + i)}": f"{records}/{s}.json"
         for i, s in enumerate(steps)
-    }
+    } | source_records(wildcards)
 
 
 def blob_variant_params(wildcards):
@@ -135,17 +148,26 @@ def graph_prepare_inputs(wildcards):
     rvc4 = f"{RESULTS}/intermediate/{wildcards.model}/rvc4"
     quantized = _checked(PROJECT.dlc_quantized, wildcards.model)
     dlc = (
-        f"{rvc4}/{wildcards.model}.quantized.dlc"
-        if quantized
-        else f"{rvc4}/{wildcards.model}.dlc"
+        f"{rvc4}/{wildcards.model}.quantized.dlc" if quantized else float_dlc(wildcards)
     )
-    return {"dlc": dlc, "original": source_model(wildcards)}
+    return {"dlc": dlc, "original": interface_model(wildcards)}
+
+
+def float_dlc(wildcards):
+    """snpe-onnx-to-dlc's DLC, or snpe-tflite-to-dlc's for a TFLite model."""
+    rvc4 = f"{RESULTS}/intermediate/{wildcards.model}/rvc4"
+    if _checked(PROJECT.is_tflite, wildcards.model):
+        return f"{rvc4}/{wildcards.model}.tflite.dlc"
+    return f"{rvc4}/{wildcards.model}.dlc"
 
 
 def rvc4_buildinfo_inputs(wildcards):
     model = wildcards.model
     records = f"{RESULTS}/intermediate/{model}/records"
-    steps = ["attach_normalization", "optimize_onnx", "simplify", "onnx_to_dlc"]
+    if _checked(PROJECT.is_tflite, model):
+        steps = ["tflite_to_dlc"]
+    else:
+        steps = ["attach_normalization", "optimize_onnx", "simplify", "onnx_to_dlc"]
     if _checked(PROJECT.dlc_quantized, model):
         steps += ["prepare_calibration", "prepare_snpe_inputs", "quantize_dlc"]
     steps.append("graph_prepare_dlc")
@@ -159,12 +181,16 @@ def hailo_buildinfo_inputs(wildcards):
     model = wildcards.model
     records = f"{RESULTS}/intermediate/{model}/records"
     artifact = _checked(PROJECT.hailo_artifact, model)
-    steps = [
-        "hailo_attach_normalization",
-        "hailo_optimize_onnx",
-        "hailo_simplify",
-        "hailo_parse",
-    ]
+    steps = (
+        []
+        if _checked(PROJECT.is_tflite, model)
+        else [
+            "hailo_attach_normalization",
+            "hailo_optimize_onnx",
+            "hailo_simplify",
+        ]
+    )
+    steps.append("hailo_parse")
     inputs = {}
     if artifact == "parsed.har":
         inputs["artifact"] = f"{RESULTS}/intermediate/{model}/hailo/{model}.parsed.har"
@@ -228,7 +254,7 @@ def rvc3_buildinfo_inputs(wildcards):
     inputs.update(
         {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
     )
-    return inputs
+    return inputs | source_records(wildcards)
 
 
 def archive_inputs(wildcards):
@@ -274,7 +300,7 @@ def rvc2_buildinfo_inputs(wildcards):
         not ir
     ):  # mo's IR is verified against the ONNX; an IR given as the model is compiled as it is
         inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
-    return inputs
+    return inputs | source_records(wildcards)
 
 
 def input_args(wildcards, input):
@@ -289,7 +315,22 @@ def record_args(wildcards, input):
 
 
 def source_model(wildcards):
+    """The ONNX model the chain starts from (for a TFLite model: tflite_to_onnx's ONNX)."""
+    return _checked(PROJECT.onnx_source, wildcards.model)
+
+
+def interface_model(wildcards):
+    """The model file as given (ONNX, IR or TFLite): what steps read the inputs and outputs from."""
     return str(_checked(PROJECT.unit, wildcards.model).model_path)
+
+
+def hailo_parse_inputs(wildcards):
+    """The DFC parses the hailo-flavor ONNX, or a TFLite model as it is."""
+    model = interface_model(wildcards)
+    if _checked(PROJECT.is_tflite, wildcards.model):
+        return {"tflite": model, "original": model}
+    onnx = f"{RESULTS}/intermediate/{wildcards.model}/hailo/simplified.onnx"
+    return {"onnx": onnx, "original": model}
 
 
 def source_external_data(wildcards):
@@ -302,7 +343,7 @@ def source_external_data(wildcards):
 def calibration_inputs(wildcards):
     """The model, the calibration files, and the upstream stages' outputs a linked input reads."""
     files = _checked(PROJECT.calibration_files, wildcards.model)
-    inputs = {"model": source_model(wildcards)}
+    inputs = {"model": interface_model(wildcards)}
     inputs.update({f"file_{i:05d}": f for i, f in enumerate(files)})
     inputs.update(_checked(PROJECT.linked_inputs, wildcards.model))
     return inputs

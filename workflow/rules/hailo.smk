@@ -5,8 +5,7 @@
 
 rule hailo_parse:
     input:
-        onnx=f"{INTERMEDIATE}/hailo/simplified.onnx",
-        original=source_model,
+        unpack(hailo_parse_inputs),
     output:
         har=f"{INTERMEDIATE}/hailo/{{model}}.parsed.har",
         record=f"{RECORDS}/hailo_parse.json",
@@ -21,16 +20,16 @@ rule hailo_parse:
         container_for("hailo")
     params:
         spec=step_params("hailo_parse"),
+        inputs=input_args,
     shell:
-        "edgeconv-step hailo_parse --input onnx={input.onnx} --input original={input.original}"
-        " --output har={output.har} --params {params.spec:q} --record {output.record} --log {log}"
+        "edgeconv-step hailo_parse {params.inputs} --output har={output.har} --params {params.spec:q} --record {output.record} --log {log}"
 
 
 rule hailo_optimize:
     input:
         har=f"{INTERMEDIATE}/hailo/{{model}}.parsed.har",
         calibration=f"{INTERMEDIATE}/calibration.npz",
-        original=source_model,
+        original=interface_model,
     output:
         har=f"{RESULTS}/hailo/{{model}}.har",
         record=f"{RECORDS}/hailo_optimize.json",

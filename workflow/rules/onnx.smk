@@ -1,5 +1,25 @@
 # The ONNX chain every target starts from:
 # source model -> attach_normalization -> optimize_onnx -> simplify.
+# A TFLite model becomes ONNX first (tflite_to_onnx, checked against LiteRT).
+
+
+rule tflite_to_onnx:
+    input:
+        tflite=interface_model,
+    output:
+        onnx=f"{INTERMEDIATE}/tflite/{{model}}.onnx",
+        record=f"{RECORDS}/tflite_to_onnx.json",
+    log:
+        f"{LOGS}/tflite_to_onnx.log",
+    benchmark:
+        f"{BENCH}/tflite_to_onnx.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("tflite_to_onnx"),
+    shell:
+        "edgeconv-step tflite_to_onnx --input tflite={input.tflite} --output onnx={output.onnx}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
 
 
 rule attach_normalization:

@@ -1,4 +1,5 @@
 # RVC4 (Qualcomm QCS8550, DepthAI loads .dlc): the normalized, simplified ONNX -> snpe-onnx-to-dlc
+# (a TFLite model as it is -> snpe-tflite-to-dlc)
 # -> snpe-dlc-quant on raw calibration files -> snpe-dlc-graph-prepare for rvc4.htp_socs ->
 # snpe-dlc-info. Command lines: src/edgeconv/targets/rvc4.py.
 
@@ -6,7 +7,7 @@
 rule prepare_snpe_inputs:
     input:
         calibration=f"{INTERMEDIATE}/calibration.npz",
-        original=source_model,
+        original=interface_model,
     output:
         raw=directory(f"{INTERMEDIATE}/rvc4/raw"),
         input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
@@ -40,15 +41,33 @@ rule onnx_to_dlc:
     container:
         container_for("rvc4")
     params:
+        step="onnx_to_dlc",
         spec=step_params("onnx_to_dlc"),
+        inputs=input_args,
     shell:
-        "edgeconv-step onnx_to_dlc --input onnx={input.onnx} --input original={input.original}"
-        " --output dlc={output.dlc} --params {params.spec:q} --record {output.record} --log {log}"
+        "edgeconv-step {params.step} {params.inputs} --output dlc={output.dlc} --params {params.spec:q} --record {output.record} --log {log}"
+
+
+use rule onnx_to_dlc as tflite_to_dlc with:
+    input:
+        tflite=interface_model,
+        original=interface_model,
+    output:
+        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.tflite.dlc",
+        record=f"{RECORDS}/tflite_to_dlc.json",
+    log:
+        f"{LOGS}/tflite_to_dlc.log",
+    benchmark:
+        f"{BENCH}/tflite_to_dlc.tsv"
+    params:
+        step="tflite_to_dlc",
+        spec=step_params("tflite_to_dlc"),
+        inputs=input_args,
 
 
 rule quantize_dlc:
     input:
-        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.dlc",
+        dlc=float_dlc,
         input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
         raw=f"{INTERMEDIATE}/rvc4/raw",
     output:

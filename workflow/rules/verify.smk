@@ -55,6 +55,7 @@ use rule verify_ir as verify_ir_int8 with:
 
 rule buildinfo_ir:
     input:
+        unpack(source_records),
         artifact_xml=f"{RESULTS}/openvino/{{model}}.xml",
         artifact_bin=f"{RESULTS}/openvino/{{model}}.bin",
         verify=f"{RESULTS}/openvino/{{model}}.verify.json",
@@ -68,15 +69,15 @@ rule buildinfo_ir:
         f"{LOGS}/buildinfo_ir.log",
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
     shell:
-        "edgeconv-step buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
-        " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
-        " --input record_c={input.record_c} --input record_d={input.record_d}"
-        " --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
 
 
 rule buildinfo_ir_int8:
     input:
+        unpack(source_records),
         artifact_xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
         artifact_bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
         verify=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
@@ -91,8 +92,7 @@ rule buildinfo_ir_int8:
         f"{LOGS}/buildinfo_ir_int8.log",
     conda:
         "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
     shell:
-        "edgeconv-step buildinfo --input artifact_xml={input.artifact_xml} --input artifact_bin={input.artifact_bin}"
-        " --input verify={input.verify} --input record_a={input.record_a} --input record_b={input.record_b}"
-        " --input record_c={input.record_c} --input record_d={input.record_d} --input record_e={input.record_e}"
-        " --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"

@@ -27,13 +27,13 @@ def _call(python: str, command: str, spec: dict[str, Any], tmp: Path, reads: lis
     return {"argv": argv, "spec": spec}
 
 
-def parse(onnx_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
+def parse(model_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
     version = tool_version([options["python"], RUNNER, "--version"])
     har.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=har.parent, prefix=f".{har.name}.") as tmp:
         produced = Path(tmp) / har.name
-        spec = hailo.parse_spec(stage, str(onnx_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
-        call = _call(options["python"], "parse", spec, Path(tmp), model_files(onnx_path))
+        spec = hailo.parse_spec(stage, str(model_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
+        call = _call(options["python"], "parse", spec, Path(tmp), model_files(model_path))
         place_output(produced, har, "Hailo parse")
     return {"tool": "hailo_sdk_client", "version": version, **call}
 

@@ -55,6 +55,12 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
     }
 
 
+def tflite_to_onnx(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.tflite_to_onnx import convert
+
+    return convert(inputs["tflite"], outputs["onnx"])
+
+
 def optimize_onnx(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     from edgeconv.steps.optimize_onnx import optimize
 
@@ -214,7 +220,8 @@ def onnx_to_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
     from edgeconv.steps.rvc4 import onnx_to_dlc as run
 
     stage = resolved_stage(inputs["original"], params)
-    return {"tool_calls": [run(inputs["onnx"], stage, outputs["dlc"], params["options"])]}
+    model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]  # tflite_to_dlc: the .tflite as it is
+    return {"tool_calls": [run(model, stage, outputs["dlc"], params["options"])]}
 
 
 def quantize_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +241,8 @@ def hailo_parse(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
     from edgeconv.steps.hailo import parse
 
     stage = resolved_stage(inputs["original"], params)
-    return {"tool_calls": [parse(inputs["onnx"], stage, outputs["har"], params["model"], params["options"])]}
+    model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]  # a .tflite goes to the DFC as it is
+    return {"tool_calls": [parse(model, stage, outputs["har"], params["model"], params["options"])]}
 
 
 def hailo_optimize(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -361,6 +369,7 @@ def fetch_demo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
 
 
 STEPS: dict[str, Step] = {
+    "tflite_to_onnx": tflite_to_onnx,
     "attach_normalization": attach_normalization,
     "optimize_onnx": optimize_onnx,
     "simplify": simplify,
@@ -375,6 +384,7 @@ STEPS: dict[str, Step] = {
     "assemble_superblob": assemble_superblob,
     "prepare_snpe_inputs": prepare_snpe_inputs,
     "onnx_to_dlc": onnx_to_dlc,
+    "tflite_to_dlc": onnx_to_dlc,
     "quantize_dlc": quantize_dlc,
     "graph_prepare_dlc": graph_prepare_dlc,
     "hailo_parse": hailo_parse,

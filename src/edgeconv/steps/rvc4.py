@@ -46,17 +46,19 @@ def prepare_snpe_inputs(
     return {"samples": n, "first_line": lines[0] if lines else None}
 
 
-def onnx_to_dlc(onnx_path: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
+def onnx_to_dlc(model: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """snpe-onnx-to-dlc on an ONNX model, or snpe-tflite-to-dlc on a ``.tflite`` (same arguments)."""
+    name = "snpe-tflite-to-dlc" if model.suffix.lower() == ".tflite" else "snpe-onnx-to-dlc"
     version = tool_version([options["tool"], "--version"])
     dlc.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dlc.parent, prefix=f".{dlc.name}.") as tmp:
         produced = Path(tmp) / dlc.name
         argv = rvc4.onnx_to_dlc_argv(
-            options["tool"], str(onnx_path), str(produced), stage, options["fp16"], options.get("args", [])
+            options["tool"], str(model), str(produced), stage, options["fp16"], options.get("args", [])
         )
-        run_tool(argv, "snpe-onnx-to-dlc", reads=model_files(onnx_path), writes=[tmp])
-        place_output(produced, dlc, "snpe-onnx-to-dlc")
-    return {"tool": "snpe-onnx-to-dlc", "version": version, "argv": argv}
+        run_tool(argv, name, reads=model_files(model), writes=[tmp])
+        place_output(produced, dlc, name)
+    return {"tool": name, "version": version, "argv": argv}
 
 
 def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from typing import Any
 from edgeconv.config.resolve import ResolvedStage
 
 
-def parse_spec(stage: ResolvedStage, onnx_path: str, har: str, net_name: str, hw_arch: str,
+def parse_spec(stage: ResolvedStage, model_path: str, har: str, net_name: str, hw_arch: str,
                force_onnx_names: bool) -> dict[str, Any]:
     live = [i for i in stage.inputs if i.frozen_value is None]
     return {
         "hw_arch": hw_arch,
-        "onnx": onnx_path,
+        "model": model_path,  # ONNX, or a .tflite for the DFC's TFLite parser
         "har": har,
         "net_name": net_name,
         "start_node_names": [i.name for i in live],

@@ -20,13 +20,22 @@ def _runner(spec, har=None):
 
 def parse(spec):
     runner = _runner(spec)
-    runner.translate_onnx_model(
-        spec["onnx"],
-        net_name=spec["net_name"],
-        start_node_names=spec["start_node_names"],
-        net_input_shapes=spec["net_input_shapes"],
-        end_node_names=spec["end_node_names"],
-    )
+    if spec["model"].endswith(".tflite"):  # the DFC's TensorFlow (TFLite) parser
+        runner.translate_tf_model(
+            spec["model"],
+            spec["net_name"],
+            start_node_names=spec["start_node_names"],
+            end_node_names=spec["end_node_names"],
+            tensor_shapes=spec["net_input_shapes"],
+        )
+    else:
+        runner.translate_onnx_model(
+            spec["model"],
+            net_name=spec["net_name"],
+            start_node_names=spec["start_node_names"],
+            net_input_shapes=spec["net_input_shapes"],
+            end_node_names=spec["end_node_names"],
+        )
     if spec.get("force_onnx_names"):
         _force_onnx_names(runner)
     runner.save_har(spec["har"])

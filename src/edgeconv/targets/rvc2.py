@@ -9,7 +9,7 @@ patch ``mo``). Here ``--input`` carries names only and shapes go to
 casts and frozen values are put into the ONNX graph instead (same result).
 
 Preprocessing is split as the reference splits it: ``mo`` gets the mean/scale
-values of colour inputs and ``--reverse_input_channels`` when every colour
+values of channels-first colour inputs and ``--reverse_input_channels`` when every colour
 input needs reversal; when only some do, those are reversed in the ONNX graph
 (and their mean/scale values reversed to match). Mean/scale of GRAY and
 non-image inputs go into the ONNX graph (the reference drops them).
@@ -45,7 +45,9 @@ class MoPlan:
 
 def mo_plan(stage: ResolvedStage) -> MoPlan:
     live = [i for i in stage.inputs if i.frozen_value is None]
-    color = [i for i in live if i.listed and i.encoding_from in ("RGB", "BGR")]
+    # mo takes channels-first colour inputs; a channels-last one (NHWC, e.g. from TFLite) is
+    # normalized and reversed in the graph, where its channel axis is known.
+    color = [i for i in live if i.listed and i.encoding_from in ("RGB", "BGR") and not i.layout.endswith("C")]
     mismatch = [i.reverse_channels for i in color]
     partial = any(mismatch) and not all(mismatch)
     onnx_plan: dict[str, InputPlan] = {}

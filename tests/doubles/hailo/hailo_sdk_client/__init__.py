@@ -1,6 +1,6 @@
 """TEST DOUBLE of the Hailo Dataflow Compiler's ClientRunner -- lives under tests/, never shipped.
 
-Checks what the real DFC checks at each call (the ONNX loads and has the start/end nodes with
+Checks what the real DFC checks at each call (the ONNX or TFLite model loads and has the start/end nodes with
 those shapes; the model script's commands, levels and layer names; the calibration set's keys,
 NHWC shapes and dtype; parse -> optimize -> compile order) and writes JSON stand-ins for HAR/HEF.
 """
@@ -32,6 +32,20 @@ class ClientRunner:
         inits = {i.name for i in m.graph.initializer}
         inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input if i.name not in inits}
         tensors = {o for n in m.graph.node for o in n.output}
+        self._translate(model, net_name, inputs, tensors, start_node_names, net_input_shapes, end_node_names, channels_first=True)
+
+    def translate_tf_model(self, model_path, net_name, start_node_names=None, end_node_names=None, tensor_shapes=None):
+        import tflite
+
+        data = Path(model_path).read_bytes()
+        if not model_path.endswith(".tflite") or data[4:8] != b"TFL3":
+            raise ValueError(f"{model_path} is not a TFLite model")
+        graph = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
+        names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
+        inputs = {names[graph.Inputs(i)]: [int(d) for d in graph.Tensors(graph.Inputs(i)).ShapeAsNumpy()] for i in range(graph.InputsLength())}
+        self._translate(model_path, net_name, inputs, set(names), start_node_names, tensor_shapes, end_node_names, channels_first=False)
+
+    def _translate(self, model, net_name, inputs, tensors, start_node_names, net_input_shapes, end_node_names, channels_first):
         layers = {}
         for k, name in enumerate(start_node_names, 1):
             if name not in inputs:
@@ -39,7 +53,7 @@ class ClientRunner:
             shape = net_input_shapes[name]
             if len(shape) != len(inputs[name]) or any(a and a != b for a, b in zip(inputs[name], shape)):
                 raise ValueError(f"shape {shape} does not match {name} {inputs[name]}")
-            hn_shape = [-1, shape[2], shape[3], shape[1]] if len(shape) == 4 else [-1, *shape[1:]]
+            hn_shape = [-1, shape[2], shape[3], shape[1]] if len(shape) == 4 and channels_first else [-1, *shape[1:]]
             layers[f"{net_name}/input_layer{k}"] = {"type": "input_layer", "original_names": [name], "input_shapes": [hn_shape]}
         for k, name in enumerate(end_node_names, 1):
             if name not in tensors:

@@ -1,0 +1,165 @@
+"""TFLite -> ONNX with tflite2onnx (what the reference runs for RVC2/RVC3), keeping the TFLite
+model's interface, and checked against the LiteRT interpreter before it is written.
+
+tflite2onnx turns channels-last activations into channels-first, graph inputs and outputs
+included. Here a Transpose is put in front of every such input and after every such output, so
+the ONNX model takes and gives exactly what the ``.tflite`` does (names, shapes, NHWC layout):
+the config, the calibration data and the camera see one model whatever the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from edgeconv.errors import ConversionError, VerificationError
+from edgeconv.onnx_io import ModelInfo, TensorInfo, load_onnx, model_info, save_onnx
+from edgeconv.tflite_io import Interpreter, random_feeds, require_packages, tflite_model_info
+
+SAMPLES = 4
+MIN_COSINE = 0.9999
+
+
+def convert(tflite: Path, out: Path, samples: int = SAMPLES, min_cosine: float = MIN_COSINE) -> dict[str, Any]:
+    require_packages(tflite)
+    import tflite2onnx
+
+    source = tflite_model_info(tflite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        produced = Path(tmp) / out.name
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log), _captured_logging(log):
+                tflite2onnx.convert(str(tflite), str(produced))
+        except NotImplementedError as exc:
+            raise ConversionError(
+                f"{tflite}: tflite2onnx {tflite2onnx.__version__} cannot convert this model ({exc}); "
+                "export the model to ONNX instead (tf2onnx, or from its training framework)"
+            ) from None
+        except Exception as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConversionError(f"{tflite}: tflite2onnx {tflite2onnx.__version__} failed: {first}") from None
+        model = keep_interface(load_onnx(produced), source)
+    report = check_against_litert(tflite, model, samples, min_cosine)
+    save_onnx(model, out)
+    return {
+        "tool_calls": [
+            {"tool": "tflite2onnx", "version": tflite2onnx.__version__, "call": f"tflite2onnx.convert({str(tflite)!r}, ...)"},
+        ],
+        # tflite2onnx's warnings (e.g. float16 weights), each once.
+        "tflite2onnx_log": list(dict.fromkeys(line for line in log.getvalue().splitlines() if line.strip()))[:20],
+        "interface": {"inputs": [t.name for t in source.inputs], "outputs": [t.name for t in source.outputs]},
+        "check": report,
+    }
+
+
+@contextlib.contextmanager
+def _captured_logging(stream: io.StringIO):
+    """tflite2onnx logs a warning per tensor of some types; keep them for the record, not the console."""
+    logger = logging.getLogger("tflite2onnx")
+    handler = logging.StreamHandler(stream)
+    saved = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = saved
+
+
+def _moved_channels(tflite_shape: list[Any], onnx_shape: list[Any]) -> bool:
+    """Whether ``onnx_shape`` is ``tflite_shape`` with its last (channel) axis moved to axis 1."""
+    r = len(tflite_shape)
+    return r >= 3 and len(onnx_shape) == r and list(onnx_shape) == [tflite_shape[0], tflite_shape[-1], *tflite_shape[1:-1]]
+
+
+def keep_interface(model: onnx.ModelProto, source: ModelInfo) -> onnx.ModelProto:
+    """Give the converted model the TFLite model's inputs and outputs back."""
+    converted = model_info(model)
+    graph = model.graph
+    for tensor in source.inputs:
+        if _needs_transpose(tensor, converted.inputs, "input"):
+            inner = f"{tensor.name}__channels_first"
+            _rename_uses(graph, tensor.name, inner)
+            r = len(tensor.shape)
+            graph.node.insert(0, helper.make_node("Transpose", [tensor.name], [inner], perm=[0, r - 1, *range(1, r - 1)]))
+            _set_shape(next(i for i in graph.input if i.name == tensor.name), tensor)
+    for tensor in source.outputs:
+        if _needs_transpose(tensor, converted.outputs, "output"):
+            inner = f"{tensor.name}__channels_first"
+            for node in graph.node:
+                node.output[:] = [inner if o == tensor.name else o for o in node.output]
+            _rename_uses(graph, tensor.name, inner)
+            r = len(tensor.shape)
+            graph.node.append(helper.make_node("Transpose", [inner], [tensor.name], perm=[0, *range(2, r), 1]))
+            _set_shape(next(o for o in graph.output if o.name == tensor.name), tensor)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _needs_transpose(tensor: TensorInfo, converted: list[TensorInfo], kind: str) -> bool:
+    """Whether tflite2onnx made ``tensor`` channels-first; any other change is an error."""
+    got = next((t for t in converted if t.name == tensor.name), None)
+    if got is None:
+        raise ConversionError(f"tflite2onnx dropped {kind} {tensor.name!r}; its ONNX {kind}s are {[t.name for t in converted]}")
+    if got.shape == tensor.shape:
+        return False
+    if not _moved_channels(tensor.shape, got.shape):
+        raise ConversionError(f"tflite2onnx changed {kind} {tensor.name!r} from {tensor.shape} to {got.shape}")
+    return True
+
+
+def _rename_uses(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if i == old else i for i in node.input]
+
+
+def _set_shape(vi: onnx.ValueInfoProto, tensor: TensorInfo) -> None:
+    dims = vi.type.tensor_type.shape.dim
+    del dims[:]
+    for d in tensor.shape:
+        dim = dims.add()
+        if isinstance(d, int):
+            dim.dim_value = d
+        else:
+            dim.dim_param = str(d)
+
+
+def check_against_litert(tflite: Path, model: onnx.ModelProto, samples: int, min_cosine: float) -> dict[str, Any]:
+    """Run the TFLite model (LiteRT) and the ONNX model (onnxruntime) on the same random inputs."""
+    import onnxruntime as ort
+
+    from edgeconv.steps.verify import metrics
+
+    interpreter = Interpreter(tflite)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    worst: dict[str, dict[str, float]] = {}
+    for _ in range(samples):
+        feeds = random_feeds(interpreter.inputs, rng)
+        expected = interpreter.run(feeds)
+        got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+        for name, ref in expected.items():
+            m = metrics(ref, got[name].reshape(ref.shape))
+            w = worst.setdefault(name, m)
+            worst[name] = {"cosine": min(w["cosine"], m["cosine"]), "max_abs_error": max(w["max_abs_error"], m["max_abs_error"]),
+                           "mean_abs_error": max(w["mean_abs_error"], m["mean_abs_error"])}
+    bad = {k: v for k, v in worst.items() if v["cosine"] < min_cosine}
+    if bad:
+        name, m = next(iter(bad.items()))
+        raise VerificationError(
+            f"{tflite}: tflite2onnx's ONNX differs from the TFLite model on output {name!r} (cosine {m['cosine']:.6f} < {min_cosine}, "
+            f"max abs error {m['max_abs_error']:.3g}, LiteRT vs onnxruntime on {samples} random inputs); "
+            "export the model to ONNX instead"
+        )
+    return {"reference": "LiteRT interpreter (ai-edge-litert)", "samples": samples, "min_cosine": min_cosine, "outputs": worst}

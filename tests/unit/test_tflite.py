@@ -1,0 +1,86 @@
+"""TFLite input: reading the flatbuffer, tflite2onnx with the interface kept, the LiteRT check."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from edgeconv.config.resolve import resolve_stage
+from edgeconv.config.schema import StageConfig
+from edgeconv.errors import ConversionError, ModelFileError, VerificationError
+from edgeconv.onnx_io import read_model_info
+from edgeconv.steps.tflite_to_onnx import check_against_litert, convert, keep_interface
+from edgeconv.targets.rvc2 import mo_plan
+from edgeconv.tflite_io import Interpreter
+from models import tflite_net
+
+
+@pytest.fixture(scope="module")
+def tnet(tmp_path_factory):
+    return tflite_net(tmp_path_factory.mktemp("tflite") / "tnet.tflite", size=12)
+
+
+def test_model_info_reads_inputs_outputs_and_tensors(tnet):
+    info = read_model_info(tnet)
+    assert [(t.name, t.shape, t.data_type) for t in info.inputs] == [("input", [1, 12, 12, 3], "float32")]
+    assert [(t.name, t.shape) for t in info.outputs] == [("features", [1, 12, 12, 4]), ("pooled", [1, 4])]
+    assert {"hidden", "w1"} <= info.tensor_names
+
+
+@pytest.mark.parametrize(
+    "mangle, message",
+    [(lambda b: b[:64], "not a readable TFLite model"), (lambda b: b"\0" * 4 + b"ONNX" + b[8:], "no TFL3 flatbuffer identifier"),
+     (lambda b: b"", "not a TFLite model")],
+)
+def test_a_damaged_file_is_refused_with_its_name(tnet, tmp_path, mangle, message):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(mangle(tnet.read_bytes()))
+    with pytest.raises(ModelFileError, match=message) as err:
+        read_model_info(bad)
+    assert str(err.value).startswith(f"{bad}: ")
+
+
+def test_conversion_keeps_the_interface_and_matches_litert(tnet, tmp_path):
+    out = tmp_path / "tnet.onnx"
+    record = convert(tnet, out)
+    info = read_model_info(out)
+    assert [(t.name, t.shape) for t in info.inputs] == [("input", [1, 12, 12, 3])]
+    assert [(t.name, t.shape) for t in info.outputs] == [("features", [1, 12, 12, 4]), ("pooled", [1, 4])]
+    assert all(m["cosine"] > 0.99999 for m in record["check"]["outputs"].values())
+    # Independently of the step's own check: one more input through both runtimes.
+    import onnxruntime as ort
+
+    x = np.random.default_rng(9).random((1, 12, 12, 3), dtype=np.float32)
+    expected = Interpreter(tnet).run({"input": x})
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    np.testing.assert_allclose(got[0], expected["features"], atol=1e-5)
+    np.testing.assert_allclose(got[1], expected["pooled"], atol=1e-5)
+
+
+def test_the_litert_check_fails_a_wrong_conversion(tnet, tmp_path):
+    convert(tnet, tmp_path / "ok.onnx")
+    model = onnx.load(str(tmp_path / "ok.onnx"))
+    init = max(model.graph.initializer, key=lambda i: np.prod(i.dims))
+    arr = numpy_helper.to_array(init).copy()
+    arr *= -1.0
+    init.CopyFrom(numpy_helper.from_array(arr, init.name))
+    with pytest.raises(VerificationError, match=r"differs from the TFLite model on output 'features'"):
+        check_against_litert(tnet, model, samples=2, min_cosine=0.9999)
+
+
+def test_an_unexpected_interface_change_is_an_error(tnet, tmp_path):
+    convert(tnet, tmp_path / "ok.onnx")
+    model = onnx.load(str(tmp_path / "ok.onnx"))
+    info = read_model_info(tnet)
+    info.inputs[0].shape = [1, 6, 24, 3]  # not what tflite2onnx made of it
+    with pytest.raises(ConversionError, match="changed input 'input'"):
+        keep_interface(model, info)
+
+
+def test_mo_does_not_normalize_a_channels_last_input(tnet):
+    """mo assumes channels first; an NHWC colour input is normalized and reversed in the graph."""
+    stage = resolve_stage(StageConfig.model_validate({"input_model": str(tnet), "mean_values": [127.5] * 3}),
+                          read_model_info(tnet), "tnet.yaml")
+    plan = mo_plan(stage)
+    assert plan.onnx["input"].reverse and plan.onnx["input"].normalize
+    assert plan.inputs[0].mean is None and not plan.reverse_input_channels
