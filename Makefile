@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test lint bench clean mo-env print-python310 containers
+.PHONY: setup demo test lint bench bench-large clean mo-env print-python310 containers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run_benchmarks.py
+
+# An ONNX model over 2 GB through the ONNX chain and the openvino target (~15 GB disk, ~9 GB RAM).
+bench-large: setup
+	$(BIN)/python bench/large_onnx.py
 
 print-python310:
 	@echo $(PYTHON310)

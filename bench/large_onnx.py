@@ -46,7 +46,7 @@ def build(models: Path) -> int:
         nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, WIDTH])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, WIDTH])], inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=10)
     models.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(models / "big.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
                     location="big.onnx_data")

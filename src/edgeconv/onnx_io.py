@@ -144,12 +144,15 @@ def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    external = model.ByteSize() > TWO_GB if _fits_bytesize(model) else True
+    external = not fits_in_protobuf(model)
     with atomic_file(path) as tmp:
         if external:
-            # The data file is written under its final name; only the graph is renamed.
+            # onnx moves the weights out of the proto it saves: save a copy, so that the caller's
+            # model keeps them. The data file is written under its final name; only the graph is renamed.
+            copy = onnx.ModelProto()
+            copy.CopyFrom(model)
             onnx.save_model(
-                model,
+                copy,
                 str(tmp),
                 save_as_external_data=True,
                 all_tensors_to_one_file=True,
@@ -157,6 +160,41 @@ def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
             )
         else:
             onnx.save_model(model, str(tmp))
+
+
+def fits_in_protobuf(model: onnx.ModelProto) -> bool:
+    """Whether the model (weights included) serializes in one protobuf: at most 2 GB."""
+    return _fits_bytesize(model) and model.ByteSize() <= TWO_GB
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    """onnx.checker on a model of any size: a model over 2 GB cannot be serialized for the checker,
+    so its graph is checked with the big weights stood in for by typed graph inputs."""
+    onnx.checker.check_model(model if fits_in_protobuf(model) else _weightless(model))
+
+
+def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    light = onnx.ModelProto(
+        ir_version=model.ir_version,
+        producer_name=model.producer_name,
+        producer_version=model.producer_version,
+        domain=model.domain,
+        model_version=model.model_version,
+        doc_string=model.doc_string,
+    )
+    light.opset_import.extend(model.opset_import)
+    light.metadata_props.extend(model.metadata_props)
+    light.functions.extend(model.functions)
+    graph, source = light.graph, model.graph
+    graph.name, graph.doc_string = source.name, source.doc_string
+    for name in ("node", "input", "output", "value_info", "quantization_annotation", "sparse_initializer"):
+        getattr(graph, name).extend(getattr(source, name))
+    for tensor in source.initializer:
+        if tensor.ByteSize() < 1 << 20:
+            graph.initializer.append(tensor)
+        else:
+            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    return light
 
 
 def _fits_bytesize(model: onnx.ModelProto) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from edgeconv.onnx_io import numpy_dtype
+from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
 
 
 def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -18,6 +19,11 @@ def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) 
     opts.log_severity_level = 3
     # Fidelity checks compare graphs as written: no runtime fusions that reorder float math.
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if isinstance(model, onnx.ModelProto) and not fits_in_protobuf(model):
+        # onnxruntime takes a model over 2 GB only from a file with its weights beside it.
+        with tempfile.TemporaryDirectory(prefix="edgeconv-run-") as tmp:
+            save_onnx(model, Path(tmp) / "model.onnx")
+            return run_onnx(Path(tmp) / "model.onnx", feeds)
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]

@@ -81,3 +81,19 @@ def test_simplify_methods():
     assert call["tool"] == "onnxslim"
     same, call = simplify(model, False)
     assert same is model and call["tool"] is None
+
+
+def test_verify_an_original_over_2gb_from_one_temporary_file(built, monkeypatch):
+    """An original over the protobuf limit (the limit lowered here) is written once for
+    onnxruntime, with its weights beside it, and gives the same report."""
+    import edgeconv.onnx_io as onnx_io
+
+    original, stage, calibration, onnx_path, fp16, _ = built
+    expected = verify(original, fp16, stage, calibration, {"min_cosine": 0.999}, 2)
+    monkeypatch.setattr(onnx_io, "TWO_GB", 1000)
+    saved = []
+    real_save = onnx_io.save_onnx
+    monkeypatch.setattr("edgeconv.steps.verify.save_onnx", lambda m, p: (saved.append(p), real_save(m, p)))
+    report = verify(original, fp16, stage, calibration, {"min_cosine": 0.999}, 2)
+    assert len(saved) == 1 and not saved[0].parent.exists()  # written once, removed after
+    assert report["outputs"] == expected["outputs"]

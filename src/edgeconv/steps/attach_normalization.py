@@ -23,7 +23,7 @@ from onnx import helper
 
 from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_io import NUMPY_TO_ONNX
+from edgeconv.onnx_io import NUMPY_TO_ONNX, check_model
 from edgeconv.steps.graph import Graph, make_node
 
 
@@ -61,7 +61,7 @@ def attach_normalization(
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:  # shape inference is a convenience; the simplifier re-derives shapes
         pass
-    onnx.checker.check_model(model)
+    check_model(model)
     return model
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import onnx
 
 from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import fits_in_protobuf
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,11 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
     if method == "onnxsim":
         import onnxsim
 
+        # onnxsim checks its result in onnxruntime from memory, which cannot hold a model over
+        # 2 GB; such a model is checked by verify_onnx_stage (simplified vs original) instead.
+        check_n = 1 if fits_in_protobuf(model) else 0
         try:
-            simplified, ok = onnxsim.simplify(model, check_n=1)
+            simplified, ok = onnxsim.simplify(model, check_n=check_n)
         except Exception as exc:
             raise ConversionError(
                 f"onnxsim failed on this model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -36,7 +40,7 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
                 "onnxsim's own check found the simplified model's outputs differ; "
                 "set `onnx_simplification: onnxslim` or `false` in the model config"
             )
-        call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": "onnxsim.simplify(model, check_n=1)"}
+        call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": f"onnxsim.simplify(model, check_n={check_n})"}
     elif method == "onnxslim":
         import onnxslim
 

@@ -8,6 +8,8 @@ output misses a threshold that is set.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import onnx
 
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import VerificationError
-from edgeconv.onnx_io import numpy_dtype
+from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
 from edgeconv.runtime import run_ir, run_onnx
 from edgeconv.steps.attach_normalization import _fix_shape, _select_outputs, normalize_numpy
 
@@ -59,62 +61,70 @@ def verify(
     max_images: int,
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
-        def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return run_ir(original, feeds)
+    # A temporary copy of an original over 2 GB lives until the last sample has run.
+    with contextlib.ExitStack() as cleanup:
+        if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
+            def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                return run_ir(original, feeds)
 
-    else:
-        model = onnx.load(str(original))
-        model = _select_outputs(model, stage.outputs)
-        for vi in model.graph.input:  # give dynamic dims the resolved sizes
-            spec = next((s for s in stage.inputs if s.name == vi.name), None)
-            if spec is not None:
-                _fix_shape(vi, spec.shape)
+        else:
+            model = onnx.load(str(original))
+            model = _select_outputs(model, stage.outputs)
+            for vi in model.graph.input:  # give dynamic dims the resolved sizes
+                spec = next((s for s in stage.inputs if s.name == vi.name), None)
+                if spec is not None:
+                    _fix_shape(vi, spec.shape)
+            reference: onnx.ModelProto | Path = model
+            if not fits_in_protobuf(model):  # onnxruntime reads a model over 2 GB from a file only: write it once
+                tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="edgeconv-verify-")))
+                save_onnx(model, tmp / "original.onnx")
+                reference = tmp / "original.onnx"
+                del model
 
-        def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return run_onnx(model, feeds)
+            def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                return run_onnx(reference, feeds)
 
-    if run_artifact is None:
-        run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
-    n = min(max_images, min((len(v) for v in calibration.values()), default=1))
-    per_output: dict[str, list[dict[str, float]]] = {}
-    for i in range(max(n, 1)):
-        sample = {}
-        for spec in stage.inputs:
-            if spec.frozen_value is not None:
-                continue
-            sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
-        expected = run_original(original_feeds(stage, sample))
-        got = run_artifact(artifact, sample)
-        for name in stage.outputs:
-            value = got.get(name)
-            if value is None:
-                raise VerificationError(
-                    f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
-                    "the conversion renamed or dropped it"
-                )
-            per_output.setdefault(name, []).append(metrics(expected[name], value))
-    outputs = {}
-    failures = []
-    for name, rows in per_output.items():
-        summary = {
-            "cosine": min(r["cosine"] for r in rows),
-            "max_abs_error": max(r["max_abs_error"] for r in rows),
-            "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
+        if run_artifact is None:
+            run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
+        n = min(max_images, min((len(v) for v in calibration.values()), default=1))
+        per_output: dict[str, list[dict[str, float]]] = {}
+        for i in range(max(n, 1)):
+            sample = {}
+            for spec in stage.inputs:
+                if spec.frozen_value is not None:
+                    continue
+                sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
+            expected = run_original(original_feeds(stage, sample))
+            got = run_artifact(artifact, sample)
+            for name in stage.outputs:
+                value = got.get(name)
+                if value is None:
+                    raise VerificationError(
+                        f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
+                        "the conversion renamed or dropped it"
+                    )
+                per_output.setdefault(name, []).append(metrics(expected[name], value))
+        outputs = {}
+        failures = []
+        for name, rows in per_output.items():
+            summary = {
+                "cosine": min(r["cosine"] for r in rows),
+                "max_abs_error": max(r["max_abs_error"] for r in rows),
+                "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
+            }
+            outputs[name] = summary
+            if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
+                failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
+            if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
+                failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
+            if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
+                failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
+        return {
+            "artifact": str(artifact),
+            "original": str(original),
+            "images": max(n, 1),
+            "thresholds": thresholds,
+            "outputs": outputs,
+            "passed": not failures,
+            "failures": failures,
         }
-        outputs[name] = summary
-        if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
-            failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
-        if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
-            failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
-        if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
-            failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
-    return {
-        "artifact": str(artifact),
-        "original": str(original),
-        "images": max(n, 1),
-        "thresholds": thresholds,
-        "outputs": outputs,
-        "passed": not failures,
-        "failures": failures,
-    }
