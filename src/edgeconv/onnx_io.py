@@ -160,6 +160,8 @@ def save_onnx(model: onnx.ModelProto, path: str | Path) -> None:
             )
         else:
             onnx.save_model(model, str(tmp))
+    if not external:  # weights an earlier, bigger build of this file left beside it
+        path.with_name(f"{path.name}_data").unlink(missing_ok=True)
 
 
 def fits_in_protobuf(model: onnx.ModelProto) -> bool:

@@ -39,3 +39,13 @@ def test_a_model_over_the_limit_is_saved_with_external_data_and_runs(small_limit
 def test_onnxsim_skips_its_in_memory_check_over_the_limit(small_limit):
     _, call = simplify(conv_net(), "onnxsim")
     assert call["call"] == "onnxsim.simplify(model, check_n=0)"
+
+
+def test_a_smaller_rebuild_removes_the_weights_file_of_the_bigger_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_io, "TWO_GB", 1000)
+    onnx_io.save_onnx(conv_net(channels=8), tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx_data").exists()
+    monkeypatch.setattr(onnx_io, "TWO_GB", 2**31 - 1)
+    onnx_io.save_onnx(conv_net(channels=8), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx_data").exists()
+    onnx.checker.check_model(str(tmp_path / "m.onnx"))

@@ -145,3 +145,32 @@ def test_archive_preprocess_moves_the_normalization_into_the_archive(tmp_path):
     for sample in calibration[:2]:
         np.testing.assert_allclose(converted.run(None, {"x": sample})[0], original.run(None, {"x": sample})[0], atol=1e-5)
     assert json.loads((root / "results/openvino/two-backbone.verify.json").read_text())["passed"]
+
+
+@pytest.mark.parametrize(
+    "target, toolchain, main, post",
+    [
+        ("rvc4", {"bin_dir": "DOUBLES"}, "two-backbone.dlc", "two-head.dlc"),
+        ("hailo", {"python": "DOUBLES/hailo/python"}, "two-backbone.hef", "two-head.hef"),
+    ],
+)
+def test_a_vendor_target_archive_links_the_head_artifact(tmp_path, target, toolchain, main, post):
+    """rvc4 and hailo through the test doubles of SNPE and the DFC: one archive, the head's DLC/HEF
+    linked as the post-processor; the linked calibration reaches the head's quantization."""
+    from harness import REPO
+
+    root = _project(tmp_path, targets=(target,))
+    doubles = str(REPO / "tests" / "doubles")
+    tools = {k: v.replace("DOUBLES", doubles) for k, v in toolchain.items()}
+    snakemake(root, f"results/{target}/two.tar.xz", "--config", f"toolchains={json.dumps({target: tools})}")
+    with tarfile.open(root / "results" / target / "two.tar.xz") as tar:
+        names = set(tar.getnames())
+        config = json.load(tar.extractfile("config.json"))
+    from luxonis_ml.nn_archive import Config
+
+    Config.model_validate(config)
+    assert names == {"config.json", "buildinfo.json", main, post}
+    assert config["model"]["metadata"]["path"] == main
+    assert config["model"]["heads"][0]["metadata"]["postprocessor_path"] == post
+    head = np.load(root / "results" / "intermediate" / "two-head" / "calibration.npz")
+    assert set(head.files) == {"feat", "pooled"} and head["feat"].shape[0] == 6
