@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,20 @@ import numpy as np
 import onnx
 
 from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
+
+
+@contextlib.contextmanager
+def runnable(model: onnx.ModelProto) -> Iterator[onnx.ModelProto | Path]:
+    """The model as onnxruntime can take it: itself, or -- over 2 GB, which onnxruntime takes only
+    from a file with its weights beside it -- a temporary file that lives as long as the context."""
+    if fits_in_protobuf(model):
+        yield model
+        return
+    with tempfile.TemporaryDirectory(prefix="edgeconv-run-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        save_onnx(model, path)
+        del model  # the caller may drop its copy of the weights while the file is in use
+        yield path
 
 
 def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -20,10 +36,8 @@ def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) 
     # Fidelity checks compare graphs as written: no runtime fusions that reorder float math.
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if isinstance(model, onnx.ModelProto) and not fits_in_protobuf(model):
-        # onnxruntime takes a model over 2 GB only from a file with its weights beside it.
-        with tempfile.TemporaryDirectory(prefix="edgeconv-run-") as tmp:
-            save_onnx(model, Path(tmp) / "model.onnx")
-            return run_onnx(Path(tmp) / "model.onnx", feeds)
+        with runnable(model) as path:
+            return run_onnx(path, feeds)
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]

@@ -93,7 +93,7 @@ def test_verify_an_original_over_2gb_from_one_temporary_file(built, monkeypatch)
     monkeypatch.setattr(onnx_io, "TWO_GB", 1000)
     saved = []
     real_save = onnx_io.save_onnx
-    monkeypatch.setattr("edgeconv.steps.verify.save_onnx", lambda m, p: (saved.append(p), real_save(m, p)))
+    monkeypatch.setattr("edgeconv.runtime.save_onnx", lambda m, p: (saved.append(p), real_save(m, p)))
     report = verify(original, fp16, stage, calibration, {"min_cosine": 0.999}, 2)
     assert len(saved) == 1 and not saved[0].parent.exists()  # written once, removed after
     assert report["outputs"] == expected["outputs"]

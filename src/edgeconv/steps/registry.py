@@ -55,6 +55,12 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
     }
 
 
+def _model_input(inputs: Paths) -> Path:
+    """The model a vendor tool reads: the ONNX of the chain, or a TFLite model as it is
+    (snpe-tflite-to-dlc, the DFC's TFLite parser)."""
+    return inputs["onnx"] if "onnx" in inputs else inputs["tflite"]
+
+
 def tflite_to_onnx(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
     from edgeconv.steps.tflite_to_onnx import convert
 
@@ -220,8 +226,7 @@ def onnx_to_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
     from edgeconv.steps.rvc4 import onnx_to_dlc as run
 
     stage = resolved_stage(inputs["original"], params)
-    model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]  # tflite_to_dlc: the .tflite as it is
-    return {"tool_calls": [run(model, stage, outputs["dlc"], params["options"])]}
+    return {"tool_calls": [run(_model_input(inputs), stage, outputs["dlc"], params["options"])]}
 
 
 def quantize_dlc(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -241,8 +246,7 @@ def hailo_parse(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[s
     from edgeconv.steps.hailo import parse
 
     stage = resolved_stage(inputs["original"], params)
-    model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]  # a .tflite goes to the DFC as it is
-    return {"tool_calls": [parse(model, stage, outputs["har"], params["model"], params["options"])]}
+    return {"tool_calls": [parse(_model_input(inputs), stage, outputs["har"], params["model"], params["options"])]}
 
 
 def hailo_optimize(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:

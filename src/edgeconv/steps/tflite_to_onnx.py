@@ -22,17 +22,16 @@ from onnx import helper
 
 from edgeconv.errors import ConversionError, VerificationError
 from edgeconv.onnx_io import ModelInfo, TensorInfo, load_onnx, model_info, save_onnx
-from edgeconv.tflite_io import Interpreter, random_feeds, require_packages, tflite_model_info
+from edgeconv.tflite_io import Interpreter, random_feeds, tflite_model_info
 
 SAMPLES = 4
 MIN_COSINE = 0.9999
 
 
 def convert(tflite: Path, out: Path, samples: int = SAMPLES, min_cosine: float = MIN_COSINE) -> dict[str, Any]:
-    require_packages(tflite)
+    source = tflite_model_info(tflite)  # also stops, naming the extra, when the packages are missing
     import tflite2onnx
 
-    source = tflite_model_info(tflite)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         produced = Path(tmp) / out.name

@@ -9,7 +9,6 @@ output misses a threshold that is set.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ import onnx
 
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import VerificationError
-from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
-from edgeconv.runtime import run_ir, run_onnx
+from edgeconv.onnx_io import numpy_dtype
+from edgeconv.runtime import run_ir, run_onnx, runnable
 from edgeconv.steps.attach_normalization import _fix_shape, _select_outputs, normalize_numpy
 
 
@@ -61,7 +60,7 @@ def verify(
     max_images: int,
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    # A temporary copy of an original over 2 GB lives until the last sample has run.
+    # A temporary file of an original over 2 GB lives until the last sample has run.
     with contextlib.ExitStack() as cleanup:
         if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
             def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -74,12 +73,9 @@ def verify(
                 spec = next((s for s in stage.inputs if s.name == vi.name), None)
                 if spec is not None:
                     _fix_shape(vi, spec.shape)
-            reference: onnx.ModelProto | Path = model
-            if not fits_in_protobuf(model):  # onnxruntime reads a model over 2 GB from a file only: write it once
-                tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="edgeconv-verify-")))
-                save_onnx(model, tmp / "original.onnx")
-                reference = tmp / "original.onnx"
-                del model
+            # Over 2 GB, written once to a file that serves every sample.
+            reference = cleanup.enter_context(runnable(model))
+            del model
 
             def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 return run_onnx(reference, feeds)
