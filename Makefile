@@ -6,14 +6,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test lint bench bench-large clean mo-env print-python310 containers
+.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers lock lock-upgrade
 
-$(BIN)/python:
+LOCKS := envs/locks
+# pip installs only what a lock names, at its version and sha256 (--require-hashes): every
+# machine gets the same packages. The locks change only through `make lock` (see README.md).
+PIP_LOCKED := -m pip install --quiet --disable-pip-version-check --require-hashes -r
+
+# The venv is made anew from the lock whenever the lock changes, so nothing unlocked stays in it.
+$(VENV)/.installed: $(LOCKS)/main.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: edgeconv needs Python >= 3.11 (Snakemake 9); run make with PYTHON=python3.11")'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,qnn,tflite]'
+	$(BIN)/python $(PIP_LOCKED) $(LOCKS)/main.txt
+	# The project itself, without dependencies and with the build backend the lock installed.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m edgeconv.lockinfo write $(LOCKS)/main.txt
 	touch $@
 
 setup: $(VENV)/.installed
@@ -55,12 +63,12 @@ clean:
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python) $(shell command -v python3.10 2>/dev/null))
 MO_ENV := .venvs/openvino-2022.3
 
-$(MO_ENV)/.installed:
+$(MO_ENV)/.installed: $(LOCKS)/openvino-2022.3.txt | $(VENV)/.installed
 	@test -n "$(PYTHON310)" || (echo "error: make mo-env needs Python 3.10 (pyenv install 3.10, or set PYTHON310=...)" && exit 1)
+	rm -rf $(MO_ENV)
 	$(PYTHON310) -m venv $(MO_ENV)
-	$(MO_ENV)/bin/python -m pip install --quiet --upgrade pip
-	# POT 2022.3 calls scipy.stats.mode the pre-1.11 way.
-	$(MO_ENV)/bin/python -m pip install --quiet 'openvino-dev[onnx]==2022.3.2' 'scipy<1.11'
+	$(MO_ENV)/bin/python $(PIP_LOCKED) $(LOCKS)/openvino-2022.3.txt
+	$(BIN)/python -m edgeconv.lockinfo write $(LOCKS)/openvino-2022.3.txt --prefix $(MO_ENV)
 	touch $@
 
 mo-env: $(MO_ENV)/.installed
@@ -72,3 +80,26 @@ containers:
 	containers/install-podman.sh
 	containers/build-rootfs.sh rvc2
 	containers/podman-service.sh
+
+# Refresh the locks on purpose (README.md, "Locked environments"): `make lock` after editing
+# pyproject.toml or envs/locks/*.in keeps every other pin; `make lock-upgrade` moves every
+# package to its newest release allowed by the ranges. Commit the changed envs/locks/*.txt.
+UV_ENV := .venvs/uv
+UV := $(UV_ENV)/bin/uv
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --custom-compile-command "make lock" $(UV_UPGRADE)
+
+$(UV): $(LOCKS)/uv.txt
+	rm -rf $(UV_ENV)
+	$(PYTHON) -m venv $(UV_ENV)
+	$(UV_ENV)/bin/python $(PIP_LOCKED) $(LOCKS)/uv.txt
+
+lock: $(UV)
+	$(UV_COMPILE) --universal --python-version 3.11 pyproject.toml $(LOCKS)/bootstrap.in \
+		--extra test --extra qnn --extra tflite -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+	$(UV_COMPILE) --universal --python-version 3.9 $(LOCKS)/openvino-2022.3.in -o $(LOCKS)/openvino-2022.3.txt
+	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
+	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt
+	$(UV_COMPILE) --universal $(LOCKS)/uv.in -o $(LOCKS)/uv.txt
+
+lock-upgrade:
+	$(MAKE) --no-print-directory lock UV_UPGRADE=--upgrade

@@ -14,7 +14,8 @@ version=$(grep -m1 -o '=.*' "$recipe/versions.env" | tr -d '=')
 image=${2:-localhost/edgeconv-$target:$version}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 # An image built from the same recipe files is kept; any change to them rebuilds it.
-recipe_hash=$(cat "$0" "$here"/*/install.sh "$here"/*/versions.env | sha256sum | cut -c1-16)
+repo=$(dirname "$here")
+recipe_hash=$(cat "$0" "$here"/*/install.sh "$here"/*/versions.env "$repo"/envs/locks/*.txt | sha256sum | cut -c1-16)
 built=$(podman image inspect --format '{{index .Labels "io.edgeconv.recipe"}}' "$image" 2>/dev/null || true)
 if [ "${EDGECONV_REBUILD:-0}" != 1 ] && [ "$built" = "$recipe_hash" ]; then
     echo "[build-rootfs] $image is up to date with its recipe ($recipe_hash; EDGECONV_REBUILD=1 rebuilds it)"
@@ -30,10 +31,11 @@ debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bullsey
     http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; exit 1; }
 echo "[build-rootfs] $target/install.sh inside the rootfs"
 podman run --rm --network host --rootfs \
-    -v "$here:/recipe:ro" -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
+    -v "$repo/containers:/src/containers:ro" -v "$repo/envs/locks:/src/envs/locks:ro" \
+    -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
     -e PIP_CERT=/etc/edgeconv-build-ca.crt -e HOME=/root \
-    "$work/rootfs" /bin/sh "/recipe/$target/install.sh"
-rmdir "$work/rootfs/recipe" 2>/dev/null || true
+    "$work/rootfs" /bin/sh "/src/containers/$target/install.sh"
+rm -rf "$work/rootfs/src" 2>/dev/null || true
 rm -f "$work/rootfs/etc/edgeconv-build-ca.crt"
 tools=$(sed "s/ *$//" "$work/rootfs/etc/edgeconv/tools")
 echo "[build-rootfs] podman import -> $image"

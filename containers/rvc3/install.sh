@@ -12,4 +12,5 @@ for archive in "$HERE"/vendor/l_openvino_toolkit_*2022.3*.tgz; do
     ln -sf /opt/openvino-vpux/tools/compile_tool/compile_tool /usr/local/bin/compile_tool
 done
 for tool in mo pot compile_tool; do command -v "$tool" >/dev/null && printf '%s ' "$tool"; done >/etc/edgeconv/tools
-grep -v '^#' "$HERE/versions.env" >/etc/edgeconv/versions
+{ grep -v '^#' "$HERE/versions.env"; grep '^LOCK_SHA256=' /etc/edgeconv/versions; } >/etc/edgeconv/versions.new
+mv /etc/edgeconv/versions.new /etc/edgeconv/versions

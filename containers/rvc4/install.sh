@@ -11,11 +11,13 @@ apt-get update && apt-get install -y --no-install-recommends unzip python3 pytho
 # The archive unpacks to qairt/<version>/ (bin/, lib/, ...).
 unzip -q "$archive" -d /opt
 ln -sfn "/opt/qairt/${QAIRT_VERSION}" /opt/snpe
-# The converters are Python programs: their dependencies (per the SDK's check-python-dependency).
-python3 -m pip install --no-cache-dir 'numpy<2' onnx pyyaml packaging pandas
+# The converters are Python programs: their dependencies (per the SDK's check-python-dependency),
+# every package by version and sha256 (envs/locks/rvc4-image.txt).
+LOCK="$HERE/../../envs/locks/rvc4-image.txt"
+python3 -m pip install --no-cache-dir --require-hashes -r "$LOCK"
 for tool in snpe-onnx-to-dlc snpe-dlc-quant snpe-dlc-graph-prepare snpe-dlc-info snpe-tflite-to-dlc; do
     ln -sf /opt/snpe/bin/x86_64-linux-clang/$tool /usr/local/bin/$tool
 done
 mkdir -p /etc/edgeconv
 echo "snpe-onnx-to-dlc snpe-dlc-quant snpe-dlc-graph-prepare snpe-dlc-info" >/etc/edgeconv/tools
-grep -v '^#' "$HERE/versions.env" >/etc/edgeconv/versions
+{ grep -v '^#' "$HERE/versions.env"; echo "LOCK_SHA256=$(sha256sum "$LOCK" | cut -c1-64)"; } >/etc/edgeconv/versions

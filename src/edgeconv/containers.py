@@ -57,6 +57,8 @@ class Toolchain:
     runtime: str = "local"
     image: str | None = None
     image_id: str | None = None
+    # The image's io.edgeconv.versions label: pinned versions and the digest of its lock.
+    image_versions: str | None = None
     version: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     cpus: float | None = None
@@ -242,8 +244,8 @@ def resolve_docker_image(tc: Toolchain) -> Toolchain:
         ) from None
     labels = (image.attrs.get("Config") or {}).get("Labels") or {}
     declared = tuple((labels.get("io.edgeconv.tools") or "").split())
-    tc = Toolchain(**{**tc.__dict__, "image_id": image.id, "image_tools": declared})
     versions = labels.get("io.edgeconv.versions")
+    tc = Toolchain(**{**tc.__dict__, "image_id": image.id, "image_versions": versions, "image_tools": declared})
     if tc.version and versions is not None and tc.version not in versions:
         raise ConversionError(
             f"target {tc.target}: toolchains.{tc.target}.version pins {tc.version} but image {tc.image} has "

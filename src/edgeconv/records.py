@@ -99,4 +99,17 @@ def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], veri
             for r in records
         ],
         "verification": verify,
+        "environment": environments(records),
     }
+
+
+def environments(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The locks the steps' environments were installed from: equal digests, same environment."""
+    steps = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in records if r.get("environment")}
+    tools: dict[str, Any] = {}
+    for r in records:
+        tools.update(r.get("tool_environments", {}))
+        if (r.get("toolchain") or {}).get("runtime", "local") != "local":
+            tc = r["toolchain"]
+            tools[f"{tc.get('target')} image"] = {k: tc.get(k) for k in ("image", "image_id", "image_versions", "version") if tc.get(k)}
+    return {"edgeconv": list(steps.values())[0] if len(steps) == 1 else list(steps.values()), "tools": tools}

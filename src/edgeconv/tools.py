@@ -15,6 +15,7 @@ from typing import Any
 
 from edgeconv.containers import RUNTIME_KEYS, ToolCall, Toolchain, docker_output, run_in_docker
 from edgeconv.errors import ConversionError
+from edgeconv.lockinfo import tool_environment
 
 # How to provide each tool; shown when it is missing.
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -105,6 +106,9 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
     )
 
 
+# Locked environments of the tools this step ran locally (a `make mo-env` venv), by executable.
+TOOL_ENVIRONMENTS: dict[str, dict[str, Any]] = {}
+
 # The toolchain of the step being run (set by the step driver from the step's parameters).
 _TOOLCHAIN: Toolchain = Toolchain(target="")
 
@@ -130,6 +134,8 @@ def tool_version(argv: list[str]) -> str:
             text = f"unknown ({exc})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     version = " | ".join(lines[:2]) if lines else "unknown"
+    if tc.runtime == "local" and (env := tool_environment(argv[0])):
+        TOOL_ENVIRONMENTS[argv[0]] = env
     if tc.version and tc.version not in text:
         raise ConversionError(
             f"toolchains.{tc.target}.version pins {tc.version} but `{' '.join(argv)}` reports {version!r}"

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import ConversionError
+from edgeconv.lockinfo import environment
 from edgeconv.records import file_sha256, tool_versions, write_json_atomic
 from edgeconv.steps.registry import STEPS
-from edgeconv.tools import use_toolchain
+from edgeconv.tools import TOOL_ENVIRONMENTS, use_toolchain
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_s": round(time.time() - started, 3),
         "tool_versions": tool_versions(),
+        # The lock this environment (and each locally run tool's) was installed from.
+        "environment": environment(),
+        **({"tool_environments": dict(TOOL_ENVIRONMENTS)} if TOOL_ENVIRONMENTS else {}),
         "inputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()},
         "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
         "params": params,
