@@ -33,7 +33,7 @@ ARTIFACTS = {
     "rvc2": ["rvc2/{m}.superblob", "rvc2/{m}.blob"],
     "rvc3": ["rvc3/{m}.blob"],
     "rvc4": ["rvc4/{m}.dlc", "rvc4/{m}.info.csv"],
-    "hailo": ["hailo/{m}.hef", "hailo/{m}.har"],
+    "hailo": ["hailo/{m}.hef", "hailo/{m}.har", "hailo/{m}.parsed.har"],
 }
 
 

@@ -717,8 +717,7 @@ class Project:
         if target == "rvc4":
             return [f"{res}/rvc4/{name}.dlc"], f"{res}/rvc4/{name}.buildinfo.json"
         artifact = self.hailo_artifact(name)
-        path = f"{res}/intermediate/{name}/hailo/{name}.parsed.har" if artifact == "parsed.har" else f"{res}/hailo/{name}.{artifact}"
-        return [path], f"{res}/hailo/{name}.buildinfo.json"
+        return [f"{res}/hailo/{name}.{artifact}"], f"{res}/hailo/{name}.{artifact}.buildinfo.json"
 
     def archive_precision(self, name: str, target: str) -> str:
         stage = self.unit(name).stage
@@ -778,11 +777,25 @@ class Project:
         if local is not None:
             thresholds.update({k: v for k, v in local.model_dump().items() if v is not None})
         max_images = unit.stage.verify.max_images or glob.get("max_images", 4)
-        params["options"] = {"thresholds": thresholds, "max_images": max_images}
+        params["options"] = {"kind": kind, "thresholds": thresholds, "max_images": max_images}
         if kind == "qnn_htp":
             params["options"]["runtime"] = self.htp_runtime(name)
         return json.dumps(params, sort_keys=True)
 
     def builds_int8(self, name: str) -> bool:
         ov = self.unit(name).stage.openvino
-        return ov.quantize and not ov.disable_calibration
+        if ov.disable_calibration:
+            return False
+        return ov.quantize if ov.quantize is not None else self.has_calibration_data(name)
+
+    def int8_skipped_for_random_data(self, name: str) -> bool:
+        ov = self.unit(name).stage.openvino
+        return ov.quantize is None and not ov.disable_calibration and not self.has_calibration_data(name)
+
+    def has_calibration_data(self, name: str) -> bool:
+        """Every input is calibrated on real data (images, arrays, another stage), none on random."""
+        unit = self.unit(name)
+        return all(
+            isinstance(spec.calibration or unit.stage.calibration, (ImageCalibration, LinkCalibration))
+            for spec in self._input_specs(unit)
+        )

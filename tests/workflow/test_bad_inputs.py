@@ -1,9 +1,11 @@
 """Bad input stops the run before any job, with a one-line error naming file, key and fix,
 and leaves no partial output behind."""
 
+import json
+
 import pytest
 
-from harness import new_project, snakemake, write_images, write_yaml
+from harness import new_project, planned, rules_for, snakemake, write_images, write_yaml
 from models import conv_net
 
 pytestmark = pytest.mark.workflow
@@ -99,10 +101,53 @@ def test_bad_target_name_by_path(tmp_path):
     assert "MissingRuleException" in text or "No rule to produce" in text
 
 
-def test_verification_failure_fails_the_job_and_removes_the_report(tmp_path):
+def _published(root, target="openvino"):
+    out = root / "results" / target
+    return sorted(p.name for p in out.iterdir()) if out.exists() else []
+
+
+@pytest.mark.parametrize("asked", ["results/openvino/m.xml", "results/openvino/m.verify.json", None])
+def test_failed_verification_publishes_nothing_and_keeps_its_report(tmp_path, asked):
+    """Whichever path is asked for (the artifact, its report, or the whole matrix), an artifact
+    whose check fails stays under results/intermediate with its report and is not published."""
     root = new_project(tmp_path, ["m"], verify={"max_images": 2, "openvino_fp16": {"max_abs_error": 0.0}})
     conv_net(root / "models" / "m.onnx")
-    proc = snakemake(root, "results/openvino/m.verify.json", check=False)
+    proc = snakemake(root, *([asked] if asked else []), check=False)
     assert proc.returncode != 0
-    assert "error: verify (m): results/openvino/m.xml differs from models/m.onnx: out: max_abs_error" in proc.stderr + proc.stdout
-    assert not (root / "results" / "openvino" / "m.verify.json").exists()
+    report = "results/intermediate/m/openvino/m.verify.failed.json"
+    line = next(x for x in (proc.stderr + proc.stdout).splitlines() if x.startswith("error: verify (m)"))
+    assert line.startswith("error: verify (m): results/intermediate/m/openvino/m.xml differs from models/m.onnx: out: max_abs_error")
+    assert f"Report: {report}" in line and "verify.openvino_fp16.max_abs_error" in line
+    assert _published(root) == []
+    kept = json.loads((root / report).read_text())
+    assert kept["passed"] is False and kept["outputs"]["out"]["max_abs_error"] > 0 and kept["failures"]
+    assert (root / "results" / "intermediate" / "m" / "openvino" / "m.xml").exists()
+    # With the threshold changed, the same artifact passes and is published; the failed report goes.
+    write_yaml(root / "config" / "config.yaml", {"models": ["m"], "targets": ["openvino"], "verify": {"max_images": 2}})
+    snakemake(root, "results/openvino/m.xml")
+    assert {"m.xml", "m.bin", "m.verify.json", "m.buildinfo.json"} <= set(_published(root))
+    assert not (root / report).exists()
+
+
+def test_int8_asked_by_path_enforces_its_gate(tmp_path):
+    """An impossible INT8 gate: asking for the INT8 IR by path runs its check, which stops it."""
+    root = new_project(tmp_path, ["m"], verify={"max_images": 2, "openvino_int8": {"min_cosine": 0.9999999}})
+    conv_net(root / "models" / "m.onnx")
+    proc = snakemake(root, "results/openvino/m.int8.xml", check=False)
+    assert proc.returncode != 0
+    assert "verify.openvino_int8.min_cosine" in proc.stderr
+    assert _published(root) == []
+    kept = json.loads((root / "results/intermediate/m/openvino/m.int8.verify.failed.json").read_text())
+    assert kept["passed"] is False and kept["thresholds"] == {"min_cosine": 0.9999999}
+
+
+def test_bare_model_without_calibration_builds_fp16_only(tmp_path):
+    """No calibration data: the matrix builds and publishes the FP16 IR and says in one line why
+    there is no INT8 IR; `openvino.quantize: true` asks for it on random data."""
+    root = new_project(tmp_path, ["m"])
+    conv_net(root / "models" / "m.onnx")
+    proc = snakemake(root)
+    assert "note: m: openvino INT8 IR not built: no calibration data" in proc.stderr
+    assert _published(root) == ["m.bin", "m.buildinfo.json", "m.verify.json", "m.xml"]
+    jobs = planned(root, "--config", "overrides={m: {openvino.quantize: true}}")
+    assert {"quantize_ir", "verify_ir_int8", "publish_ir_int8"} <= set(rules_for(jobs, "m"))

@@ -38,7 +38,7 @@ def test_har_and_hef_end_to_end(project):
     assert har["quantized"] and har["calibration_samples"] == 4
     assert "alpha/out" in har["hn"]["layers"]  # force_onnx_names renamed the output layer
     assert (out / "alpha.hef").read_bytes().startswith(b"HEF-TESTDOUBLE")
-    info = json.loads((out / "alpha.buildinfo.json").read_text())
+    info = json.loads((out / "alpha.hef.buildinfo.json").read_text())
     optimize = next(s for s in info["steps"] if s["step"] == "hailo_optimize")["tool_calls"][0]
     assert optimize["model_script"] == [
         "performance_param(compiler_optimization_level=max)",
@@ -49,7 +49,7 @@ def test_har_and_hef_end_to_end(project):
     assert optimize["calibration_shapes"] == {"alpha/input_layer1": [4, 16, 16, 3]}
     assert planned(project) == set()
     jobs = planned(project, "--config", "overrides={alpha: {hailo.compression_level: 1}}")
-    assert rules_for(jobs, "alpha") == {"hailo_optimize", "hailo_compile", "buildinfo_hailo"}
+    assert rules_for(jobs, "alpha") == {"hailo_optimize", "hailo_compile", "publish_hailo"}
 
 
 def test_missing_dfc_stops_before_any_job(tmp_path):

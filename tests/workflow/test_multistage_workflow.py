@@ -118,7 +118,7 @@ def test_reruns_follow_the_links_and_nothing_else(built):
     # The head's own settings never touch the backbone.
     jobs = planned(built, "--config", "overrides={two: {stages.head.openvino.preset: mixed}}")
     assert rules_for(jobs, "two-backbone") == set()
-    assert rules_for(jobs, "two-head") == {"quantize_ir", "verify_ir_int8", "buildinfo_ir_int8"}
+    assert rules_for(jobs, "two-head") == {"quantize_ir", "verify_ir_int8", "publish_ir_int8"}
     # New backbone calibration: the backbone re-quantizes, its outputs are recomputed, and the head
     # re-calibrates and re-quantizes -- but neither stage converts its float model again.
     jobs = planned(built, "--config", "overrides={two: {stages.backbone.calibration.max_images: 4}}")

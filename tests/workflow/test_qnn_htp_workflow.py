@@ -51,13 +51,13 @@ def test_qnn_htp_end_to_end_and_incremental(project):
     assert planned(project) == set()
     # Another SoC recompiles the context binary but does not re-quantize.
     jobs = planned(project, "--config", "overrides={alpha: {rvc4.htp_socs: '[sm8650]'}}")
-    assert rules_for(jobs, "alpha") == {"compile_htp", "verify_htp", "buildinfo_htp"}
+    assert rules_for(jobs, "alpha") == {"compile_htp", "verify_htp", "publish_htp"}
     # Other calibration data re-quantizes.
     jobs = planned(project, "--config", "overrides={alpha: {calibration.max_images: 4}}")
     assert {"prepare_calibration", "quantize_qdq", "compile_htp"} <= rules_for(jobs, "alpha")
     # Another mode re-quantizes; FP16 needs no calibration data at all.
     jobs = planned(project, "--config", "overrides={alpha: {rvc4.quantization_mode: FP16_STANDARD}}")
-    assert rules_for(jobs, "alpha") == {"quantize_qdq", "compile_htp", "verify_htp", "buildinfo_htp"}
+    assert rules_for(jobs, "alpha") == {"quantize_qdq", "compile_htp", "verify_htp", "publish_htp"}
     snakemake(project, "--config", "overrides={alpha: {rvc4.quantization_mode: FP16_STANDARD}}")
     report = json.loads((out / "alpha.verify.json").read_text())
     assert report["runtime"]["fp16"] is True and report["outputs"]["out"]["cosine"] >= 0.999

@@ -48,7 +48,7 @@ def test_pot_int8_blob_end_to_end(project):
     assert compile_call["argv"][1:5] == ["-d", "VPUX.3400", "-ip", "U8"] and "-c" not in compile_call["argv"]
     assert planned(project) == set()
     jobs = planned(project, "--config", "overrides={alpha: {rvc3.pot_target_device: ANY}}")
-    assert rules_for(jobs, "alpha") == {"pot_quantize", "verify_pot_ir", "compile_vpux_blob", "buildinfo_rvc3"}
+    assert rules_for(jobs, "alpha") == {"pot_quantize", "verify_pot_ir", "compile_vpux_blob", "publish_rvc3"}
     jobs = planned(project, "--config", "overrides={alpha: {rvc2.number_of_shaves: 4}}")
     assert jobs == set()  # rvc2 keys feed nothing of rvc3
 
@@ -69,8 +69,8 @@ def test_an_openvino_ir_input_is_compiled_as_it_is_for_rvc2_and_rvc3(project):
     config = f"toolchains={json.dumps(toolchains)}"
     jobs = planned(project, "results/rvc3/beta.buildinfo.json", "results/rvc2/beta.blob.buildinfo.json", "--config", config)
     assert rules_for(jobs, "beta") == {
-        "prepare_calibration", "pot_quantize", "verify_pot_ir", "compile_vpux_blob", "buildinfo_rvc3",
-        "compile_blob", "buildinfo_blob",
+        "prepare_calibration", "pot_quantize", "verify_pot_ir", "compile_vpux_blob", "publish_rvc3",
+        "compile_blob", "publish_blob",
     }
     snakemake(project, "results/rvc3/beta.buildinfo.json", "results/rvc2/beta.blob.buildinfo.json", "--config", config)
     report = json.loads((project / "results" / "intermediate" / "beta" / "rvc3" / "beta.int8.verify.json").read_text())

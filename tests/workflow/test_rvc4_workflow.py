@@ -59,9 +59,9 @@ def test_dlc_chain_end_to_end_and_reruns(project):
 
     assert planned(project) == set()
     jobs = planned(project, "--config", "overrides={alpha: {rvc4.htp_socs: '[qcs8550]'}}")
-    assert rules_for(jobs, "alpha") == {"graph_prepare_dlc", "buildinfo_dlc"} and rules_for(jobs, "beta") == set()
+    assert rules_for(jobs, "alpha") == {"graph_prepare_dlc", "publish_dlc"} and rules_for(jobs, "beta") == set()
     jobs = planned(project, "--config", "overrides={alpha: {rvc4.quantization_mode: INT8_INT16_MIXED}}")
-    assert rules_for(jobs, "alpha") == {"quantize_dlc", "graph_prepare_dlc", "buildinfo_dlc"}
+    assert rules_for(jobs, "alpha") == {"quantize_dlc", "graph_prepare_dlc", "publish_dlc"}
     snakemake(project, "--config", "overrides={alpha: {rvc4.quantization_mode: FP16_STANDARD}}")
     dlc = json.loads((out / "alpha.dlc").read_text())
     assert not dlc["quantized"] and dlc["float_bitwidth"] == 16 and dlc["float_io"]

@@ -124,7 +124,7 @@ def test_rvc4_and_hailo_read_the_tflite_model_themselves(tmp_path):
     assert [s["step"] for s in info["steps"]][:1] == ["tflite_to_dlc"]
     argv = info["steps"][0]["tool_calls"][0]["argv"]
     assert argv[0].endswith("snpe-tflite-to-dlc") and argv[argv.index("-i") + 1] == "models/tnet.tflite"
-    hailo = json.loads((root / "results" / "hailo" / "tnet.buildinfo.json").read_text())
+    hailo = json.loads((root / "results" / "hailo" / "tnet.hef.buildinfo.json").read_text())
     parse = next(s for s in hailo["steps"] if s["step"] == "hailo_parse")["tool_calls"][0]
     assert parse["spec"]["model"] == "models/tnet.tflite" and parse["spec"]["net_input_shapes"] == {"input": [1, 16, 16, 3]}
 

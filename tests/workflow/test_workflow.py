@@ -13,7 +13,7 @@ from models import conv_net
 pytestmark = pytest.mark.workflow
 
 ONNX_CHAIN = {"attach_normalization", "optimize_onnx", "simplify", "verify_onnx_stage"}
-OPENVINO = {"convert_ir", "quantize_ir", "verify_ir", "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+OPENVINO = {"convert_ir", "quantize_ir", "verify_ir", "verify_ir_int8", "publish_ir", "publish_ir_int8"}
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +78,16 @@ def test_real_run_then_incremental_reruns(project):
     # One key of one model reruns only the steps that key feeds.
     jobs = planned(project, "--config", "overrides={alpha: {onnx_simplification: onnxslim}}")
     assert rules_for(jobs, "alpha") == {"simplify", "convert_ir", "quantize_ir", "verify_onnx_stage", "verify_ir",
-                                        "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+                                        "verify_ir_int8", "publish_ir", "publish_ir_int8"}
     assert rules_for(jobs, "beta") == set()
     jobs = planned(project, "--config", "overrides={alpha: {openvino.preset: mixed}}")
-    assert rules_for(jobs, "alpha") == {"quantize_ir", "verify_ir_int8", "buildinfo_ir_int8"}
+    assert rules_for(jobs, "alpha") == {"quantize_ir", "verify_ir_int8", "publish_ir_int8"}
     jobs = planned(project, "--config", 'overrides={alpha: {inputs.0.mean_values: "[0,0,0]"}}')
     assert rules_for(jobs, "alpha") >= {"attach_normalization", "prepare_calibration", "convert_ir"}
     assert rules_for(jobs, "beta") == set()
     jobs = planned(project, "--config", "overrides={alpha: {calibration.max_images: 4}}")
     assert rules_for(jobs, "alpha") == {"prepare_calibration", "quantize_ir", "verify_onnx_stage", "verify_ir",
-                                        "verify_ir_int8", "buildinfo_ir", "buildinfo_ir_int8"}
+                                        "verify_ir_int8", "publish_ir", "publish_ir_int8"}
     # Overrides for every model at once.
     jobs = planned(project, "--config", "overrides={'*': {openvino.compress_to_fp16: false}}")
     assert {m for r, m in jobs if r == "convert_ir"} == {"alpha", "beta"}

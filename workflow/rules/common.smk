@@ -78,6 +78,12 @@ def all_targets(wildcards):
                     f"{RESULTS}/openvino/{name}.int8{{suffix}}",
                     suffix=[".xml", ".verify.json", ".buildinfo.json"],
                 )
+            elif _checked(PROJECT.int8_skipped_for_random_data, name):
+                print(
+                    f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
+                    f" openvino.quantize: true builds it on random data)",
+                    file=sys.stderr,
+                )
         if "rvc2" in PROJECT.targets:
             artifact = _checked(PROJECT.rvc2_artifact, name)
             targets += [
@@ -95,7 +101,13 @@ def all_targets(wildcards):
                 f"{RESULTS}/rvc3/{name}.buildinfo.json",
             ]
         if "hailo" in PROJECT.targets:
-            targets.append(f"{RESULTS}/hailo/{name}.buildinfo.json")
+            artifact = _checked(PROJECT.hailo_artifact, name)
+            # With a HEF, the quantized HAR it was compiled from is published too.
+            for kind in ["har", "hef"] if artifact == "hef" else [artifact]:
+                targets += [
+                    f"{RESULTS}/hailo/{name}.{kind}",
+                    f"{RESULTS}/hailo/{name}.{kind}.buildinfo.json",
+                ]
         if "qnn_htp" in PROJECT.targets:
             _checked(PROJECT.check_qnn, name)
             targets += expand(
@@ -172,15 +184,19 @@ def rvc4_buildinfo_inputs(wildcards):
         steps += ["prepare_calibration", "prepare_snpe_inputs", "quantize_dlc"]
     steps.append("graph_prepare_dlc")
     inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    inputs["artifact_dlc"] = f"{RESULTS}/rvc4/{model}.dlc"
-    inputs["artifact_info"] = f"{RESULTS}/rvc4/{model}.info.csv"
+    inputs["artifact_dlc"] = f"{RESULTS}/intermediate/{model}/rvc4/{model}.prepared.dlc"
+    inputs["artifact_info"] = f"{RESULTS}/intermediate/{model}/rvc4/{model}.info.csv"
+    if not _checked(PROJECT.is_tflite, model):
+        # SNPE's DLC cannot run here: the ONNX it was converted from must have passed its check.
+        inputs["verify"] = f"{RESULTS}/intermediate/{model}/simplified.verify.json"
     return inputs
 
 
 def hailo_buildinfo_inputs(wildcards):
-    model = wildcards.model
+    """The Hailo artifact asked for (HEF, quantized HAR, parsed HAR) and the records that made it."""
+    model, kind = wildcards.model, wildcards.kind
     records = f"{RESULTS}/intermediate/{model}/records"
-    artifact = _checked(PROJECT.hailo_artifact, model)
+    hailo = f"{RESULTS}/intermediate/{model}/hailo"
     steps = (
         []
         if _checked(PROJECT.is_tflite, model)
@@ -191,15 +207,11 @@ def hailo_buildinfo_inputs(wildcards):
         ]
     )
     steps.append("hailo_parse")
-    inputs = {}
-    if artifact == "parsed.har":
-        inputs["artifact"] = f"{RESULTS}/intermediate/{model}/hailo/{model}.parsed.har"
-    else:
+    if kind != "parsed.har":
         steps += ["prepare_calibration", "hailo_optimize"]
-        inputs["artifact"] = f"{RESULTS}/hailo/{model}.har"
-        if artifact == "hef":
-            steps.append("hailo_compile")
-            inputs["artifact_hef"] = f"{RESULTS}/hailo/{model}.hef"
+    if kind == "hef":
+        steps.append("hailo_compile")
+    inputs = {"artifact_artifact": f"{hailo}/{model}.{kind}"}
     inputs.update(
         {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
     )
@@ -243,7 +255,7 @@ def rvc3_buildinfo_inputs(wildcards):
             "rvc3_convert_mo",
         ]
     )
-    inputs = {"artifact": f"{RESULTS}/rvc3/{model}.blob"}
+    inputs = {"artifact_blob": f"{inter}/{model}.blob"}
     if _checked(PROJECT.rvc3_fp16, model):
         if not ir:
             inputs["verify"] = f"{inter}/{model}.verify.json"
@@ -295,7 +307,7 @@ def rvc2_buildinfo_inputs(wildcards):
     else:
         steps += [f"compile_blob_{s}shave" for s in range(1, 17)]
     inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    inputs["artifact"] = f"{RESULTS}/rvc2/{model}.{kind}"
+    inputs["artifact_blob"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.{kind}"
     if (
         not ir
     ):  # mo's IR is verified against the ONNX; an IR given as the model is compiled as it is
@@ -308,10 +320,9 @@ def input_args(wildcards, input):
     return " ".join(f"--input {k}={v}" for k, v in input.items())
 
 
-def record_args(wildcards, input):
-    return " ".join(
-        f"--input {k}={v}" for k, v in input.items() if k.startswith("record_")
-    )
+def output_args(wildcards, output):
+    """`--output key=path` for every named output of a rule."""
+    return " ".join(f"--output {k}={v}" for k, v in output.items())
 
 
 def source_model(wildcards):

@@ -31,7 +31,7 @@ rule hailo_optimize:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         original=interface_model,
     output:
-        har=f"{RESULTS}/hailo/{{model}}.har",
+        har=f"{INTERMEDIATE}/hailo/{{model}}.har",
         record=f"{RECORDS}/hailo_optimize.json",
     log:
         f"{LOGS}/hailo_optimize.log",
@@ -51,9 +51,9 @@ rule hailo_optimize:
 
 rule hailo_compile:
     input:
-        har=f"{RESULTS}/hailo/{{model}}.har",
+        har=f"{INTERMEDIATE}/hailo/{{model}}.har",
     output:
-        hef=f"{RESULTS}/hailo/{{model}}.hef",
+        hef=f"{INTERMEDIATE}/hailo/{{model}}.hef",
         record=f"{RECORDS}/hailo_compile.json",
     log:
         f"{LOGS}/hailo_compile.log",
@@ -70,16 +70,20 @@ rule hailo_compile:
         " --params {params.spec:q} --record {output.record} --log {log}"
 
 
-rule buildinfo_hailo:
+# The HEF, the quantized HAR or the parsed HAR (hailo.disable_compilation / disable_calibration),
+# once the DFC succeeded. The DFC's own emulator is not run here, so nothing checks it on CPU.
+rule publish_hailo:
     input:
         unpack(hailo_buildinfo_inputs),
     output:
-        buildinfo=f"{RESULTS}/hailo/{{model}}.buildinfo.json",
+        artifact=f"{RESULTS}/hailo/{{model}}.{{kind}}",
+        buildinfo=f"{RESULTS}/hailo/{{model}}.{{kind}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_hailo.log",
-    conda:
-        "../../envs/edgeconv.yaml"
+        f"{LOGS}/publish_hailo_{{kind}}.log",
+    wildcard_constraints:
+        kind="hef|har|parsed\\.har",
     params:
         inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"

@@ -1,12 +1,14 @@
-# The open target: OpenVINO IR with FP16 weights, and an INT8 IR quantized with NNCF.
+# The open target: OpenVINO IR with FP16 weights, and an INT8 IR quantized with NNCF. Both are
+# built under results/intermediate/<model>/openvino/ and reach results/openvino/ only through
+# their publish rule (verify.smk) once their verification passed.
 
 
 rule convert_ir:
     input:
         onnx=f"{INTERMEDIATE}/simplified.onnx",
     output:
-        xml=f"{RESULTS}/openvino/{{model}}.xml",
-        bin=f"{RESULTS}/openvino/{{model}}.bin",
+        xml=f"{INTERMEDIATE}/openvino/{{model}}.xml",
+        bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
         record=f"{RECORDS}/convert_ir.json",
     log:
         f"{LOGS}/convert_ir.log",
@@ -26,8 +28,8 @@ rule quantize_ir:
         onnx=f"{INTERMEDIATE}/simplified.onnx",
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
-        bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
+        xml=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
+        bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
         record=f"{RECORDS}/quantize_ir.json",
     log:
         f"{LOGS}/quantize_ir.log",

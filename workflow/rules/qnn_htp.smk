@@ -8,7 +8,7 @@ rule quantize_qdq:
     input:
         unpack(qdq_inputs),
     output:
-        onnx=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+        onnx=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",
         record=f"{RECORDS}/quantize_qdq.json",
     log:
         f"{LOGS}/quantize_qdq.log",
@@ -26,10 +26,10 @@ rule quantize_qdq:
 
 rule compile_htp:
     input:
-        onnx=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+        onnx=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",
     output:
-        ctx=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
-        bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        ctx=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx",
+        bin=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin",
         record=f"{RECORDS}/compile_htp.json",
     log:
         f"{LOGS}/compile_htp.log",
@@ -46,12 +46,12 @@ rule compile_htp:
 
 rule verify_htp:
     input:
-        artifact=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
-        bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        artifact=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx",
+        bin=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        report=f"{RESULTS}/qnn_htp/{{model}}.verify.json",
+        report=f"{INTERMEDIATE}/qnn_htp/{{model}}.verify.json",
     log:
         f"{LOGS}/verify_htp.log",
     conda:
@@ -64,22 +64,25 @@ rule verify_htp:
         " --params {params.spec:q} --log {log}"
 
 
-rule buildinfo_htp:
+rule publish_htp:
     input:
         unpack(htp_buildinfo_inputs),
-        artifact_ctx=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
-        artifact_bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
-        artifact_qdq=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
-        verify=f"{RESULTS}/qnn_htp/{{model}}.verify.json",
+        artifact_ctx=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx",
+        artifact_bin=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin",
+        artifact_qdq=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",
+        verify=f"{INTERMEDIATE}/qnn_htp/{{model}}.verify.json",
     output:
+        ctx=f"{RESULTS}/qnn_htp/{{model}}.ctx.onnx",
+        bin=f"{RESULTS}/qnn_htp/{{model}}.ctx_qnn.bin",
+        qdq=f"{RESULTS}/qnn_htp/{{model}}.quant.onnx",
+        verify=f"{RESULTS}/qnn_htp/{{model}}.verify.json",
         buildinfo=f"{RESULTS}/qnn_htp/{{model}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_htp.log",
+        f"{LOGS}/publish_htp.log",
     conda:
         "../../envs/edgeconv.yaml"
     params:
-        records=record_args,
+        inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo --input artifact_ctx={input.artifact_ctx} --input artifact_bin={input.artifact_bin}"
-        " --input artifact_qdq={input.artifact_qdq} --input verify={input.verify}"
-        " {params.records} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"

@@ -41,7 +41,7 @@ rule compile_blob:
     input:
         unpack(vendor_ir("rvc2")),
     output:
-        blob=f"{RESULTS}/rvc2/{{model}}.blob",
+        blob=f"{INTERMEDIATE}/rvc2/{{model}}.blob",
         record=f"{RECORDS}/compile_blob.json",
     log:
         f"{LOGS}/compile_blob.log",
@@ -103,7 +103,7 @@ rule assemble_superblob:
     input:
         unpack(superblob_inputs),
     output:
-        superblob=f"{RESULTS}/rvc2/{{model}}.superblob",
+        superblob=f"{INTERMEDIATE}/rvc2/{{model}}.superblob",
     log:
         f"{LOGS}/assemble_superblob.log",
     conda:
@@ -114,18 +114,19 @@ rule assemble_superblob:
         "edgeconv-step assemble_superblob {params.inputs} --output superblob={output.superblob} --log {log}"
 
 
-rule buildinfo_blob:
+# The blob or superblob, once compile_tool succeeded and mo's IR passed its check on CPU.
+rule publish_blob:
     input:
         unpack(rvc2_buildinfo_inputs),
     output:
+        blob=f"{RESULTS}/rvc2/{{model}}.{{kind}}",
         buildinfo=f"{RESULTS}/rvc2/{{model}}.{{kind}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_{{kind}}.log",
+        f"{LOGS}/publish_{{kind}}.log",
     wildcard_constraints:
         kind="blob|superblob",
-    conda:
-        "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"

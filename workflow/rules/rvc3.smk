@@ -42,7 +42,7 @@ rule compile_vpux_blob:
     input:
         unpack(rvc3_blob_inputs),
     output:
-        blob=f"{RESULTS}/rvc3/{{model}}.blob",
+        blob=f"{INTERMEDIATE}/rvc3/{{model}}.blob",
         record=f"{RECORDS}/compile_vpux_blob.json",
     log:
         f"{LOGS}/compile_vpux_blob.log",
@@ -60,16 +60,19 @@ rule compile_vpux_blob:
         " --params {params.spec:q} --record {output.record} --log {log}"
 
 
-rule buildinfo_rvc3:
+# The VPUX blob, once compile_tool succeeded and the IR it compiled passed its check on CPU.
+rule publish_rvc3:
     input:
         unpack(rvc3_buildinfo_inputs),
     output:
+        blob=f"{RESULTS}/rvc3/{{model}}.blob",
         buildinfo=f"{RESULTS}/rvc3/{{model}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_rvc3.log",
+        f"{LOGS}/publish_rvc3.log",
     conda:
         "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"

@@ -92,8 +92,8 @@ rule graph_prepare_dlc:
     input:
         unpack(graph_prepare_inputs),
     output:
-        dlc=f"{RESULTS}/rvc4/{{model}}.dlc",
-        info=f"{RESULTS}/rvc4/{{model}}.info.csv",
+        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.prepared.dlc",
+        info=f"{INTERMEDIATE}/rvc4/{{model}}.info.csv",
         record=f"{RECORDS}/graph_prepare_dlc.json",
     log:
         f"{LOGS}/graph_prepare_dlc.log",
@@ -111,16 +111,19 @@ rule graph_prepare_dlc:
         " --params {params.spec:q} --record {output.record} --log {log}"
 
 
-rule buildinfo_dlc:
+# The DLC, once SNPE succeeded and the ONNX it converted passed its check (a TFLite model is
+# given to SNPE as it is).
+rule publish_dlc:
     input:
         unpack(rvc4_buildinfo_inputs),
     output:
+        dlc=f"{RESULTS}/rvc4/{{model}}.dlc",
+        info=f"{RESULTS}/rvc4/{{model}}.info.csv",
         buildinfo=f"{RESULTS}/rvc4/{{model}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_dlc.log",
-    conda:
-        "../../envs/edgeconv.yaml"
+        f"{LOGS}/publish_dlc.log",
     params:
         inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"

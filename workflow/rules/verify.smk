@@ -1,5 +1,7 @@
 # Verification of every artifact that runs on this machine against the original model, and the
-# buildinfo.json of each final artifact (the chain of step records that made it).
+# publish rules: an artifact reaches results/<target>/ only when its verification passed, with
+# its buildinfo.json (the chain of step records that made it). A failed check keeps its report
+# as results/intermediate/<model>/.../<artifact>.verify.failed.json and publishes nothing.
 
 
 rule verify_onnx_stage:
@@ -23,11 +25,11 @@ rule verify_onnx_stage:
 
 rule verify_ir:
     input:
-        artifact=f"{RESULTS}/openvino/{{model}}.xml",
+        artifact=f"{INTERMEDIATE}/openvino/{{model}}.xml",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        report=f"{RESULTS}/openvino/{{model}}.verify.json",
+        report=f"{INTERMEDIATE}/openvino/{{model}}.verify.json",
     log:
         f"{LOGS}/verify_ir.log",
     conda:
@@ -42,57 +44,58 @@ rule verify_ir:
 
 use rule verify_ir as verify_ir_int8 with:
     input:
-        artifact=f"{RESULTS}/openvino/{{model}}.int8.xml",
+        artifact=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        report=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
+        report=f"{INTERMEDIATE}/openvino/{{model}}.int8.verify.json",
     log:
         f"{LOGS}/verify_ir_int8.log",
     params:
         spec=verify_params("openvino_int8"),
 
 
-rule buildinfo_ir:
+rule publish_ir:
     input:
         unpack(source_records),
-        artifact_xml=f"{RESULTS}/openvino/{{model}}.xml",
-        artifact_bin=f"{RESULTS}/openvino/{{model}}.bin",
-        verify=f"{RESULTS}/openvino/{{model}}.verify.json",
+        artifact_xml=f"{INTERMEDIATE}/openvino/{{model}}.xml",
+        artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
+        verify=f"{INTERMEDIATE}/openvino/{{model}}.verify.json",
         record_a=f"{RECORDS}/attach_normalization.json",
         record_b=f"{RECORDS}/optimize_onnx.json",
         record_c=f"{RECORDS}/simplify.json",
         record_d=f"{RECORDS}/convert_ir.json",
     output:
+        xml=f"{RESULTS}/openvino/{{model}}.xml",
+        bin=f"{RESULTS}/openvino/{{model}}.bin",
+        verify=f"{RESULTS}/openvino/{{model}}.verify.json",
         buildinfo=f"{RESULTS}/openvino/{{model}}.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_ir.log",
+        f"{LOGS}/publish_ir.log",
     conda:
         "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        "edgeconv-step publish {params.inputs} {params.outputs} --log {log}"
 
 
-rule buildinfo_ir_int8:
+use rule publish_ir as publish_ir_int8 with:
     input:
         unpack(source_records),
-        artifact_xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
-        artifact_bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
-        verify=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
+        artifact_xml=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
+        artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
+        verify=f"{INTERMEDIATE}/openvino/{{model}}.int8.verify.json",
         record_a=f"{RECORDS}/attach_normalization.json",
         record_b=f"{RECORDS}/optimize_onnx.json",
         record_c=f"{RECORDS}/simplify.json",
         record_d=f"{RECORDS}/prepare_calibration.json",
         record_e=f"{RECORDS}/quantize_ir.json",
     output:
+        xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
+        bin=f"{RESULTS}/openvino/{{model}}.int8.bin",
+        verify=f"{RESULTS}/openvino/{{model}}.int8.verify.json",
         buildinfo=f"{RESULTS}/openvino/{{model}}.int8.buildinfo.json",
     log:
-        f"{LOGS}/buildinfo_ir_int8.log",
-    conda:
-        "../../envs/edgeconv.yaml"
-    params:
-        inputs=input_args,
-    shell:
-        "edgeconv-step buildinfo {params.inputs} --output buildinfo={output.buildinfo} --log {log}"
+        f"{LOGS}/publish_ir_int8.log",

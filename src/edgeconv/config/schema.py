@@ -306,7 +306,9 @@ class OpenVINOSection(_PlatformBase):
     """The open target: an FP16-weight IR and an INT8 IR quantized with NNCF."""
 
     compress_to_fp16: bool = True
-    quantize: bool = True
+    # Also build the INT8 IR. Unset: only when calibration data is given (an INT8 IR calibrated on
+    # random data measures nothing useful); asking for <model>.int8.xml by path builds it anyway.
+    quantize: bool | None = None
     preset: Literal["performance", "mixed"] = "performance"
     fast_bias_correction: bool = True
     subset_size: int = Field(default=300, ge=1)

@@ -13,7 +13,7 @@ from edgeconv.config.resolve import ResolvedStage, move_preprocessing, resolve_s
 from edgeconv.config.schema import StageConfig
 from edgeconv.errors import CalibrationError, VerificationError
 from edgeconv.onnx_io import load_onnx, numpy_dtype, read_model_info, save_onnx
-from edgeconv.records import assemble_buildinfo, write_json_atomic
+from edgeconv.records import write_json_atomic
 
 Paths = dict[str, Path]
 Step = Callable[[Paths, Paths, dict[str, Any]], dict[str, Any] | None]
@@ -161,14 +161,27 @@ def verify(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, A
     )
     if options.get("runtime"):
         report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **options["runtime"]}
+    failed_report = failed_report_path(outputs["report"])
     if not report["passed"]:
-        summary = "; ".join(report["failures"])
+        # The artifact stays under results/intermediate/ and is never published; the report with
+        # every figure is kept beside it (the declared report would be removed with the failed job).
+        write_json_atomic(failed_report, report)
+        kind = options.get("kind", "")
+        keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error") if any(k in f for f in report["failures"])]
+        where = " or ".join(f"verify.{kind}.{k}" for k in keys) if kind else "the thresholds under `verify`"
         raise VerificationError(
-            f"{inputs['artifact']} differs from {inputs['original']}: {summary}. "
-            f"Full report: {json.dumps(report['outputs'])}. Lower the thresholds under `verify` if this is expected."
+            f"{inputs['artifact']} differs from {inputs['original']}: {'; '.join(report['failures'])}; "
+            f"not published. Report: {failed_report}. Improve the conversion (e.g. calibration data, quantization "
+            f"mode), or if this is expected change {where} (config/config.yaml, or the model's config)"
         )
+    failed_report.unlink(missing_ok=True)
     write_json_atomic(outputs["report"], report)
     return {"verification": {"passed": True, "outputs": report["outputs"]}}
+
+
+def failed_report_path(report: Path) -> Path:
+    """Where a report that did not pass is kept: ``x.verify.json`` -> ``x.verify.failed.json``."""
+    return report.with_name(report.name.removesuffix(".json") + ".failed.json")
 
 
 def quantize_qdq(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -357,13 +370,10 @@ def nn_archive(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[st
     return {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
 
 
-def buildinfo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
-    # record_a, record_b, ... name the chain's step records in the order the steps ran.
-    records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
-    report = json.loads(inputs["verify"].read_text()) if "verify" in inputs else None
-    artifacts = [p for k, p in inputs.items() if k.startswith("artifact")]
-    write_json_atomic(outputs["buildinfo"], assemble_buildinfo(artifacts, records, report))
-    return {}
+def publish(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+    from edgeconv.steps.publish import publish as run
+
+    return run(inputs, outputs, params)
 
 
 def fetch_demo(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
@@ -401,6 +411,6 @@ STEPS: dict[str, Step] = {
     "stage_outputs": stage_outputs,
     "extract_postprocessor": extract_postprocessor,
     "verify": verify,
-    "buildinfo": buildinfo,
+    "publish": publish,
     "fetch_demo": fetch_demo,
 }
