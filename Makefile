@@ -1,6 +1,7 @@
 # Two commands for a new user (see README.md):
 #   make demo   set up .venv and convert the bundled PP-OCRv4 demo models
 #   make test   set up .venv and run the test suite
+# Every environment is installed from a lock with hashes in envs/locks/ (make lock refreshes them).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -41,6 +42,10 @@ test: setup
 	$(BIN)/python -m pytest -q
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+# The edit loop: unit tests only (about 10 s).
+test-fast: setup
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -80,19 +80,22 @@ def test_superblob_chain_end_to_end(project):
     snakemake(project, "results/rvc2/alpha.blob")
     jobs = planned(project, "results/rvc2/alpha.blob", "--config",
                    "overrides={alpha: {rvc2.superblob: false, rvc2.number_of_shaves: 6}}")
-    assert rules_for(jobs, "alpha") == {"compile_blob"}
+    assert rules_for(jobs, "alpha") == {"compile_blob", "publish_blob"}
     # Another OpenVINO version reruns mo and everything after it.
     jobs = planned(project, "--config", "overrides={alpha: {rvc2.openvino_version: '2021.4'}}")
     assert {"convert_mo", "compile_blob_variant", "assemble_superblob"} <= rules_for(jobs, "alpha")
     assert "attach_normalization_vendor" not in rules_for(jobs, "alpha")
-    # A failing vendor tool: its own error line comes first, no traceback, no blob left behind.
+    # A failing vendor tool: its own error line comes first, no traceback, no blob left behind;
+    # the blob published before (verified, with its own buildinfo.json) is left as it was.
+    published = (project / "results" / "rvc2" / "alpha.blob").read_bytes()
     proc = snakemake(project, "results/rvc2/alpha.blob", "--config",
                      "overrides={alpha: {rvc2.compile_tool_args: '[-ip, FP16]'}}", check=False)
     assert proc.returncode != 0
     assert ("error: compile_blob (alpha): compile_tool (MYRIAD) failed (exit 1): [ ERROR ] -ip must be U8, got FP16"
             in proc.stderr)
     assert "Traceback" not in proc.stderr.split("error: compile_blob")[0]
-    assert not (project / "results" / "rvc2" / "alpha.blob").exists()
+    assert not (project / "results" / "intermediate" / "alpha" / "rvc2" / "alpha.blob").exists()
+    assert (project / "results" / "rvc2" / "alpha.blob").read_bytes() == published
 
 
 def test_missing_compile_tool_stops_before_any_job(tmp_path):

@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+from edgeconv.lockinfo import environment
+from edgeconv.records import file_sha256
+
 from harness import new_project, planned, rules_for, snakemake, write_images, write_yaml
 from models import conv_net
 
@@ -19,6 +22,11 @@ OPENVINO = {"convert_ir", "quantize_ir", "verify_ir", "verify_ir_int8", "publish
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = new_project(tmp_path_factory.mktemp("proj"), ["alpha", "beta"])
+    # beta has no calibration data, so its INT8 IR is built only when asked for.
+    write_yaml(root / "config" / "config.yaml", {
+        "models": ["alpha", "beta"], "targets": ["openvino"], "verify": {"max_images": 2},
+        "overrides": {"beta": {"openvino.quantize": True}},
+    })
     conv_net(root / "models" / "alpha.onnx", dynamic_hw=True, size=24)
     conv_net(root / "models" / "beta.onnx", seed=4, size=16)  # bare ONNX, no config
     write_images(root / "calibration_data" / "alpha", 6)
@@ -68,6 +76,12 @@ def test_real_run_then_incremental_reruns(project):
     resolved = info["resolved_config"]["inputs"][0]
     assert resolved["mean"] == [120.0, 110.0, 100.0] and resolved["encoding_to"] == "BGR"
     assert info["verification"]["passed"]
+    # Published copies of what was built and checked under results/intermediate, byte for byte.
+    assert sorted(info["artifact"]) == ["results/openvino/alpha.int8.bin", "results/openvino/alpha.int8.xml"]
+    built = res / "intermediate" / "alpha" / "openvino" / "alpha.int8.bin"
+    assert info["artifact"]["results/openvino/alpha.int8.bin"] == file_sha256(built)
+    # Every step ran in this environment: the build info names its lock and digest.
+    assert info["environment"]["edgeconv"] == environment()
     assert (project / "logs" / "alpha" / "quantize_ir.log").exists()
 
     # A second run does no work.

@@ -82,6 +82,8 @@ rule publish_hailo:
         f"{LOGS}/publish_hailo_{{kind}}.log",
     wildcard_constraints:
         kind="hef|har|parsed\\.har",
+    conda:
+        "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
         outputs=output_args,

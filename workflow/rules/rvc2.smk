@@ -125,6 +125,8 @@ rule publish_blob:
         f"{LOGS}/publish_{{kind}}.log",
     wildcard_constraints:
         kind="blob|superblob",
+    conda:
+        "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
         outputs=output_args,

@@ -122,6 +122,8 @@ rule publish_dlc:
         buildinfo=f"{RESULTS}/rvc4/{{model}}.buildinfo.json",
     log:
         f"{LOGS}/publish_dlc.log",
+    conda:
+        "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
         outputs=output_args,
