@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_io import ModelInfo
+from edgeconv.model_info import ModelInfo
 from edgeconv.records import atomic_file
 
 PRECISION = {  # (target, variant) -> NN Archive precision of the main artifact

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import onnx
 
 from edgeconv.errors import ModelFileError
+from edgeconv.model_info import ModelInfo, TensorInfo
 from edgeconv.records import atomic_file
 
 # Protobuf's own limit; bigger models keep their weights in <model>.onnx_data.
@@ -34,28 +34,6 @@ NUMPY_TO_ONNX = {v: k for k, v in ONNX_TO_NUMPY.items()}
 
 def numpy_dtype(data_type: str) -> np.dtype:
     return np.dtype(bool) if data_type == "boolean" else np.dtype(data_type)
-
-
-@dataclass
-class TensorInfo:
-    name: str
-    shape: list[int | str]  # int for a fixed dim, the symbolic name (or "?") for a dynamic one
-    data_type: str
-
-    @property
-    def dynamic_dims(self) -> list[int]:
-        return [i for i, d in enumerate(self.shape) if not isinstance(d, int) or d <= 0]
-
-
-@dataclass
-class ModelInfo:
-    path: str
-    inputs: list[TensorInfo]
-    outputs: list[TensorInfo]
-    tensor_names: set[str] = field(default_factory=set)
-
-    def input(self, name: str) -> TensorInfo | None:
-        return next((t for t in self.inputs if t.name == name), None)
 
 
 def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from edgeconv.errors import ModelFileError
-from edgeconv.onnx_io import ModelInfo, TensorInfo
+from edgeconv.model_info import ModelInfo, TensorInfo
 
 # tflite.TensorType -> numpy dtype name (the types a model's inputs and outputs can have).
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "boolean", 7: "int16", 9: "int8", 10: "float64", 16: "uint16"}

@@ -16,7 +16,8 @@ from edgeconv.config.schema import (
     StageConfig,
 )
 from edgeconv.errors import ConfigError
-from edgeconv.onnx_io import ModelInfo, numpy_dtype
+from edgeconv.model_info import ModelInfo
+from edgeconv.onnx_io import numpy_dtype
 
 
 @dataclass

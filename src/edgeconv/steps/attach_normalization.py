@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -24,15 +23,8 @@ from onnx import helper
 from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import NUMPY_TO_ONNX, check_model
-from edgeconv.steps.graph import Graph, make_node
-
-
-@dataclass(frozen=True)
-class InputPlan:
-    """What of an input's preprocessing goes into the ONNX graph (the rest is left to a later tool)."""
-
-    reverse: bool = True
-    normalize: bool = True
+from edgeconv.onnx_graph import Graph, fix_shape, make_node, select_outputs
+from edgeconv.preprocessing import InputPlan, normalize_numpy  # noqa: F401 (normalize_numpy: part of this step's interface)
 
 
 def attach_normalization(
@@ -43,7 +35,7 @@ def attach_normalization(
 ) -> onnx.ModelProto:
     if copy_model:
         model = copy.deepcopy(model)
-    model = _select_outputs(model, stage.outputs)
+    model = select_outputs(model, stage.outputs)
     graph = Graph(model)
     for spec in stage.inputs:
         spec = _apply_plan(spec, (plan or {}).get(spec.name, InputPlan()))
@@ -51,7 +43,7 @@ def attach_normalization(
         if spec.frozen_value is not None:
             _freeze(graph, vi, spec)
             continue
-        _fix_shape(vi, spec.shape)
+        fix_shape(vi, spec.shape)
         if not spec.listed:
             continue
         _attach(graph, vi, spec)
@@ -71,51 +63,6 @@ def _apply_plan(spec: ResolvedInput, plan: InputPlan) -> ResolvedInput:
     if not plan.normalize:
         spec = dataclasses.replace(spec, mean=None, scale=None)
     return spec
-
-
-def _select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
-    current = [o.name for o in model.graph.output]
-    if outputs == current:
-        return model
-    if set(outputs) <= set(current):
-        keep = [o for o in model.graph.output if o.name in outputs]
-        keep.sort(key=lambda o: outputs.index(o.name))
-        del model.graph.output[:]
-        model.graph.output.extend(keep)
-        return _prune(model)
-    inferred = onnx.shape_inference.infer_shapes(model)
-    infos = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
-    new_outputs = []
-    for name in outputs:
-        if name not in infos:
-            raise ConversionError(f"outputs: cannot type intermediate tensor {name!r}; give its shape and data_type")
-        new_outputs.append(infos[name])
-    del model.graph.output[:]
-    model.graph.output.extend(new_outputs)
-    return _prune(model)
-
-
-def _prune(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Drop nodes that no longer feed any output."""
-    needed = {o.name for o in model.graph.output}
-    keep = []
-    for node in reversed(list(model.graph.node)):
-        if any(o in needed for o in node.output):
-            keep.append(node)
-            needed.update(node.input)
-    keep.reverse()
-    del model.graph.node[:]
-    model.graph.node.extend(keep)
-    graph = Graph(model)
-    graph.prune_unused_initializers()
-    return model
-
-
-def _fix_shape(vi: onnx.ValueInfoProto, shape: list[int]) -> None:
-    dims = vi.type.tensor_type.shape.dim
-    for d, size in zip(dims, shape):
-        d.Clear()
-        d.dim_value = int(size)
 
 
 def _freeze(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
@@ -183,19 +130,3 @@ def _attach(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
     del graph.g.node[:]
     graph.g.node.extend(nodes + existing)
     graph.refresh()
-
-
-def normalize_numpy(x: np.ndarray, spec: ResolvedInput) -> np.ndarray:
-    """What the attached nodes compute, in numpy: used by verification and tests."""
-    y = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
-    axis = spec.channel_axis
-    if spec.reverse_channels and axis is not None:
-        y = np.flip(y, axis=axis)
-    shape = [1] * y.ndim
-    if axis is not None:
-        shape[axis] = y.shape[axis]
-    if spec.mean is not None:
-        y = y - np.asarray(spec.mean, dtype=y.dtype).reshape(shape if axis is not None else [1] * y.ndim)
-    if spec.scale is not None:
-        y = y / np.asarray(spec.scale, dtype=y.dtype).reshape(shape if axis is not None else [1] * y.ndim)
-    return y

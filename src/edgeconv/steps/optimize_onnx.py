@@ -27,7 +27,7 @@ from onnx import helper
 
 from edgeconv.onnx_io import check_model
 from edgeconv.runtime import random_feeds, run_onnx
-from edgeconv.steps.graph import Graph, constants_to_initializers, per_channel
+from edgeconv.onnx_graph import Graph, constants_to_initializers, per_channel
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ def attach_normalization(inputs: Paths, outputs: Paths, params: dict[str, Any]) 
 
         plan = mo_plan(stage).onnx
     elif flavor == "hailo":  # the model script normalizes and converts 3-channel inputs
-        from edgeconv.steps.attach_normalization import InputPlan
+        from edgeconv.preprocessing import InputPlan
         from edgeconv.targets.hailo import needs_graph_normalization
 
         plan = {k: InputPlan(*v) for k, v in needs_graph_normalization(stage).items()}
@@ -94,7 +94,7 @@ def prepare_calibration(inputs: Paths, outputs: Paths, params: dict[str, Any]) -
     linked = {k[len("linked_") :]: load_calibration(p) for k, p in inputs.items() if k.startswith("linked_")}
     data = prepare(stage, Path(params.get("root", ".")), linked)
     if params.get("archive_preprocess"):
-        from edgeconv.steps.attach_normalization import normalize_numpy
+        from edgeconv.preprocessing import normalize_numpy
 
         converted = {i.name: i for i in move_preprocessing(stage).inputs}
         for spec in stage.inputs:

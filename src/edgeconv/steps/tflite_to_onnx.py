@@ -21,7 +21,8 @@ import onnx
 from onnx import helper
 
 from edgeconv.errors import ConversionError, VerificationError
-from edgeconv.onnx_io import ModelInfo, TensorInfo, load_onnx, model_info, save_onnx
+from edgeconv.model_info import ModelInfo, TensorInfo
+from edgeconv.onnx_io import load_onnx, model_info, save_onnx
 from edgeconv.tflite_io import Interpreter, random_feeds, tflite_model_info
 
 SAMPLES = 4

@@ -20,7 +20,8 @@ from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import VerificationError
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.runtime import run_ir, run_onnx, runnable
-from edgeconv.steps.attach_normalization import _fix_shape, _select_outputs, normalize_numpy
+from edgeconv.onnx_graph import fix_shape, select_outputs
+from edgeconv.preprocessing import normalize_numpy
 
 
 def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -68,11 +69,11 @@ def verify(
 
         else:
             model = onnx.load(str(original))
-            model = _select_outputs(model, stage.outputs)
+            model = select_outputs(model, stage.outputs)
             for vi in model.graph.input:  # give dynamic dims the resolved sizes
                 spec = next((s for s in stage.inputs if s.name == vi.name), None)
                 if spec is not None:
-                    _fix_shape(vi, spec.shape)
+                    fix_shape(vi, spec.shape)
             # Over 2 GB, written once to a file that serves every sample.
             reference = cleanup.enter_context(runnable(model))
             del model

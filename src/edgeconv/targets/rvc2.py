@@ -22,7 +22,7 @@ from typing import Any
 
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.targets.argv import add_default, has_flag
-from edgeconv.steps.attach_normalization import InputPlan
+from edgeconv.preprocessing import InputPlan
 
 SUPERBLOB_BASE_SHAVES = 8
 SHAVES = range(1, 17)

@@ -1,4 +1,5 @@
-"""Small helpers for editing ONNX graphs in place: constants, consumers, unique names."""
+"""Small helpers for editing ONNX graphs in place: constants, consumers, unique names, cutting
+the graph at chosen outputs, fixing input shapes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections import defaultdict
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from edgeconv.errors import ConversionError
 
 
 class Graph:
@@ -124,3 +127,48 @@ def constants_to_initializers(model: onnx.ModelProto) -> int:
         moved.append(node)
     graph.remove_nodes(moved)
     return len(moved)
+
+
+def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
+    current = [o.name for o in model.graph.output]
+    if outputs == current:
+        return model
+    if set(outputs) <= set(current):
+        keep = [o for o in model.graph.output if o.name in outputs]
+        keep.sort(key=lambda o: outputs.index(o.name))
+        del model.graph.output[:]
+        model.graph.output.extend(keep)
+        return prune(model)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    infos = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    new_outputs = []
+    for name in outputs:
+        if name not in infos:
+            raise ConversionError(f"outputs: cannot type intermediate tensor {name!r}; give its shape and data_type")
+        new_outputs.append(infos[name])
+    del model.graph.output[:]
+    model.graph.output.extend(new_outputs)
+    return prune(model)
+
+
+def prune(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop nodes that no longer feed any output."""
+    needed = {o.name for o in model.graph.output}
+    keep = []
+    for node in reversed(list(model.graph.node)):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(node.input)
+    keep.reverse()
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    graph = Graph(model)
+    graph.prune_unused_initializers()
+    return model
+
+
+def fix_shape(vi: onnx.ValueInfoProto, shape: list[int]) -> None:
+    dims = vi.type.tensor_type.shape.dim
+    for d, size in zip(dims, shape):
+        d.Clear()
+        d.dim_value = int(size)
