@@ -21,20 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgeconv import __version__
+from edgeconv import __version__, layout
 from edgeconv.project import TARGETS
 
 REPO_SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
 
-# What `convert` hands over per target (beside buildinfo.json), relative to results/.
-ARTIFACTS = {
-    "openvino": ["openvino/{m}.xml", "openvino/{m}.bin", "openvino/{m}.int8.xml", "openvino/{m}.int8.bin"],
-    "qnn_htp": ["qnn_htp/{m}.ctx.onnx", "qnn_htp/{m}.ctx_qnn.bin", "qnn_htp/{m}.quant.onnx"],
-    "rvc2": ["rvc2/{m}.superblob", "rvc2/{m}.blob"],
-    "rvc3": ["rvc3/{m}.blob"],
-    "rvc4": ["rvc4/{m}.dlc", "rvc4/{m}.info.csv"],
-    "hailo": ["hailo/{m}.hef", "hailo/{m}.har", "hailo/{m}.parsed.har"],
-}
 
 
 class UsageError(Exception):
@@ -84,7 +75,7 @@ def convert(args: argparse.Namespace) -> int:
         cmd.append("-n")
     print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
     # Targets first: --configfile and --config take every value that follows them.
-    cmd += [f"results/{args.target}/{name}.tar.xz"] if args.to == "nn_archive" else ["all"]
+    cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
     with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
         if not Path("config/config.yaml").exists():
             # A directory that is not an edgeconv project: an empty matrix, filled by --config.
@@ -114,13 +105,8 @@ def _units(name: str, location: dict[str, str]) -> list[str]:
 
 
 def _deliver(name: str, target: str, output_dir: Path | None, to: str = "native") -> list[Path]:
-    results = Path("results")
-    if to == "nn_archive":
-        files = [results / target / f"{name}.tar.xz"]
-    else:
-        files = [results / pattern.format(m=name) for pattern in ARTIFACTS[target]]
-        files += sorted((results / target).glob(f"{name}*.buildinfo.json"))
-    files = [f for f in files if f.exists()]
+    names = [layout.nn_archive(target, name)] if to == "nn_archive" else layout.deliverables(target, name)
+    files = [Path(f) for f in names if Path(f).exists()]
     if output_dir is None:
         return files
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -701,23 +701,16 @@ class Project:
         """FP16_STANDARD (and disable_calibration) skip snpe-dlc-quant, as in the reference."""
         return not self.unit(name).stage.rvc4.disable_calibration
 
+    def artifact_kinds(self, name: str) -> dict[str, Any]:
+        """The choices that decide which files a target publishes for a model (edgeconv.layout)."""
+        return {"int8": self.builds_int8(name), "rvc2_kind": self.rvc2_artifact(name), "hailo_kind": self.hailo_artifact(name)}
+
     def archive_members(self, name: str, target: str) -> tuple[list[str], str]:
         """The artifact files (main first) and the buildinfo.json an NN Archive of ``target`` holds."""
-        res = "results"
-        if target == "openvino":
-            return [f"{res}/openvino/{name}.xml", f"{res}/openvino/{name}.bin"], f"{res}/openvino/{name}.buildinfo.json"
-        if target == "qnn_htp":
-            files = [f"{res}/qnn_htp/{name}.ctx.onnx", f"{res}/qnn_htp/{name}.ctx_qnn.bin"]
-            return files, f"{res}/qnn_htp/{name}.buildinfo.json"
-        if target == "rvc2":
-            kind = self.rvc2_artifact(name)
-            return [f"{res}/rvc2/{name}.{kind}"], f"{res}/rvc2/{name}.{kind}.buildinfo.json"
-        if target == "rvc3":
-            return [f"{res}/rvc3/{name}.blob"], f"{res}/rvc3/{name}.buildinfo.json"
-        if target == "rvc4":
-            return [f"{res}/rvc4/{name}.dlc"], f"{res}/rvc4/{name}.buildinfo.json"
-        artifact = self.hailo_artifact(name)
-        return [f"{res}/hailo/{name}.{artifact}"], f"{res}/hailo/{name}.{artifact}.buildinfo.json"
+        from edgeconv import layout
+
+        kinds = self.artifact_kinds(name)
+        return layout.archive_members(target, name, rvc2_kind=kinds["rvc2_kind"], hailo_kind=kinds["hailo_kind"])
 
     def archive_precision(self, name: str, target: str) -> str:
         stage = self.unit(name).stage

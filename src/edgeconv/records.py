@@ -73,6 +73,58 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.write("\n")
 
 
+def producer(path: str | Path, sha256: str | None = None) -> Path | None:
+    """The record of the step that wrote ``path`` (with that content, when ``sha256`` is given):
+    records live in the records directory of the unit the file belongs to (edgeconv.layout)."""
+    from edgeconv.layout import records_dir_of
+
+    records = records_dir_of(path)
+    if records is None or not records.is_dir():
+        return None
+    wanted = os.path.normpath(path)
+    for record in sorted(records.glob("*.json")):
+        try:
+            outputs = json.loads(record.read_text()).get("outputs", {})
+        except (OSError, ValueError):
+            continue
+        for out in outputs.values():
+            if isinstance(out, dict) and os.path.normpath(out.get("path", "")) == wanted and (sha256 is None or out["sha256"] == sha256):
+                return record
+    return None
+
+
+def parent_records(inputs: dict[str, dict[str, str]]) -> dict[str, str]:
+    """For a step's inputs (``{key: {path, sha256}}``): the record that made each built one."""
+    parents = {}
+    for key, spec in inputs.items():
+        found = producer(spec["path"], spec["sha256"])
+        if found is not None:
+            parents[key] = str(found)
+    return parents
+
+
+def provenance(artifacts: list[Path]) -> list[dict[str, Any]]:
+    """Every step record behind the artifacts, walking the parent links back from the records that
+    wrote them; parents come before children, in the order of each step's inputs."""
+    ordered: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(record: str) -> None:
+        if record in seen:
+            return
+        seen.add(record)
+        data = json.loads(Path(record).read_text())
+        for parent in data.get("parents", {}).values():
+            visit(parent)
+        ordered.append(data)
+
+    for artifact in artifacts:
+        found = producer(artifact, file_sha256(artifact))
+        if found is not None:
+            visit(str(found))
+    return ordered
+
+
 def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
     """One artifact's build info: its files, the chain of step records that made it, and its verification."""
     resolved = next((r.get("resolved") for r in records if r.get("resolved")), None)

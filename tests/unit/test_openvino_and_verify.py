@@ -97,3 +97,25 @@ def test_verify_an_original_over_2gb_from_one_temporary_file(built, monkeypatch)
     report = verify(original, fp16, stage, calibration, {"min_cosine": 0.999}, 2)
     assert len(saved) == 1 and not saved[0].parent.exists()  # written once, removed after
     assert report["outputs"] == expected["outputs"]
+
+
+def test_ir_bytes_do_not_depend_on_what_the_process_built_before(tmp_path):
+    """OpenVINO names unnamed nodes from a process-wide counter; the saved IR must not change with it."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from edgeconv.steps.openvino_ir import _save_ir
+
+    def build():
+        x = ops.parameter([1, 4], np.float32, name="x")
+        y = ops.relu(ops.add(x, ops.constant(np.arange(4, dtype=np.float32).reshape(1, 4))))
+        y.output(0).set_names({"y"})  # converted models name their outputs (the ONNX names)
+        return ov.Model([y], [x], "m")
+
+    _save_ir(build(), tmp_path / "a.xml", True)
+    for _ in range(7):  # advance the counter, as an earlier conversion in the same process would
+        ops.constant(np.zeros(1, np.float32))
+    _save_ir(build(), tmp_path / "b.xml", True)
+    assert (tmp_path / "a.xml").read_bytes() == (tmp_path / "b.xml").read_bytes()
+    assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+    assert 'name="x"' in (tmp_path / "a.xml").read_text()  # a name the model chose is kept

@@ -6,6 +6,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from edgeconv import layout
 from edgeconv.errors import ConversionError
 from edgeconv.project import Project
 
@@ -23,12 +24,9 @@ PROJECT.apptainer_enabled = "APPTAINER" in {
 os.environ["PATH"] = (
     f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
 )
-RESULTS = "results"
-INTERMEDIATE = f"{RESULTS}/intermediate/{{model}}"
-RECORDS = f"{INTERMEDIATE}/records"
-LOGS = "logs/{model}"
-BENCH = "benchmarks/{model}"
-ONNX_STAGES = ("normalized", "optimized", "simplified")
+# Every path pattern comes from edgeconv.layout.
+RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
+LOGS, BENCH, ONNX_STAGES = layout.LOGS, layout.BENCH, layout.ONNX_STAGES
 
 
 wildcard_constraints:
@@ -65,55 +63,20 @@ def all_targets(wildcards):
         ):
             pass  # rvc4 and hailo read the TFLite model themselves: no ONNX chain
         else:
-            targets += [
-                f"{RESULTS}/intermediate/{name}/{s}.verify.json" for s in ONNX_STAGES
-            ]
-        if "openvino" in PROJECT.targets:
-            targets += expand(
-                f"{RESULTS}/openvino/{name}{{suffix}}",
-                suffix=[".xml", ".verify.json", ".buildinfo.json"],
+            targets += layout.onnx_stage_reports(name)
+        if "openvino" in PROJECT.targets and _checked(
+            PROJECT.int8_skipped_for_random_data, name
+        ):
+            print(
+                f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
+                f" openvino.quantize: true builds it on random data)",
+                file=sys.stderr,
             )
-            if _checked(PROJECT.builds_int8, name):
-                targets += expand(
-                    f"{RESULTS}/openvino/{name}.int8{{suffix}}",
-                    suffix=[".xml", ".verify.json", ".buildinfo.json"],
-                )
-            elif _checked(PROJECT.int8_skipped_for_random_data, name):
-                print(
-                    f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
-                    f" openvino.quantize: true builds it on random data)",
-                    file=sys.stderr,
-                )
-        if "rvc2" in PROJECT.targets:
-            artifact = _checked(PROJECT.rvc2_artifact, name)
-            targets += [
-                f"{RESULTS}/rvc2/{name}.{artifact}",
-                f"{RESULTS}/rvc2/{name}.{artifact}.buildinfo.json",
-            ]
-        if "rvc4" in PROJECT.targets:
-            targets += [
-                f"{RESULTS}/rvc4/{name}.dlc",
-                f"{RESULTS}/rvc4/{name}.buildinfo.json",
-            ]
-        if "rvc3" in PROJECT.targets:
-            targets += [
-                f"{RESULTS}/rvc3/{name}.blob",
-                f"{RESULTS}/rvc3/{name}.buildinfo.json",
-            ]
-        if "hailo" in PROJECT.targets:
-            artifact = _checked(PROJECT.hailo_artifact, name)
-            # With a HEF, the quantized HAR it was compiled from is published too.
-            for kind in ["har", "hef"] if artifact == "hef" else [artifact]:
-                targets += [
-                    f"{RESULTS}/hailo/{name}.{kind}",
-                    f"{RESULTS}/hailo/{name}.{kind}.buildinfo.json",
-                ]
         if "qnn_htp" in PROJECT.targets:
             _checked(PROJECT.check_qnn, name)
-            targets += expand(
-                f"{RESULTS}/qnn_htp/{name}{{suffix}}",
-                suffix=[".ctx.onnx", ".verify.json", ".buildinfo.json"],
-            )
+        kinds = _checked(PROJECT.artifact_kinds, name)
+        for target in PROJECT.targets:
+            targets += layout.published(target, name, **kinds)
     return targets
 
 
@@ -125,28 +88,6 @@ def qdq_inputs(wildcards):
             f"{RESULTS}/intermediate/{wildcards.model}/calibration.npz"
         )
     return inputs
-
-
-def source_records(wildcards):
-    """The record of tflite_to_onnx, first in the build info of a TFLite model's ONNX-chain artifacts."""
-    if _checked(PROJECT.is_tflite, wildcards.model):
-        return {
-            "record_0": f"{RESULTS}/intermediate/{wildcards.model}/records/tflite_to_onnx.json"
-        }
-    return {}
-
-
-def htp_buildinfo_inputs(wildcards):
-    """Records of every step that made the context binary, in the order they ran."""
-    records = f"{RESULTS}/intermediate/{wildcards.model}/records"
-    steps = ["attach_normalization", "optimize_onnx", "simplify"]
-    if _checked(PROJECT.qdq_needs_calibration, wildcards.model):
-        steps.append("prepare_calibration")
-    steps += ["quantize_qdq", "compile_htp"]
-    return {
-        f"record_{chr(ord('a') + i)}": f"{records}/{s}.json"
-        for i, s in enumerate(steps)
-    } | source_records(wildcards)
 
 
 def blob_variant_params(wildcards):
@@ -173,49 +114,23 @@ def float_dlc(wildcards):
     return f"{rvc4}/{wildcards.model}.dlc"
 
 
-def rvc4_buildinfo_inputs(wildcards):
+def rvc4_publish_inputs(wildcards):
+    """The prepared DLC and, unless SNPE read a TFLite model as it is, the check of its ONNX."""
     model = wildcards.model
-    records = f"{RESULTS}/intermediate/{model}/records"
-    if _checked(PROJECT.is_tflite, model):
-        steps = ["tflite_to_dlc"]
-    else:
-        steps = ["attach_normalization", "optimize_onnx", "simplify", "onnx_to_dlc"]
-    if _checked(PROJECT.dlc_quantized, model):
-        steps += ["prepare_calibration", "prepare_snpe_inputs", "quantize_dlc"]
-    steps.append("graph_prepare_dlc")
-    inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    inputs["artifact_dlc"] = f"{RESULTS}/intermediate/{model}/rvc4/{model}.prepared.dlc"
-    inputs["artifact_info"] = f"{RESULTS}/intermediate/{model}/rvc4/{model}.info.csv"
+    inputs = {
+        "artifact_dlc": f"{RESULTS}/intermediate/{model}/rvc4/{model}.prepared.dlc",
+        "artifact_info": f"{RESULTS}/intermediate/{model}/rvc4/{model}.info.csv",
+    }
     if not _checked(PROJECT.is_tflite, model):
         # SNPE's DLC cannot run here: the ONNX it was converted from must have passed its check.
         inputs["verify"] = f"{RESULTS}/intermediate/{model}/simplified.verify.json"
     return inputs
 
 
-def hailo_buildinfo_inputs(wildcards):
-    """The Hailo artifact asked for (HEF, quantized HAR, parsed HAR) and the records that made it."""
+def hailo_publish_inputs(wildcards):
+    """The Hailo artifact asked for: HEF, quantized HAR or parsed HAR."""
     model, kind = wildcards.model, wildcards.kind
-    records = f"{RESULTS}/intermediate/{model}/records"
-    hailo = f"{RESULTS}/intermediate/{model}/hailo"
-    steps = (
-        []
-        if _checked(PROJECT.is_tflite, model)
-        else [
-            "hailo_attach_normalization",
-            "hailo_optimize_onnx",
-            "hailo_simplify",
-        ]
-    )
-    steps.append("hailo_parse")
-    if kind != "parsed.har":
-        steps += ["prepare_calibration", "hailo_optimize"]
-    if kind == "hef":
-        steps.append("hailo_compile")
-    inputs = {"artifact_artifact": f"{hailo}/{model}.{kind}"}
-    inputs.update(
-        {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    )
-    return inputs
+    return {"artifact_artifact": f"{RESULTS}/intermediate/{model}/hailo/{model}.{kind}"}
 
 
 def vendor_ir(target):
@@ -240,33 +155,16 @@ def rvc3_blob_inputs(wildcards):
     return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
 
 
-def rvc3_buildinfo_inputs(wildcards):
+def rvc3_publish_inputs(wildcards):
+    """The VPUX blob and the check of the IR it compiled (none for an IR given as the model)."""
     model = wildcards.model
-    records = f"{RESULTS}/intermediate/{model}/records"
     inter = f"{RESULTS}/intermediate/{model}/rvc3"
-    ir = _checked(PROJECT.is_ir, model)
-    steps = (
-        []
-        if ir
-        else [
-            "mo_attach_normalization",
-            "mo_optimize_onnx",
-            "mo_simplify",
-            "rvc3_convert_mo",
-        ]
-    )
     inputs = {"artifact_blob": f"{inter}/{model}.blob"}
-    if _checked(PROJECT.rvc3_fp16, model):
-        if not ir:
-            inputs["verify"] = f"{inter}/{model}.verify.json"
-    else:
-        steps += ["prepare_calibration", "pot_quantize"]
+    if not _checked(PROJECT.rvc3_fp16, model):
         inputs["verify"] = f"{inter}/{model}.int8.verify.json"
-    steps.append("compile_vpux_blob")
-    inputs.update(
-        {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    )
-    return inputs | source_records(wildcards)
+    elif not _checked(PROJECT.is_ir, model):
+        inputs["verify"] = f"{inter}/{model}.verify.json"
+    return inputs
 
 
 def archive_inputs(wildcards):
@@ -287,32 +185,13 @@ def superblob_inputs(wildcards):
     return inputs
 
 
-def rvc2_buildinfo_inputs(wildcards):
-    """Artifact, its IR's verification, and the records of every step that made it, in order."""
+def rvc2_publish_inputs(wildcards):
+    """The blob or superblob, and the check of mo's IR (an IR given as the model is compiled as it is)."""
     model, kind = wildcards.model, wildcards.kind
-    records = f"{RESULTS}/intermediate/{model}/records"
-    ir = _checked(PROJECT.is_ir, model)
-    steps = (
-        []
-        if ir
-        else [
-            "mo_attach_normalization",
-            "mo_optimize_onnx",
-            "mo_simplify",
-            "rvc2_convert_mo",
-        ]
-    )
-    if kind == "blob":
-        steps.append("compile_blob")
-    else:
-        steps += [f"compile_blob_{s}shave" for s in range(1, 17)]
-    inputs = {f"record_{i:02d}": f"{records}/{s}.json" for i, s in enumerate(steps)}
-    inputs["artifact_blob"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.{kind}"
-    if (
-        not ir
-    ):  # mo's IR is verified against the ONNX; an IR given as the model is compiled as it is
+    inputs = {"artifact_blob": f"{RESULTS}/intermediate/{model}/rvc2/{model}.{kind}"}
+    if not _checked(PROJECT.is_ir, model):
         inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
-    return inputs | source_records(wildcards)
+    return inputs
 
 
 def input_args(wildcards, input):

@@ -74,7 +74,7 @@ rule hailo_compile:
 # once the DFC succeeded. The DFC's own emulator is not run here, so nothing checks it on CPU.
 rule publish_hailo:
     input:
-        unpack(hailo_buildinfo_inputs),
+        unpack(hailo_publish_inputs),
     output:
         artifact=f"{RESULTS}/hailo/{{model}}.{{kind}}",
         buildinfo=f"{RESULTS}/hailo/{{model}}.{{kind}}.buildinfo.json",

@@ -28,13 +28,14 @@ rule extract_archive:
     output:
         model=f"{INTERMEDIATE}/archive/model.onnx",
         config=f"{INTERMEDIATE}/archive/config.json",
+        record=f"{RECORDS}/extract_archive.json",
     log:
         f"{LOGS}/extract_archive.log",
     conda:
         "../../envs/edgeconv.yaml"
     shell:
         "edgeconv-step extract_archive --input archive={input.archive} --output model={output.model}"
-        " --output config={output.config} --log {log}"
+        " --output config={output.config} --record {output.record} --log {log}"
 
 
 # The post-processing model a head of the input archive links: the second stage of the model.
@@ -43,9 +44,10 @@ rule extract_postprocessor:
         archive="models/{model}.tar.xz",
     output:
         model=f"{INTERMEDIATE}/postprocessor/model.onnx",
+        record=f"{RECORDS}/extract_postprocessor.json",
     log:
         f"{LOGS}/extract_postprocessor.log",
     conda:
         "../../envs/edgeconv.yaml"
     shell:
-        "edgeconv-step extract_postprocessor --input archive={input.archive} --output model={output.model} --log {log}"
+        "edgeconv-step extract_postprocessor --input archive={input.archive} --output model={output.model} --record {output.record} --log {log}"

@@ -66,7 +66,6 @@ rule verify_htp:
 
 rule publish_htp:
     input:
-        unpack(htp_buildinfo_inputs),
         artifact_ctx=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx",
         artifact_bin=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin",
         artifact_qdq=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",

@@ -88,6 +88,7 @@ rule blob_patch:
         blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
     output:
         patch=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.patch",
+        record=f"{RECORDS}/blob_patch_{{shaves}}shave.json",
     log:
         f"{LOGS}/blob_patch_{{shaves}}shave.log",
     wildcard_constraints:
@@ -96,7 +97,7 @@ rule blob_patch:
         "../../envs/edgeconv.yaml"
     shell:
         "edgeconv-step blob_patch --input base={input.base} --input blob={input.blob}"
-        " --output patch={output.patch} --log {log}"
+        " --output patch={output.patch} --record {output.record} --log {log}"
 
 
 rule assemble_superblob:
@@ -104,6 +105,7 @@ rule assemble_superblob:
         unpack(superblob_inputs),
     output:
         superblob=f"{INTERMEDIATE}/rvc2/{{model}}.superblob",
+        record=f"{RECORDS}/assemble_superblob.json",
     log:
         f"{LOGS}/assemble_superblob.log",
     conda:
@@ -111,13 +113,13 @@ rule assemble_superblob:
     params:
         inputs=input_args,
     shell:
-        "edgeconv-step assemble_superblob {params.inputs} --output superblob={output.superblob} --log {log}"
+        "edgeconv-step assemble_superblob {params.inputs} --output superblob={output.superblob} --record {output.record} --log {log}"
 
 
 # The blob or superblob, once compile_tool succeeded and mo's IR passed its check on CPU.
 rule publish_blob:
     input:
-        unpack(rvc2_buildinfo_inputs),
+        unpack(rvc2_publish_inputs),
     output:
         blob=f"{RESULTS}/rvc2/{{model}}.{{kind}}",
         buildinfo=f"{RESULTS}/rvc2/{{model}}.{{kind}}.buildinfo.json",

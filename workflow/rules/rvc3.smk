@@ -63,7 +63,7 @@ rule compile_vpux_blob:
 # The VPUX blob, once compile_tool succeeded and the IR it compiled passed its check on CPU.
 rule publish_rvc3:
     input:
-        unpack(rvc3_buildinfo_inputs),
+        unpack(rvc3_publish_inputs),
     output:
         blob=f"{RESULTS}/rvc3/{{model}}.blob",
         buildinfo=f"{RESULTS}/rvc3/{{model}}.buildinfo.json",

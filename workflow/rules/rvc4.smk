@@ -115,7 +115,7 @@ rule graph_prepare_dlc:
 # given to SNPE as it is).
 rule publish_dlc:
     input:
-        unpack(rvc4_buildinfo_inputs),
+        unpack(rvc4_publish_inputs),
     output:
         dlc=f"{RESULTS}/rvc4/{{model}}.dlc",
         info=f"{RESULTS}/rvc4/{{model}}.info.csv",

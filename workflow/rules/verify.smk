@@ -57,14 +57,9 @@ use rule verify_ir as verify_ir_int8 with:
 
 rule publish_ir:
     input:
-        unpack(source_records),
         artifact_xml=f"{INTERMEDIATE}/openvino/{{model}}.xml",
         artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
         verify=f"{INTERMEDIATE}/openvino/{{model}}.verify.json",
-        record_a=f"{RECORDS}/attach_normalization.json",
-        record_b=f"{RECORDS}/optimize_onnx.json",
-        record_c=f"{RECORDS}/simplify.json",
-        record_d=f"{RECORDS}/convert_ir.json",
     output:
         xml=f"{RESULTS}/openvino/{{model}}.xml",
         bin=f"{RESULTS}/openvino/{{model}}.bin",
@@ -83,15 +78,9 @@ rule publish_ir:
 
 use rule publish_ir as publish_ir_int8 with:
     input:
-        unpack(source_records),
         artifact_xml=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
         artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
         verify=f"{INTERMEDIATE}/openvino/{{model}}.int8.verify.json",
-        record_a=f"{RECORDS}/attach_normalization.json",
-        record_b=f"{RECORDS}/optimize_onnx.json",
-        record_c=f"{RECORDS}/simplify.json",
-        record_d=f"{RECORDS}/prepare_calibration.json",
-        record_e=f"{RECORDS}/quantize_ir.json",
     output:
         xml=f"{RESULTS}/openvino/{{model}}.int8.xml",
         bin=f"{RESULTS}/openvino/{{model}}.int8.bin",

@@ -24,7 +24,7 @@ from typing import Any
 
 from edgeconv.errors import ConversionError
 from edgeconv.lockinfo import environment
-from edgeconv.records import file_sha256, tool_versions, write_json_atomic
+from edgeconv.records import file_sha256, parent_records, tool_versions, write_json_atomic
 from edgeconv.steps.registry import STEPS
 from edgeconv.tools import TOOL_ENVIRONMENTS, use_toolchain
 
@@ -89,12 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         # The lock this environment (and each locally run tool's) was installed from.
         "environment": environment(),
         **({"tool_environments": dict(TOOL_ENVIRONMENTS)} if TOOL_ENVIRONMENTS else {}),
-        "inputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()},
+        "inputs": (files := {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()}),
+        # Provenance: the record of the step that made each input (buildinfo walks these back).
+        "parents": parent_records(files),
         "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
         "params": params,
         **({"toolchain": toolchain} if toolchain else {}),
-        **details,
     }
+    clash = sorted(details.keys() & record.keys())
+    if clash:  # a step must not overwrite what the record says about its files and provenance
+        _fail(console, log, outputs, f"{args.step} ({label}): internal error: the step returned record keys {clash}")
+        return 1
+    record.update(details)
     if args.record:
         write_json_atomic(Path(args.record), record)
     log.info("step %s done in %.2fs", args.step, record["duration_s"])

@@ -16,10 +16,26 @@ from edgeconv.errors import ConversionError
 log = logging.getLogger(__name__)
 
 
+def stable_names(model: Any) -> Any:
+    """Give the nodes OpenVINO named itself (``Constant_220173``: a process-wide counter, so the
+    number depends on what else the process built) a name from their place in the graph, so the
+    same model always serializes to the same bytes. Names a model or tool chose are kept."""
+    taken = {op.get_friendly_name() for op in model.get_ordered_ops() if op.get_friendly_name() != op.get_name()}
+    for index, op in enumerate(model.get_ordered_ops()):
+        if op.get_friendly_name() == op.get_name():
+            name = f"{op.get_type_name()}_{index}"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            op.set_friendly_name(name)
+    return model
+
+
 def _save_ir(model: Any, xml: Path, compress_to_fp16: bool) -> None:
     """Write ``.xml`` + ``.bin`` through a temporary directory so a failure leaves neither behind."""
     import openvino as ov
 
+    stable_names(model)
     xml.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(dir=xml.parent, prefix=f".{xml.stem}."))
     try:

@@ -6,9 +6,10 @@ of the artifact (its own check, or for the vendor artifacts that cannot run here
 the step before them), refuses unless all of them passed, then copies the artifact's files and
 writes its ``buildinfo.json`` from the records of the steps that made it.
 
-Inputs: ``artifact_<key>`` (copied to output ``<key>``), ``verify*`` (reports that must have
-passed; ``verify`` is also copied to output ``verify`` when one is declared), ``record_*`` (the
-step records, in the order the steps ran). Outputs: the copies and ``buildinfo``.
+Inputs: ``artifact_<key>`` (copied to output ``<key>``) and ``verify*`` (reports that must have
+passed; ``verify`` is also copied to output ``verify`` when one is declared). Outputs: the copies
+and ``buildinfo``, whose steps are found by walking the records' parent links back from the
+records that wrote the artifacts, so no rule lists the chain.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import VerificationError
-from edgeconv.records import assemble_buildinfo, atomic_file, write_json_atomic
+from edgeconv.records import assemble_buildinfo, atomic_file, provenance, write_json_atomic
 
 Paths = dict[str, Path]
 
@@ -61,7 +62,7 @@ def publish(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, 
         published.append(outputs[key])
     if "verify" in outputs:
         copy_file(inputs["verify"], outputs["verify"])
-    records = [json.loads(p.read_text()) for k, p in sorted(inputs.items()) if k.startswith("record")]
+    records = provenance([artifacts[k] for k in artifacts])
     report = json.loads(inputs["verify"].read_text()) if "verify" in inputs else None
     write_json_atomic(outputs["buildinfo"], assemble_buildinfo(published, records, report))
     return {"published": {str(outputs[k]): str(src) for k, src in artifacts.items()}}

@@ -303,7 +303,7 @@ def stage_outputs(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict
     data = run(inputs["onnx"], load_calibration(inputs["calibration"]))
     _save_npz(outputs["outputs"], data)
     return {
-        "outputs": {k: list(v.shape) for k, v in data.items()},
+        "output_shapes": {k: list(v.shape) for k, v in data.items()},
         "tool_calls": [{"tool": "onnxruntime", "call": f"InferenceSession({inputs['onnx']}, CPUExecutionProvider).run per sample"}],
     }
 

@@ -1,0 +1,95 @@
+"""Where every file of a build lives. The rules (workflow/rules/common.smk), the CLI, the step
+records and the tests ask this module; nobody else formats a path under results/.
+
+    results/intermediate/<unit>/              everything built for one model (or stage) and checked
+        records/<step>.json                   what each step did (provenance: parent links)
+    results/<target>/<unit>.*                 published artifacts: only ones whose checks passed
+    logs/<unit>/<step>.log, benchmarks/<unit>/<step>.tsv
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = "results"
+# Snakemake patterns ({model} is the wildcard of every rule).
+INTERMEDIATE = f"{RESULTS}/intermediate/{{model}}"
+RECORDS = f"{INTERMEDIATE}/records"
+LOGS = "logs/{model}"
+BENCH = "benchmarks/{model}"
+ONNX_STAGES = ("normalized", "optimized", "simplified")
+TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc3", "rvc4", "hailo")
+
+
+def intermediate(unit: str) -> str:
+    return INTERMEDIATE.format(model=unit)
+
+
+def records_dir_of(path: str | Path) -> Path | None:
+    """The records directory of the unit a built file belongs to (None for files given by the user)."""
+    parts = Path(path).parts
+    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "intermediate":
+        return Path(*parts[:3]) / "records"
+    return None
+
+
+def onnx_stage_reports(unit: str) -> list[str]:
+    return [f"{intermediate(unit)}/{stage}.verify.json" for stage in ONNX_STAGES]
+
+
+def published(target: str, unit: str, *, int8: bool = False, rvc2_kind: str = "superblob", hailo_kind: str = "hef") -> list[str]:
+    """Every file building ``target`` for ``unit`` publishes under results/<target>/ (what `all`
+    asks for and what `edgeconv convert` hands over)."""
+    out = f"{RESULTS}/{target}/{unit}"
+    if target == "openvino":
+        files = [f"{out}{s}" for s in (".xml", ".bin", ".verify.json", ".buildinfo.json")]
+        if int8:
+            files += [f"{out}.int8{s}" for s in (".xml", ".bin", ".verify.json", ".buildinfo.json")]
+        return files
+    if target == "qnn_htp":
+        return [f"{out}{s}" for s in (".ctx.onnx", ".ctx_qnn.bin", ".quant.onnx", ".verify.json", ".buildinfo.json")]
+    if target == "rvc2":
+        return [f"{out}.{rvc2_kind}", f"{out}.{rvc2_kind}.buildinfo.json"]
+    if target == "rvc3":
+        return [f"{out}.blob", f"{out}.buildinfo.json"]
+    if target == "rvc4":
+        return [f"{out}.dlc", f"{out}.info.csv", f"{out}.buildinfo.json"]
+    if target == "hailo":
+        # With a HEF, the quantized HAR it was compiled from is published too.
+        kinds = ["har", "hef"] if hailo_kind == "hef" else [hailo_kind]
+        return [f for kind in kinds for f in (f"{out}.{kind}", f"{out}.{kind}.buildinfo.json")]
+    raise ValueError(f"unknown target {target!r}")
+
+
+def deliverables(target: str, unit: str) -> list[str]:
+    """What `edgeconv convert` hands over when it is there: every artifact and buildinfo.json the
+    target can publish for the unit, whichever options chose among them (reports stay)."""
+    files: list[str] = []
+    for rvc2_kind in ("superblob", "blob"):
+        for hailo_kind in ("hef", "parsed.har"):
+            for f in published(target, unit, int8=True, rvc2_kind=rvc2_kind, hailo_kind=hailo_kind):
+                if not f.endswith(".verify.json") and f not in files:
+                    files.append(f)
+    return files
+
+
+def archive_members(target: str, unit: str, *, rvc2_kind: str = "superblob", hailo_kind: str = "hef") -> tuple[list[str], str]:
+    """The published artifact file(s) (main first) and the buildinfo.json an NN Archive of ``target`` holds."""
+    out = f"{RESULTS}/{target}/{unit}"
+    if target == "openvino":
+        return [f"{out}.xml", f"{out}.bin"], f"{out}.buildinfo.json"
+    if target == "qnn_htp":
+        return [f"{out}.ctx.onnx", f"{out}.ctx_qnn.bin"], f"{out}.buildinfo.json"
+    if target == "rvc2":
+        return [f"{out}.{rvc2_kind}"], f"{out}.{rvc2_kind}.buildinfo.json"
+    if target == "rvc3":
+        return [f"{out}.blob"], f"{out}.buildinfo.json"
+    if target == "rvc4":
+        return [f"{out}.dlc"], f"{out}.buildinfo.json"
+    if target == "hailo":
+        return [f"{out}.{hailo_kind}"], f"{out}.{hailo_kind}.buildinfo.json"
+    raise ValueError(f"unknown target {target!r}")
+
+
+def nn_archive(target: str, unit: str) -> str:
+    return f"{RESULTS}/{target}/{unit}.tar.xz"
