@@ -10,6 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +196,30 @@ def run_tool(
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
         raise ConversionError(f"{what} failed (exit {returncode}): " + " / ".join(errors[:3]))
     return {"argv": argv, "returncode": returncode}
+
+
+@dataclass
+class ToolRun:
+    """One vendor tool call in progress: where it writes, and its version (checked against the pin)."""
+
+    tmp: Path  # a temporary directory beside the output, removed afterwards
+    produced: Path  # where the tool is told to write the output (tmp / the output's name)
+    version: str | None
+
+
+@contextmanager
+def tool_output(out: Path, what: str, version_argv: list[str] | None = None, place: bool = True) -> Iterator[ToolRun]:
+    """The frame every vendor tool call shares: the tool's version first (a pinned toolchain stops
+    here), a temporary directory beside ``out`` for it to write into, and ``out`` only when the
+    tool succeeded and wrote something (``place=False``: the caller moves what it wrote)."""
+    version = tool_version(version_argv) if version_argv else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # No dots in the directory name: mo derives the .bin path by replacing ".xml" anywhere in it.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name.replace('.', '_')}.") as tmp:
+        run = ToolRun(tmp=Path(tmp), produced=Path(tmp) / out.name, version=version)
+        yield run
+        if place:
+            place_output(run.produced, out, what)
 
 
 def model_files(path: Path | str) -> list[Path]:

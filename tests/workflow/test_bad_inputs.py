@@ -106,10 +106,11 @@ def _published(root, target="openvino"):
     return sorted(p.name for p in out.iterdir()) if out.exists() else []
 
 
-@pytest.mark.parametrize("asked", ["results/openvino/m.xml", "results/openvino/m.verify.json", None])
+@pytest.mark.parametrize("asked", ["results/openvino/m.xml", "results/openvino/m.verify.json", "results/openvino/m.tar.xz", None])
 def test_failed_verification_publishes_nothing_and_keeps_its_report(tmp_path, asked):
-    """Whichever path is asked for (the artifact, its report, or the whole matrix), an artifact
-    whose check fails stays under results/intermediate with its report and is not published."""
+    """Whichever path is asked for (the artifact, its report, its NN Archive, or the whole matrix),
+    an artifact whose check fails stays under results/intermediate with its report and is not
+    published."""
     root = new_project(tmp_path, ["m"], verify={"max_images": 2, "openvino_fp16": {"max_abs_error": 0.0}})
     conv_net(root / "models" / "m.onnx")
     proc = snakemake(root, *([asked] if asked else []), check=False)

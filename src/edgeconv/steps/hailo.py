@@ -5,7 +5,6 @@ compile (HAR -> HEF). Each runs one Dataflow Compiler call in the DFC's Python
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import hailo, hailo_runner
-from edgeconv.tools import model_files, place_output, run_tool, tool_version
+from edgeconv.tools import model_files, run_tool, tool_output
 
 RUNNER = str(Path(hailo_runner.__file__).resolve())
 
@@ -28,23 +27,19 @@ def _call(python: str, command: str, spec: dict[str, Any], tmp: Path, reads: lis
 
 
 def parse(model_path: Path, stage: ResolvedStage, har: Path, model: str, options: dict[str, Any]) -> dict[str, Any]:
-    version = tool_version([options["python"], RUNNER, "--version"])
-    har.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=har.parent, prefix=f".{har.name}.") as tmp:
-        produced = Path(tmp) / har.name
-        spec = hailo.parse_spec(stage, str(model_path), str(produced), model, options["hw_arch"], options["force_onnx_names"])
-        call = _call(options["python"], "parse", spec, Path(tmp), model_files(model_path))
-        place_output(produced, har, "Hailo parse")
-    return {"tool": "hailo_sdk_client", "version": version, **call}
+    with tool_output(har, "Hailo parse", [options["python"], RUNNER, "--version"]) as run:
+        spec = hailo.parse_spec(stage, str(model_path), str(run.produced), model, options["hw_arch"], options["force_onnx_names"])
+        call = _call(options["python"], "parse", spec, run.tmp, model_files(model_path))
+    return {"tool": "hailo_sdk_client", "version": run.version, **call}
 
 
 def optimize(
     har: Path, stage: ResolvedStage, calibration: dict[str, np.ndarray], out: Path, options: dict[str, Any]
 ) -> dict[str, Any]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        answer = Path(tmp) / "hn_names.json"
-        _call(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, Path(tmp), [har])
+    with tool_output(out, "Hailo optimize") as run:
+        tmp = run.tmp
+        answer = tmp / "hn_names.json"
+        _call(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, tmp, [har])
         layers = json.loads(answer.read_text())
         missing = [i.name for i in stage.inputs if i.frozen_value is None and i.name not in layers]
         if missing:
@@ -60,25 +55,20 @@ def optimize(
             if arr.ndim == 4 and inp.layout == "NCHW":
                 arr = arr.transpose(0, 2, 3, 1)
             data[layers[inp.name]["hn_name"]] = np.ascontiguousarray(arr)
-        calib_path = Path(tmp) / "calibration_nhwc.npz"
+        calib_path = tmp / "calibration_nhwc.npz"
         np.savez(calib_path, **data)
-        produced = Path(tmp) / out.name
         call = _call(
             options["python"],
             "optimize",
             {"hw_arch": options["hw_arch"], "har": str(har), "model_script": "\n".join(script),
-             "calibration": str(calib_path), "out": str(produced)},
-            Path(tmp),
+             "calibration": str(calib_path), "out": str(run.produced)},
+            tmp,
             [har],
         )
-        place_output(produced, out, "Hailo optimize")
     return {"tool": "hailo_sdk_client", "model_script": script, "calibration_shapes": {k: list(v.shape) for k, v in data.items()}, **call}
 
 
 def compile_hef(har: Path, hef: Path, options: dict[str, Any]) -> dict[str, Any]:
-    hef.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=hef.parent, prefix=f".{hef.name}.") as tmp:
-        produced = Path(tmp) / hef.name
-        call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(produced)}, Path(tmp), [har])
-        place_output(produced, hef, "Hailo compile")
+    with tool_output(hef, "Hailo compile") as run:
+        call = _call(options["python"], "compile", {"hw_arch": options["hw_arch"], "har": str(har), "out": str(run.produced)}, run.tmp, [har])
     return {"tool": "hailo_sdk_client", "hw_arch": options["hw_arch"], **call}

@@ -5,40 +5,37 @@ The command lines come from :mod:`edgeconv.targets.rvc2`."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2
-from edgeconv.tools import model_files, place_output, run_tool, tool_version
+from edgeconv.tools import model_files, run_tool, tool_output
 
 
 def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[str, Any]) -> dict[str, Any]:
     plan = rvc2.mo_plan(stage)
-    version = tool_version([options["mo"], "--version"])
-    xml.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=xml.parent, prefix=f".{xml.stem}.mo.") as tmp:
+    with tool_output(xml, "mo", [options["mo"], "--version"], place=False) as run:
         argv = rvc2.mo_argv(
             options["mo"],
             plan,
             stage.outputs,
             str(onnx_path),
-            tmp,
+            str(run.tmp),
             options["compress_to_fp16"],
             options["openvino_version"],
             options.get("mo_args", []),
         )
-        run_tool(argv, "mo (OpenVINO Model Optimizer)", reads=model_files(onnx_path), writes=[tmp])
-        produced = sorted(Path(tmp).glob("*.xml"))
+        run_tool(argv, "mo (OpenVINO Model Optimizer)", reads=model_files(onnx_path), writes=[run.tmp])
+        produced = sorted(run.tmp.glob("*.xml"))
         if len(produced) != 1 or not produced[0].with_suffix(".bin").exists():
-            raise ConversionError(f"mo finished but wrote no single IR in {tmp}: {[p.name for p in Path(tmp).iterdir()]}")
+            raise ConversionError(f"mo finished but wrote no single IR in {run.tmp}: {[p.name for p in run.tmp.iterdir()]}")
         os.replace(produced[0].with_suffix(".bin"), xml.with_suffix(".bin"))
         os.replace(produced[0], xml)
     return {
         "tool": "mo",
-        "version": version,
+        "version": run.version,
         "argv": argv,
         "plan": rvc2.mo_plan_summary(plan),
     }
@@ -47,21 +44,17 @@ def convert_mo(onnx_path: Path, stage: ResolvedStage, xml: Path, options: dict[s
 def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) -> dict[str, Any]:
     if not 1 <= shaves <= 16:
         raise ConversionError(f"rvc2.number_of_shaves: {shaves} is out of range; MyriadX has 1 to 16 shaves")
-    version = tool_version([options["compile_tool"]])
-    blob.parent.mkdir(parents=True, exist_ok=True)
     conf_text = rvc2.myriad_config(shaves, options["openvino_version"])
-    with tempfile.TemporaryDirectory(dir=blob.parent, prefix=f".{blob.name}.") as tmp:
-        conf = Path(tmp) / "myriad.conf"
+    with tool_output(blob, "compile_tool (MYRIAD)", [options["compile_tool"]]) as run:
+        conf = run.tmp / "myriad.conf"
         conf.write_text(conf_text)
-        tmp_blob = Path(tmp) / blob.name
         argv = rvc2.compile_tool_argv(
-            options["compile_tool"], str(xml), str(tmp_blob), str(conf), options.get("compile_tool_args", [])
+            options["compile_tool"], str(xml), str(run.produced), str(conf), options.get("compile_tool_args", [])
         )
-        run_tool(argv, "compile_tool (MYRIAD)", reads=model_files(xml), writes=[tmp])
-        place_output(tmp_blob, blob, "compile_tool (MYRIAD)")
+        run_tool(argv, "compile_tool (MYRIAD)", reads=model_files(xml), writes=[run.tmp])
     return {
         "tool": "compile_tool",
-        "version": version,
+        "version": run.version,
         "argv": argv,
         "myriad_config": conf_text,
         "shaves": shaves,

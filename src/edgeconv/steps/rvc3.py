@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.targets import rvc2, rvc3
-from edgeconv.tools import model_files, place_output, run_tool, tool_version
+from edgeconv.tools import model_files, run_tool, tool_output
 
 
 def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, directory: Path) -> int:
@@ -42,34 +41,28 @@ def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, d
 def pot_quantize(
     xml: Path, calibration: dict[str, np.ndarray], stage: ResolvedStage, out: Path, options: dict[str, Any]
 ) -> dict[str, Any]:
-    version = tool_version([options["pot"], "--version"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        images = Path(tmp) / "images"
+    with tool_output(out, "pot", [options["pot"], "--version"], place=False) as run:
+        images = run.tmp / "images"
         n = write_pot_images(calibration, stage, images)
         name = out.name[: -len(".xml")]
         config = rvc3.pot_config(str(xml), name, str(images), options["pot_target_device"], min(300, n))
-        config_path = Path(tmp) / "pot_config.json"
+        config_path = run.tmp / "pot_config.json"
         config_path.write_text(json.dumps(config, indent=2))
-        argv = rvc3.pot_argv(options["pot"], str(config_path), str(Path(tmp) / "pot"))
-        run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)", reads=model_files(xml), writes=[tmp])
-        produced = Path(tmp) / "pot" / "optimized" / f"{name}.xml"
+        argv = rvc3.pot_argv(options["pot"], str(config_path), str(run.tmp / "pot"))
+        run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)", reads=model_files(xml), writes=[run.tmp])
+        produced = run.tmp / "pot" / "optimized" / f"{name}.xml"
         if not produced.exists() or not produced.with_suffix(".bin").exists():
             raise ConversionError(f"pot finished but wrote no {produced}")
         os.replace(produced.with_suffix(".bin"), out.with_suffix(".bin"))
         os.replace(produced, out)
-    return {"tool": "pot", "version": version, "argv": argv,
+    return {"tool": "pot", "version": run.version, "argv": argv,
             "pot_config": config, "calibration_images": n}
 
 
 def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, Any]:
-    version = tool_version([options["compile_tool"]])
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=blob.parent, prefix=f".{blob.name}.") as tmp:
-        produced = Path(tmp) / blob.name
+    with tool_output(blob, "compile_tool (VPUX)", [options["compile_tool"]]) as run:
         argv = rvc2.compile_tool_argv(
-            options["compile_tool"], str(xml), str(produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
+            options["compile_tool"], str(xml), str(run.produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
         )
-        run_tool(argv, "compile_tool (VPUX)", reads=model_files(xml), writes=[tmp])
-        place_output(produced, blob, "compile_tool (VPUX)")
-    return {"tool": "compile_tool", "version": version, "argv": argv}
+        run_tool(argv, "compile_tool (VPUX)", reads=model_files(xml), writes=[run.tmp])
+    return {"tool": "compile_tool", "version": run.version, "argv": argv}

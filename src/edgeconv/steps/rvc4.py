@@ -14,7 +14,7 @@ from edgeconv.config.resolve import ResolvedStage
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.records import atomic_file, replace_directory
 from edgeconv.targets import rvc4
-from edgeconv.tools import model_files, place_output, run_tool, tool_version
+from edgeconv.tools import model_files, place_output, run_tool, tool_output
 
 
 def prepare_snpe_inputs(
@@ -49,53 +49,41 @@ def prepare_snpe_inputs(
 def onnx_to_dlc(model: Path, stage: ResolvedStage, dlc: Path, options: dict[str, Any]) -> dict[str, Any]:
     """snpe-onnx-to-dlc on an ONNX model, or snpe-tflite-to-dlc on a ``.tflite`` (same arguments)."""
     name = "snpe-tflite-to-dlc" if model.suffix.lower() == ".tflite" else "snpe-onnx-to-dlc"
-    version = tool_version([options["tool"], "--version"])
-    dlc.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dlc.parent, prefix=f".{dlc.name}.") as tmp:
-        produced = Path(tmp) / dlc.name
+    with tool_output(dlc, name, [options["tool"], "--version"]) as run:
         argv = rvc4.onnx_to_dlc_argv(
-            options["tool"], str(model), str(produced), stage, options["fp16"], options.get("args", [])
+            options["tool"], str(model), str(run.produced), stage, options["fp16"], options.get("args", [])
         )
-        run_tool(argv, name, reads=model_files(model), writes=[tmp])
-        place_output(produced, dlc, name)
-    return {"tool": name, "version": version, "argv": argv}
+        run_tool(argv, name, reads=model_files(model), writes=[run.tmp])
+    return {"tool": name, "version": run.version, "argv": argv}
 
 
 def quantize_dlc(dlc: Path, input_list: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
-    version = tool_version([options["tool"], "--version"])
     # The raw files the input list names are read too.
     raw_dirs = {Path(tok.split(":=", 1)[-1]).parent for line in input_list.read_text().splitlines()
                 for tok in line.split() if not line.startswith("#")}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        produced = Path(tmp) / out.name
+    with tool_output(out, "snpe-dlc-quant", [options["tool"], "--version"]) as run:
         argv = rvc4.dlc_quant_argv(
-            options["tool"], str(dlc), str(produced), str(input_list), options["mode"],
+            options["tool"], str(dlc), str(run.produced), str(input_list), options["mode"],
             options["per_channel"], options["per_row"], options.get("args", []),
         )
-        run_tool(argv, "snpe-dlc-quant", reads=[dlc, input_list, *raw_dirs], writes=[tmp])
-        place_output(produced, out, "snpe-dlc-quant")
-    return {"tool": "snpe-dlc-quant", "version": version, "argv": argv}
+        run_tool(argv, "snpe-dlc-quant", reads=[dlc, input_list, *raw_dirs], writes=[run.tmp])
+    return {"tool": "snpe-dlc-quant", "version": run.version, "argv": argv}
 
 
 def graph_prepare(dlc: Path, out: Path, info_csv: Path, stage: ResolvedStage, options: dict[str, Any]) -> dict[str, Any]:
-    version = tool_version([options["tool"], "--version"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        produced = Path(tmp) / out.name
+    with tool_output(out, "snpe-dlc-graph-prepare", [options["tool"], "--version"]) as run:
         argv = rvc4.graph_prepare_argv(
-            options["tool"], str(dlc), str(produced), stage.outputs, options["optimization_level"],
+            options["tool"], str(dlc), str(run.produced), stage.outputs, options["optimization_level"],
             options["htp_socs"], options["mode"], options.get("args", []),
         )
-        run_tool(argv, "snpe-dlc-graph-prepare", reads=[dlc], writes=[tmp])
-        csv = Path(tmp) / info_csv.name
-        info_argv = rvc4.dlc_info_argv(options["info_tool"], str(produced), str(csv))
-        run_tool(info_argv, "snpe-dlc-info", writes=[tmp])
+        run_tool(argv, "snpe-dlc-graph-prepare", reads=[dlc], writes=[run.tmp])
+        csv = run.tmp / info_csv.name
+        info_argv = rvc4.dlc_info_argv(options["info_tool"], str(run.produced), str(csv))
+        run_tool(info_argv, "snpe-dlc-info", writes=[run.tmp])
         place_output(csv, info_csv, "snpe-dlc-info")
-        place_output(produced, out, "snpe-dlc-graph-prepare")
     return {
         "tool": "snpe-dlc-graph-prepare",
-        "version": version,
+        "version": run.version,
         "argv": argv,
         "info_argv": info_argv,
         "htp_socs": options["htp_socs"],
