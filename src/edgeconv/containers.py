@@ -36,12 +36,12 @@ RUNTIMES = ("local", "docker", "apptainer")
 RUNTIME_KEYS = ("runtime", "image", "version", "env", "cpus", "mem_mb")
 
 BUILD_HINT = {
-    "rvc2": "containers/build-rootfs.sh rvc2 (no registry needed), or podman/docker build -f containers/rvc2/Containerfile",
-    "rvc3": "containers/build-rootfs.sh rvc3, or podman/docker build -f containers/rvc3/Containerfile "
+    "rvc2": "containers/build-rootfs.sh rvc2 (no registry needed), or podman/docker build -f containers/rvc2/Containerfile .",
+    "rvc3": "containers/build-rootfs.sh rvc3, or podman/docker build -f containers/rvc3/Containerfile . "
     "(put the VPUX toolkit archive in containers/rvc3/vendor/ first)",
-    "rvc4": "podman/docker build -f containers/rvc4/Containerfile (put Qualcomm's QAIRT/SNPE archive in "
+    "rvc4": "podman/docker build -f containers/rvc4/Containerfile . (put Qualcomm's QAIRT/SNPE archive in "
     "containers/rvc4/vendor/ first)",
-    "hailo": "podman/docker build -f containers/hailo/Containerfile (put the hailo_dataflow_compiler wheel in "
+    "hailo": "podman/docker build -f containers/hailo/Containerfile . (put the hailo_dataflow_compiler wheel in "
     "containers/hailo/vendor/ first)",
 }
 
@@ -87,7 +87,7 @@ def parse_toolchain(toolchains: dict[str, Any], target: str) -> Toolchain:
     if runtime != "local" and not image:
         raise ConversionError(
             f"toolchains.{target}.runtime is {runtime} but toolchains.{target}.image is not set; "
-            f"name the image (build one with {BUILD_HINT.get(target, 'containers/README.md')})"
+            f"name the image (build one with {BUILD_HINT.get(target, 'its recipe in containers/<target>/ (README.md, Containers)')})"
         )
     env = s.get("env") or {}
     if not isinstance(env, dict):

@@ -29,7 +29,7 @@ def _engine_problem() -> str | None:
         client.ping()
         client.images.get(IMAGE)
     except Exception as exc:
-        return f"no Docker Engine API with image {IMAGE} ({type(exc).__name__}: {str(exc)[:120]}); see containers/README.md"
+        return f"no Docker Engine API with image {IMAGE} ({type(exc).__name__}: {str(exc)[:120]}); see README.md, Containers (make containers)"
     return None
 
 
