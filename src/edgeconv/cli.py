@@ -27,7 +27,6 @@ from edgeconv.project import TARGETS
 REPO_SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
 
 
-
 class UsageError(Exception):
     pass
 

@@ -18,7 +18,6 @@ RECORDS = f"{INTERMEDIATE}/records"
 LOGS = "logs/{model}"
 BENCH = "benchmarks/{model}"
 ONNX_STAGES = ("normalized", "optimized", "simplified")
-TARGETS = ("openvino", "qnn_htp", "rvc2", "rvc3", "rvc4", "hailo")
 
 
 def intermediate(unit: str) -> str:

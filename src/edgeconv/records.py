@@ -73,20 +73,30 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.write("\n")
 
 
-def producer(path: str | Path, sha256: str | None = None) -> Path | None:
+def _outputs_by_record(records: Path, cache: dict[Path, list[tuple[Path, dict[str, Any]]]]) -> list[tuple[Path, dict[str, Any]]]:
+    """Each record in a records directory with the files it names as outputs, read once per walk."""
+    if records not in cache:
+        entries = []
+        for record in sorted(records.glob("*.json")):
+            try:
+                entries.append((record, json.loads(record.read_text()).get("outputs", {})))
+            except (OSError, ValueError):
+                continue
+        cache[records] = entries
+    return cache[records]
+
+
+def producer(path: str | Path, sha256: str | None = None, cache: dict | None = None) -> Path | None:
     """The record of the step that wrote ``path`` (with that content, when ``sha256`` is given):
-    records live in the records directory of the unit the file belongs to (edgeconv.layout)."""
+    records live in the records directory of the unit the file belongs to (edgeconv.layout).
+    ``cache`` keeps the records read during one walk, so a directory is read once."""
     from edgeconv.layout import records_dir_of
 
     records = records_dir_of(path)
     if records is None or not records.is_dir():
         return None
     wanted = os.path.normpath(path)
-    for record in sorted(records.glob("*.json")):
-        try:
-            outputs = json.loads(record.read_text()).get("outputs", {})
-        except (OSError, ValueError):
-            continue
+    for record, outputs in _outputs_by_record(records, {} if cache is None else cache):
         for out in outputs.values():
             if isinstance(out, dict) and os.path.normpath(out.get("path", "")) == wanted and (sha256 is None or out["sha256"] == sha256):
                 return record
@@ -95,19 +105,21 @@ def producer(path: str | Path, sha256: str | None = None) -> Path | None:
 
 def parent_records(inputs: dict[str, dict[str, str]]) -> dict[str, str]:
     """For a step's inputs (``{key: {path, sha256}}``): the record that made each built one."""
+    cache: dict = {}
     parents = {}
     for key, spec in inputs.items():
-        found = producer(spec["path"], spec["sha256"])
+        found = producer(spec["path"], spec["sha256"], cache)
         if found is not None:
             parents[key] = str(found)
     return parents
 
 
-def provenance(artifacts: list[Path]) -> list[dict[str, Any]]:
-    """Every step record behind the artifacts, walking the parent links back from the records that
-    wrote them; parents come before children, in the order of each step's inputs."""
+def provenance(artifacts: dict[Path, str]) -> list[dict[str, Any]]:
+    """Every step record behind the artifacts (``{path: sha256}``), walking the parent links back
+    from the records that wrote them; parents come before children, in the order of each step's inputs."""
     ordered: list[dict[str, Any]] = []
     seen: set[str] = set()
+    cache: dict = {}
 
     def visit(record: str) -> None:
         if record in seen:
@@ -118,19 +130,20 @@ def provenance(artifacts: list[Path]) -> list[dict[str, Any]]:
             visit(parent)
         ordered.append(data)
 
-    for artifact in artifacts:
-        found = producer(artifact, file_sha256(artifact))
+    for artifact, digest in artifacts.items():
+        found = producer(artifact, digest, cache)
         if found is not None:
             visit(str(found))
     return ordered
 
 
-def assemble_buildinfo(artifact: list[Path], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
-    """One artifact's build info: its files, the chain of step records that made it, and its verification."""
+def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
+    """One artifact's build info: its files (``{path: sha256}``), the chain of step records that
+    made it, and its verification."""
     resolved = next((r.get("resolved") for r in records if r.get("resolved")), None)
     calibration = next((r.get("sources") for r in records if r["step"] == "prepare_calibration"), None)
     return {
-        "artifact": {str(p): file_sha256(p) for p in artifact},
+        "artifact": {str(p): digest for p, digest in artifact.items()},
         "model": records[0].get("model") if records else None,
         "resolved_config": {
             "inputs": resolved,

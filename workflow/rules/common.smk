@@ -118,19 +118,19 @@ def rvc4_publish_inputs(wildcards):
     """The prepared DLC and, unless SNPE read a TFLite model as it is, the check of its ONNX."""
     model = wildcards.model
     inputs = {
-        "artifact_dlc": f"{RESULTS}/intermediate/{model}/rvc4/{model}.prepared.dlc",
-        "artifact_info": f"{RESULTS}/intermediate/{model}/rvc4/{model}.info.csv",
+        "artifact_dlc": f"{layout.intermediate(model)}/rvc4/{model}.prepared.dlc",
+        "artifact_info": f"{layout.intermediate(model)}/rvc4/{model}.info.csv",
     }
     if not _checked(PROJECT.is_tflite, model):
         # SNPE's DLC cannot run here: the ONNX it was converted from must have passed its check.
-        inputs["verify"] = f"{RESULTS}/intermediate/{model}/simplified.verify.json"
+        inputs["verify"] = f"{layout.intermediate(model)}/simplified.verify.json"
     return inputs
 
 
 def hailo_publish_inputs(wildcards):
     """The Hailo artifact asked for: HEF, quantized HAR or parsed HAR."""
     model, kind = wildcards.model, wildcards.kind
-    return {"artifact_artifact": f"{RESULTS}/intermediate/{model}/hailo/{model}.{kind}"}
+    return {"artifact_artifact": f"{layout.intermediate(model)}/hailo/{model}.{kind}"}
 
 
 def vendor_ir(target):
@@ -158,7 +158,7 @@ def rvc3_blob_inputs(wildcards):
 def rvc3_publish_inputs(wildcards):
     """The VPUX blob and the check of the IR it compiled (none for an IR given as the model)."""
     model = wildcards.model
-    inter = f"{RESULTS}/intermediate/{model}/rvc3"
+    inter = f"{layout.intermediate(model)}/rvc3"
     inputs = {"artifact_blob": f"{inter}/{model}.blob"}
     if not _checked(PROJECT.rvc3_fp16, model):
         inputs["verify"] = f"{inter}/{model}.int8.verify.json"
@@ -188,9 +188,9 @@ def superblob_inputs(wildcards):
 def rvc2_publish_inputs(wildcards):
     """The blob or superblob, and the check of mo's IR (an IR given as the model is compiled as it is)."""
     model, kind = wildcards.model, wildcards.kind
-    inputs = {"artifact_blob": f"{RESULTS}/intermediate/{model}/rvc2/{model}.{kind}"}
+    inputs = {"artifact_blob": f"{layout.intermediate(model)}/rvc2/{model}.{kind}"}
     if not _checked(PROJECT.is_ir, model):
-        inputs["verify"] = f"{RESULTS}/intermediate/{model}/rvc2/{model}.verify.json"
+        inputs["verify"] = f"{layout.intermediate(model)}/rvc2/{model}.verify.json"
     return inputs
 
 

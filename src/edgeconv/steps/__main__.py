@@ -79,32 +79,41 @@ def main(argv: list[str] | None = None) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(console, log, outputs, f"{args.step} ({label}): unexpected {type(exc).__name__}: {first} (see {args.log})")
         return 1
-    record = {
-        "step": args.step,
+    duration = round(time.time() - started, 3)
+    if args.record:  # checksums and parent links only when there is a record to write
+        record = _record(args.step, label, argv, started, duration, inputs, outputs, params, toolchain)
+        clash = sorted(details.keys() & record.keys())
+        if clash:  # a step must not overwrite what the record says about its files and provenance
+            _fail(console, log, outputs, f"{args.step} ({label}): internal error: the step returned record keys {clash}")
+            return 1
+        record.update(details)
+        write_json_atomic(Path(args.record), record)
+    log.info("step %s done in %.2fs", args.step, duration)
+    return 0
+
+
+def _record(
+    step: str, label: str, argv: list[str], started: float, duration: float,
+    inputs: dict[str, Path], outputs: dict[str, Path], params: dict[str, Any], toolchain: dict[str, Any] | None,
+) -> dict[str, Any]:
+    files = {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()}
+    return {
+        "step": step,
         "model": label,
         "argv": [sys.executable, "-m", "edgeconv.steps", *argv],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_s": round(time.time() - started, 3),
+        "duration_s": duration,
         "tool_versions": tool_versions(),
         # The lock this environment (and each locally run tool's) was installed from.
         "environment": environment(),
         **({"tool_environments": dict(TOOL_ENVIRONMENTS)} if TOOL_ENVIRONMENTS else {}),
-        "inputs": (files := {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()}),
+        "inputs": files,
         # Provenance: the record of the step that made each input (buildinfo walks these back).
         "parents": parent_records(files),
         "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
         "params": params,
         **({"toolchain": toolchain} if toolchain else {}),
     }
-    clash = sorted(details.keys() & record.keys())
-    if clash:  # a step must not overwrite what the record says about its files and provenance
-        _fail(console, log, outputs, f"{args.step} ({label}): internal error: the step returned record keys {clash}")
-        return 1
-    record.update(details)
-    if args.record:
-        write_json_atomic(Path(args.record), record)
-    log.info("step %s done in %.2fs", args.step, record["duration_s"])
-    return 0
 
 
 def _fail(console: Any, log: logging.Logger, outputs: dict[str, Path], message: str) -> None:

@@ -20,8 +20,9 @@ def stable_names(model: Any) -> Any:
     """Give the nodes OpenVINO named itself (``Constant_220173``: a process-wide counter, so the
     number depends on what else the process built) a name from their place in the graph, so the
     same model always serializes to the same bytes. Names a model or tool chose are kept."""
-    taken = {op.get_friendly_name() for op in model.get_ordered_ops() if op.get_friendly_name() != op.get_name()}
-    for index, op in enumerate(model.get_ordered_ops()):
+    ops = model.get_ordered_ops()
+    taken = {op.get_friendly_name() for op in ops if op.get_friendly_name() != op.get_name()}
+    for index, op in enumerate(ops):
         if op.get_friendly_name() == op.get_name():
             name = f"{op.get_type_name()}_{index}"
             while name in taken:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import VerificationError
-from edgeconv.records import assemble_buildinfo, atomic_file, provenance, write_json_atomic
+from edgeconv.records import assemble_buildinfo, atomic_file, file_sha256, provenance, write_json_atomic
 
 Paths = dict[str, Path]
 
@@ -56,13 +56,15 @@ def publish(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, 
     missing = sorted(set(artifacts) - set(outputs))
     if missing:
         raise ValueError(f"publish: artifact input(s) {missing} have no output of the same key")
-    published = []
+    # Each artifact is hashed once: to find the record that wrote it, and for the build info of
+    # its published copy (same bytes).
+    digests = {key: file_sha256(src) for key, src in artifacts.items()}
     for key, src in artifacts.items():
         copy_file(src, outputs[key])
-        published.append(outputs[key])
     if "verify" in outputs:
         copy_file(inputs["verify"], outputs["verify"])
-    records = provenance([artifacts[k] for k in artifacts])
+    records = provenance({artifacts[k]: digests[k] for k in artifacts})
     report = json.loads(inputs["verify"].read_text()) if "verify" in inputs else None
+    published = {outputs[k]: digests[k] for k in artifacts}
     write_json_atomic(outputs["buildinfo"], assemble_buildinfo(published, records, report))
     return {"published": {str(outputs[k]): str(src) for k, src in artifacts.items()}}
