@@ -128,7 +128,7 @@ def infer(args: argparse.Namespace) -> int:
     if not inputs_dir.is_dir():
         raise UsageError(f"--input-path {inputs_dir} is not a directory of <input name>/*.npy")
     if args.target == "qnn_htp" or model.name.endswith(".ctx.onnx"):
-        from edgeconv.steps.qnn_htp import run_context
+        from edgeconv.targets.qnn_htp import run_context
 
         def run(feeds):
             return run_context(model, feeds, args.soc, args.fp16)

@@ -24,6 +24,35 @@ def intermediate(unit: str) -> str:
     return INTERMEDIATE.format(model=unit)
 
 
+def simplified(unit: str) -> str:
+    """The normalized, optimized, simplified ONNX every ONNX-reading target starts from."""
+    return f"{intermediate(unit)}/simplified.onnx"
+
+
+def calibration(unit: str) -> str:
+    return f"{intermediate(unit)}/calibration.npz"
+
+
+def stage_outputs(unit: str) -> str:
+    """An upstream stage's outputs on its own calibration data (multi-stage calibration links)."""
+    return f"{intermediate(unit)}/stage_outputs.npz"
+
+
+def tflite_onnx(unit: str) -> str:
+    """The ONNX tflite2onnx makes of a TFLite model."""
+    return f"{intermediate(unit)}/tflite/{unit}.onnx"
+
+
+def archive_model(model: str, part: str, member: str) -> str:
+    """A model extracted from an input NN Archive (``part``: archive or postprocessor)."""
+    return f"{intermediate(model)}/{part}/{member}"
+
+
+def target_dir(unit: str, target: str) -> str:
+    """Where a target's artifacts are built and checked before they are published."""
+    return f"{intermediate(unit)}/{target}"
+
+
 def records_dir_of(path: str | Path) -> Path | None:
     """The records directory of the unit a built file belongs to (None for files given by the user)."""
     parts = Path(path).parts

@@ -150,19 +150,28 @@ def test_the_toolchain_is_a_parameter_of_its_targets_tool_steps_only(tmp_path):
     (tmp_path / "config" / "models").mkdir(parents=True)
     (tmp_path / "config" / "models" / "alpha.yaml").write_text("input_model: models/alpha.onnx\nshape: [1, 3, 20, 20]\n")
     double = str(CHECKOUT / "tests" / "doubles" / "compile_tool")
-    steps = ["convert_mo_rvc2", "convert_mo_rvc3", "compile_blob", "attach_normalization_mo", "verify", "convert_ir",
-             "onnx_to_dlc"]
+    # label -> (step, the variant a rule's wildcards choose)
+    calls = {
+        "convert_mo_rvc2": ("convert_mo", {"target": "rvc2"}),
+        "convert_mo_rvc3": ("convert_mo", {"target": "rvc3"}),
+        "compile_blob": ("compile_blob", {}),
+        "attach_normalization_mo": ("attach_normalization", {"plan": "mo"}),
+        "verify": ("verify", {"kind": "onnx"}),
+        "convert_ir": ("convert_ir", {}),
+        "onnx_to_dlc": ("onnx_to_dlc", {}),
+    }
+    steps = list(calls)
     snpe = str(CHECKOUT / "tests" / "doubles")
 
     def params(rvc2):
         config = {"models": ["alpha"], "model_configs_dir": "config/models", "models_dir": "models",
                   "toolchains": {"rvc2": rvc2, "rvc3": {"mo": double}, "rvc4": {"bin_dir": snpe}}}
         project = Project(config, root=tmp_path)
-        return {s: json.loads(project.params("alpha", s)) for s in steps}
+        return {s: json.loads(project.params("alpha", step, **variant)) for s, (step, variant) in calls.items()}
 
     local = params({"mo": double, "compile_tool": double})
     pinned = params({"mo": double, "compile_tool": double, "version": "2022.3.2"})
     assert {s for s in steps if local[s] != pinned[s]} == {"convert_mo_rvc2", "compile_blob"}
     assert pinned["compile_blob"]["toolchain"] == {"runtime": "local", "version": "2022.3.2", "target": "rvc2"}
     assert "toolchain" not in local["verify"] and "toolchain" not in local["attach_normalization_mo"]
-    assert os.path.basename(local["convert_mo_rvc2"]["options"]["mo"]) == "compile_tool"
+    assert os.path.basename(local["convert_mo_rvc2"]["mo"]) == "compile_tool"

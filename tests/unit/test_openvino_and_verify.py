@@ -8,7 +8,8 @@ from edgeconv.config.loader import validate_model_config
 from edgeconv.config.resolve import resolve_stage
 from edgeconv.onnx_io import model_info
 from edgeconv.steps.attach_normalization import attach_normalization
-from edgeconv.steps.openvino_ir import convert_ir, quantize_ir
+from edgeconv.steps.convert_ir import convert_ir
+from edgeconv.steps.quantize_ir import quantize_ir
 from edgeconv.steps.prepare_calibration import prepare_calibration
 from edgeconv.steps.simplify import simplify
 from edgeconv.steps.verify import metrics, verify
@@ -104,7 +105,7 @@ def test_ir_bytes_do_not_depend_on_what_the_process_built_before(tmp_path):
     import openvino as ov
     import openvino.opset13 as ops
 
-    from edgeconv.steps.openvino_ir import _save_ir
+    from edgeconv.targets.openvino import save_ir as _save_ir
 
     def build():
         x = ops.parameter([1, 4], np.float32, name="x")

@@ -109,7 +109,7 @@ def _linked_spec(calibration, shape=(1, 8)):
 
 
 def test_linked_output_and_script_give_one_sample_per_upstream_sample():
-    from edgeconv.steps.link_calibration import linked_calibration
+    from edgeconv.link_calibration import linked_calibration
 
     feat = np.random.default_rng(0).random((5, 1, 8, 4, 4)).astype(np.float32)
     by_output = linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "output": "feat"}, (1, 8, 4, 4)), {"feat": feat})
@@ -122,7 +122,7 @@ def test_linked_output_and_script_give_one_sample_per_upstream_sample():
 
 def test_linked_calibration_errors_name_the_input_and_the_shapes():
     from edgeconv.errors import CalibrationError
-    from edgeconv.steps.link_calibration import ScriptError, linked_calibration
+    from edgeconv.link_calibration import ScriptError, linked_calibration
 
     feat = np.zeros((2, 1, 8, 4, 4), np.float32)
     with pytest.raises(CalibrationError, match=r"input 'pooled': output 'feat' of stage 'bb' has shape \[1, 8, 4, 4\] .* input is \[1, 8\]"):

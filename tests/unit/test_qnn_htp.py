@@ -16,7 +16,7 @@ from models import conv_net
 
 pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
 
-from edgeconv.steps import qnn_htp  # noqa: E402
+from edgeconv.targets import qnn_htp  # noqa: E402
 
 
 @pytest.fixture(scope="module")

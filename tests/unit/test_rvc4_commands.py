@@ -6,7 +6,7 @@ from edgeconv.config.loader import validate_model_config
 from edgeconv.config.resolve import resolve_stage
 from edgeconv.onnx_io import model_info
 from edgeconv.targets import rvc4
-from models import conv_net, two_input_net
+from models import two_input_net
 
 
 def _stage(data, model):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harness import new_project, planned, rules_for, snakemake, write_images, write_yaml
+from harness import new_project, planned, rules_for, snakemake, write_yaml
 from models import conv_net
 
 pytestmark = pytest.mark.workflow

@@ -36,10 +36,10 @@ wildcard_constraints:
     mo_target="rvc2|rvc3",
 
 
-def _checked(fn, *args):
+def _checked(fn, *args, **kwargs):
     """Turn a config or model problem into a one-line Snakemake error instead of a traceback."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except ConversionError as exc:
         # Printed first and alone, before Snakemake's own report of where it was raised.
         print(f"error: {exc}", file=sys.stderr)
@@ -82,23 +82,15 @@ def all_targets(wildcards):
 
 def qdq_inputs(wildcards):
     """The QDQ step reads calibration data unless the mode keeps the model in float (FP16)."""
-    inputs = {"onnx": f"{RESULTS}/intermediate/{wildcards.model}/simplified.onnx"}
+    inputs = {"onnx": layout.simplified(wildcards.model)}
     if _checked(PROJECT.qdq_needs_calibration, wildcards.model):
-        inputs["calibration"] = (
-            f"{RESULTS}/intermediate/{wildcards.model}/calibration.npz"
-        )
+        inputs["calibration"] = layout.calibration(wildcards.model)
     return inputs
-
-
-def blob_variant_params(wildcards):
-    spec = json.loads(_checked(PROJECT.params, wildcards.model, "compile_blob_variant"))
-    spec["options"]["shaves"] = int(wildcards.shaves)
-    return json.dumps(spec, sort_keys=True)
 
 
 def graph_prepare_inputs(wildcards):
     """The quantized DLC, or the float one when the mode does not quantize (FP16_STANDARD)."""
-    rvc4 = f"{RESULTS}/intermediate/{wildcards.model}/rvc4"
+    rvc4 = layout.target_dir(wildcards.model, "rvc4")
     quantized = _checked(PROJECT.dlc_quantized, wildcards.model)
     dlc = (
         f"{rvc4}/{wildcards.model}.quantized.dlc" if quantized else float_dlc(wildcards)
@@ -108,7 +100,7 @@ def graph_prepare_inputs(wildcards):
 
 def float_dlc(wildcards):
     """snpe-onnx-to-dlc's DLC, or snpe-tflite-to-dlc's for a TFLite model."""
-    rvc4 = f"{RESULTS}/intermediate/{wildcards.model}/rvc4"
+    rvc4 = layout.target_dir(wildcards.model, "rvc4")
     if _checked(PROJECT.is_tflite, wildcards.model):
         return f"{rvc4}/{wildcards.model}.tflite.dlc"
     return f"{rvc4}/{wildcards.model}.dlc"
@@ -117,9 +109,10 @@ def float_dlc(wildcards):
 def rvc4_publish_inputs(wildcards):
     """The prepared DLC and, unless SNPE read a TFLite model as it is, the check of its ONNX."""
     model = wildcards.model
+    rvc4 = layout.target_dir(model, "rvc4")
     inputs = {
-        "artifact_dlc": f"{layout.intermediate(model)}/rvc4/{model}.prepared.dlc",
-        "artifact_info": f"{layout.intermediate(model)}/rvc4/{model}.info.csv",
+        "artifact_dlc": f"{rvc4}/{model}.prepared.dlc",
+        "artifact_info": f"{rvc4}/{model}.info.csv",
     }
     if not _checked(PROJECT.is_tflite, model):
         # SNPE's DLC cannot run here: the ONNX it was converted from must have passed its check.
@@ -130,7 +123,7 @@ def rvc4_publish_inputs(wildcards):
 def hailo_publish_inputs(wildcards):
     """The Hailo artifact asked for: HEF, quantized HAR or parsed HAR."""
     model, kind = wildcards.model, wildcards.kind
-    return {"artifact_artifact": f"{layout.intermediate(model)}/hailo/{model}.{kind}"}
+    return {"artifact_artifact": f"{layout.target_dir(model, 'hailo')}/{model}.{kind}"}
 
 
 def vendor_ir(target):
@@ -141,7 +134,7 @@ def vendor_ir(target):
         if _checked(PROJECT.is_ir, model):
             xml = str(PROJECT.unit(model).model_path)
         else:
-            xml = f"{RESULTS}/intermediate/{model}/{target}/{model}.xml"
+            xml = f"{layout.target_dir(model, target)}/{model}.xml"
         return {"xml": xml, "bin": xml[: -len(".xml")] + ".bin"}
 
     return ir
@@ -151,14 +144,14 @@ def rvc3_blob_inputs(wildcards):
     """The POT INT8 IR, or the float IR (mo's, or the one given) when calibration is disabled."""
     if _checked(PROJECT.rvc3_fp16, wildcards.model):
         return vendor_ir("rvc3")(wildcards)
-    stem = f"{RESULTS}/intermediate/{wildcards.model}/rvc3/{wildcards.model}.int8"
+    stem = f"{layout.target_dir(wildcards.model, 'rvc3')}/{wildcards.model}.int8"
     return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
 
 
 def rvc3_publish_inputs(wildcards):
     """The VPUX blob and the check of the IR it compiled (none for an IR given as the model)."""
     model = wildcards.model
-    inter = f"{layout.intermediate(model)}/rvc3"
+    inter = layout.target_dir(model, "rvc3")
     inputs = {"artifact_blob": f"{inter}/{model}.blob"}
     if not _checked(PROJECT.rvc3_fp16, model):
         inputs["verify"] = f"{inter}/{model}.int8.verify.json"
@@ -177,7 +170,7 @@ def archive_params(wildcards):
 
 def superblob_inputs(wildcards):
     """The 8-shave base blob and a bsdiff4 patch for every other shave count (1..16)."""
-    blobs = f"{RESULTS}/intermediate/{wildcards.model}/rvc2/blobs"
+    blobs = f"{layout.target_dir(wildcards.model, 'rvc2')}/blobs"
     inputs = {"base": f"{blobs}/8shave.blob"}
     inputs.update(
         {f"patch_{s}": f"{blobs}/{s}shave.patch" for s in range(1, 17) if s != 8}
@@ -188,9 +181,10 @@ def superblob_inputs(wildcards):
 def rvc2_publish_inputs(wildcards):
     """The blob or superblob, and the check of mo's IR (an IR given as the model is compiled as it is)."""
     model, kind = wildcards.model, wildcards.kind
-    inputs = {"artifact_blob": f"{layout.intermediate(model)}/rvc2/{model}.{kind}"}
+    rvc2 = layout.target_dir(model, "rvc2")
+    inputs = {"artifact_blob": f"{rvc2}/{model}.{kind}"}
     if not _checked(PROJECT.is_ir, model):
-        inputs["verify"] = f"{layout.intermediate(model)}/rvc2/{model}.verify.json"
+        inputs["verify"] = f"{rvc2}/{model}.verify.json"
     return inputs
 
 
@@ -219,7 +213,7 @@ def hailo_parse_inputs(wildcards):
     model = interface_model(wildcards)
     if _checked(PROJECT.is_tflite, wildcards.model):
         return {"tflite": model, "original": model}
-    onnx = f"{RESULTS}/intermediate/{wildcards.model}/hailo/simplified.onnx"
+    onnx = f"{layout.target_dir(wildcards.model, 'hailo')}/simplified.onnx"
     return {"onnx": onnx, "original": model}
 
 
@@ -246,32 +240,17 @@ def named_input_args(wildcards, input):
     )
 
 
-def step_params(step):
-    """Parameters of one step for one model: only the config keys that step reads."""
+def step_params(step, **variant):
+    """Parameters of one step for one model, built by the step's declaration
+    (src/edgeconv/steps/<step>.py): only the config keys that step reads. ``variant`` values may
+    name wildcards, e.g. ``target="{mo_target}"``."""
 
     def params(wildcards):
-        return _checked(PROJECT.params, wildcards.model, step)
-
-    return params
-
-
-def mo_params(wildcards):
-    """mo's options come from the section of the target the IR is for (rvc2 or rvc3)."""
-    return _checked(
-        PROJECT.params, wildcards.model, f"convert_mo_{wildcards.mo_target}"
-    )
-
-
-def vendor_attach_params(wildcards):
-    """attach_normalization for a vendor flavor: only what the vendor tool does not do itself."""
-    return _checked(
-        PROJECT.params, wildcards.model, f"attach_normalization_{wildcards.flavor}"
-    )
-
-
-def verify_params(kind):
-    def params(wildcards):
-        return _checked(PROJECT.verify_params, wildcards.model, kind)
+        chosen = {
+            k: v.format(**dict(wildcards.items())) if isinstance(v, str) else v
+            for k, v in variant.items()
+        }
+        return _checked(PROJECT.params, wildcards.model, step, **chosen)
 
     return params
 

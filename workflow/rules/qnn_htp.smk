@@ -57,7 +57,7 @@ rule verify_htp:
     conda:
         "../../envs/edgeconv.yaml"
     params:
-        spec=verify_params("qnn_htp"),
+        spec=step_params("verify", kind="qnn_htp"),
     shell:
         "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
         " --input calibration={input.calibration} --output report={output.report}"

@@ -20,7 +20,7 @@ rule convert_mo:
     container:
         mo_container
     params:
-        spec=mo_params,
+        spec=step_params("convert_mo", target="{mo_target}"),
     shell:
         "edgeconv-step convert_mo --input onnx={input.onnx} --input original={input.original}"
         " --output xml={output.xml} --params {params.spec:q} --record {output.record} --log {log}"
@@ -76,7 +76,7 @@ rule compile_blob_variant:
     container:
         container_for("rvc2")
     params:
-        spec=blob_variant_params,
+        spec=step_params("compile_blob", shaves="{shaves}"),
     shell:
         "edgeconv-step compile_blob --input xml={input.xml} --output blob={output.blob}"
         " --params {params.spec:q} --record {output.record} --log {log}"

@@ -13,7 +13,7 @@ use rule attach_normalization as attach_normalization_vendor with:
     benchmark:
         f"{BENCH}/{{flavor}}_attach_normalization.tsv"
     params:
-        spec=vendor_attach_params,
+        spec=step_params("attach_normalization", plan="{flavor}"),
 
 
 use rule optimize_onnx as optimize_onnx_vendor with:

@@ -16,7 +16,7 @@ rule verify_onnx_stage:
     conda:
         "../../envs/edgeconv.yaml"
     params:
-        spec=verify_params("onnx"),
+        spec=step_params("verify", kind="onnx"),
     shell:
         "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
         " --input calibration={input.calibration} --output report={output.report}"
@@ -35,7 +35,7 @@ rule verify_ir:
     conda:
         "../../envs/edgeconv.yaml"
     params:
-        spec=verify_params("openvino_fp16"),
+        spec=step_params("verify", kind="openvino_fp16"),
     shell:
         "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
         " --input calibration={input.calibration} --output report={output.report}"
@@ -52,7 +52,7 @@ use rule verify_ir as verify_ir_int8 with:
     log:
         f"{LOGS}/verify_ir_int8.log",
     params:
-        spec=verify_params("openvino_int8"),
+        spec=step_params("verify", kind="openvino_int8"),
 
 
 rule publish_ir:

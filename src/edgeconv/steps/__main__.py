@@ -25,7 +25,7 @@ from typing import Any
 from edgeconv.errors import ConversionError
 from edgeconv.lockinfo import environment
 from edgeconv.records import file_sha256, parent_records, tool_versions, write_json_atomic
-from edgeconv.steps.registry import STEPS
+from edgeconv.steps.base import step, step_names
 from edgeconv.tools import TOOL_ENVIRONMENTS, use_toolchain
 
 
@@ -42,7 +42,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="edgeconv-step", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=sorted(STEPS))
+    parser.add_argument("step", choices=step_names())
     parser.add_argument("--input", action="append", default=[], metavar="KEY=PATH")
     parser.add_argument("--output", action="append", default=[], metavar="KEY=PATH")
     parser.add_argument("--params", default="{}", help="JSON object of step parameters")
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {k: Path(v) for k, v in _pairs(args.input, "--input").items()}
     outputs = {k: Path(v) for k, v in _pairs(args.output, "--output").items()}
     params: dict[str, Any] = json.loads(args.params)
+    declared = step(args.step)
 
     console = os.fdopen(os.dup(2), "w")
     if args.log:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     toolchain = params.get("toolchain")
     try:
         use_toolchain(toolchain)
-        details = STEPS[args.step](inputs, outputs, params) or {}
+        details = declared.run(inputs, outputs, declared.load_params(params)) or {}
     except ConversionError as exc:
         _fail(console, log, outputs, f"{args.step} ({label}): {exc}")
         return 1

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -24,7 +26,9 @@ from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import NUMPY_TO_ONNX, check_model
 from edgeconv.onnx_graph import Graph, fix_shape, make_node, select_outputs
+from edgeconv.onnx_io import load_onnx, save_onnx
 from edgeconv.preprocessing import InputPlan, normalize_numpy  # noqa: F401 (normalize_numpy: part of this step's interface)
+from edgeconv.steps.base import Context, Paths, StageParams, Step
 
 
 def attach_normalization(
@@ -130,3 +134,40 @@ def _attach(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
     del graph.g.node[:]
     graph.g.node.extend(nodes + existing)
     graph.refresh()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachParams(StageParams):
+    # For a vendor tool that normalizes itself: "mo" (mean/scale/reversal by mo) or "hailo" (the
+    # model script normalizes 3-channel inputs); only the rest goes into the graph.
+    plan: str | None = None
+
+
+def configure(ctx: Context, plan: str | None = None) -> AttachParams:
+    if plan not in (None, "mo", "hailo"):
+        raise ValueError(f"attach_normalization: unknown plan {plan!r}")
+    return ctx.make(AttachParams, plan=plan)
+
+
+def run(inputs: Paths, outputs: Paths, params: AttachParams) -> dict[str, Any]:
+    stage = params.stage(inputs["model"])
+    plan = None
+    if params.plan == "mo":
+        from edgeconv.targets.rvc2 import mo_plan
+
+        plan = mo_plan(stage).onnx
+    elif params.plan == "hailo":
+        from edgeconv.targets.hailo import needs_graph_normalization
+
+        plan = {k: InputPlan(*v) for k, v in needs_graph_normalization(stage).items()}
+    model = attach_normalization(load_onnx(inputs["model"]), stage, copy_model=False, plan=plan)
+    save_onnx(model, outputs["onnx"])
+    return {
+        # Calibration is resolved (and recorded) by prepare_calibration, not here.
+        "resolved": [{k: v for k, v in i.to_dict().items() if k != "calibration"} for i in stage.inputs],
+        "outputs_selected": stage.outputs,
+        "tool_calls": [{"tool": "onnx", "call": "edgeconv.steps.attach_normalization.attach_normalization(model, stage)"}],
+    }
+
+
+STEP = Step("attach_normalization", run, AttachParams, configure, inputs=("model",), outputs=("onnx",))

@@ -20,14 +20,17 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import helper
 
-from edgeconv.onnx_io import check_model
+from edgeconv.onnx_io import check_model, load_onnx, save_onnx
 from edgeconv.runtime import random_feeds, run_onnx
 from edgeconv.onnx_graph import Graph, constants_to_initializers, per_channel
+from edgeconv.steps.base import Context, Paths, StageParams, Step
 
 log = logging.getLogger(__name__)
 
@@ -356,3 +359,23 @@ def optimize(
             report.append({"optimization": name, "status": "rolled back", "count": changed, "reason": reason})
             log.warning("%s: rolled back, %s", name, reason)
     return model, report
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizeParams(StageParams):
+    onnx_optimizations: dict[str, bool]
+
+
+def configure(ctx: Context) -> OptimizeParams:
+    return ctx.make(OptimizeParams, onnx_optimizations=ctx.stage.onnx_optimizations.model_dump())
+
+
+def run(inputs: Paths, outputs: Paths, params: OptimizeParams) -> dict[str, Any]:
+    stage = params.stage(Path(inputs["original"]))
+    images = {i.name for i in stage.inputs if i.is_image}
+    model, report = optimize(load_onnx(inputs["onnx"]), params.onnx_optimizations, images)
+    save_onnx(model, outputs["onnx"])
+    return {"optimizations": report, "tool_calls": [{"tool": "onnxruntime", "call": "check each optimization"}]}
+
+
+STEP = Step("optimize_onnx", run, OptimizeParams, configure, inputs=("onnx", "original"), outputs=("onnx",))

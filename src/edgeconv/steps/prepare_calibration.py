@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ import numpy as np
 
 from edgeconv.config.resolve import ResolvedInput, ResolvedStage
 from edgeconv.errors import CalibrationError
+from edgeconv.arrays import load_npz, save_npz
+from edgeconv.calibration_files import IMAGE_SUFFIXES, list_calibration_files
 from edgeconv.onnx_io import numpy_dtype
+from edgeconv.steps.base import Context, Paths, StageParams, Step
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-ARRAY_SUFFIXES = {".npy", ".raw"}
 
 
 def prepare_calibration(
@@ -58,7 +60,7 @@ def calibration_for_input(
         return _random(spec, cal)
     if kind == "path":
         return _from_directory(spec, cal, root)
-    from edgeconv.steps.link_calibration import linked_calibration
+    from edgeconv.link_calibration import linked_calibration
 
     upstream = (linked or {}).get(cal["stage"])
     if upstream is None:
@@ -78,38 +80,6 @@ def _random(spec: ResolvedInput, cal: dict[str, Any]) -> np.ndarray:
     if spec.is_image or not np.issubdtype(dtype, np.floating):
         values = np.rint(values)
     return values.astype(dtype)
-
-
-def list_calibration_files(directory: Path, max_images: int) -> list[Path]:
-    if not directory.exists():
-        raise CalibrationError(f"calibration.path: {directory} does not exist; point it at a directory of images")
-    if not directory.is_dir():
-        raise CalibrationError(f"calibration.path: {directory} is not a directory; point it at a directory of images")
-    try:
-        entries = sorted(p for p in directory.iterdir() if p.is_file())
-    except PermissionError:
-        raise CalibrationError(f"calibration.path: cannot read directory {directory} (permission denied)") from None
-    files = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES]
-    if not files:
-        raise CalibrationError(
-            f"calibration.path: {directory} holds no calibration files "
-            f"({', '.join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES))}); add some or use `calibration: random`"
-        )
-    return files if max_images < 0 else files[:max_images]
-
-
-def check_image_headers(files: list[Path]) -> None:
-    """Open each image's header (cheap) so a broken file is reported before any job runs."""
-    from PIL import Image, UnidentifiedImageError
-
-    for path in files:
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        try:
-            with Image.open(path):
-                pass
-        except (UnidentifiedImageError, OSError) as exc:
-            raise CalibrationError(f"calibration file {path}: not a readable image ({exc})") from None
 
 
 def _from_directory(spec: ResolvedInput, cal: dict[str, Any], root: Path) -> np.ndarray:
@@ -199,3 +169,39 @@ def resize(img: Any, width: int, height: int, method: str) -> Any:
         canvas.paste(new, ((width - new.size[0]) // 2, (height - new.size[1]) // 2))
         return canvas
     raise CalibrationError(f"calibration.resize_method: unknown method {method!r}; use RESIZE, CROP or PAD")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationParams(StageParams):
+    """The stage's keys including ``calibration`` (the steps that only read the interface omit it).
+    Calibration paths and linking scripts are relative to the working directory, the project."""
+
+
+def configure(ctx: Context) -> CalibrationParams:
+    return ctx.make(CalibrationParams, io=ctx.unit.io(with_calibration=True))
+
+
+def run(inputs: Paths, outputs: Paths, params: CalibrationParams) -> dict[str, Any]:
+    # Calibration is made for the stage as configured (camera data, 0..255 images); with
+    # archive_preprocess the model is fed it normalized, as the archive's preprocessing will.
+    stage = params.stage(inputs["model"], as_converted=False)
+    linked = {k[len("linked_") :]: load_npz(p) for k, p in inputs.items() if k.startswith("linked_")}
+    data = prepare_calibration(stage, Path("."), linked)
+    if params.archive_preprocess:
+        from edgeconv.config.resolve import move_preprocessing
+        from edgeconv.preprocessing import normalize_numpy
+
+        converted = {i.name: i for i in move_preprocessing(stage).inputs}
+        for spec in stage.inputs:
+            if spec.name in data and converted[spec.name] != spec:
+                dtype = numpy_dtype(converted[spec.name].data_type)
+                data[spec.name] = np.stack([normalize_numpy(x, spec) for x in data[spec.name]]).astype(dtype)
+    if not data:
+        raise CalibrationError("every input is frozen; there is nothing to calibrate")
+    save_npz(outputs["calibration"], data)
+    return {"samples": {k: list(v.shape) for k, v in data.items()}, "sources": [i.calibration for i in stage.inputs]}
+
+
+# Inputs: ``model`` (the model as given), ``file_*`` (the calibration files, for the DAG only) and
+# ``linked_<stage>`` (an upstream stage's outputs on its own calibration data).
+STEP = Step("prepare_calibration", run, CalibrationParams, configure, inputs=("model",), outputs=("calibration",), accepts_ir=True)

@@ -21,8 +21,7 @@ from typing import Any
 
 from edgeconv.errors import VerificationError
 from edgeconv.records import assemble_buildinfo, atomic_file, file_sha256, provenance, write_json_atomic
-
-Paths = dict[str, Path]
+from edgeconv.steps.base import NoParams, Paths, Step
 
 
 def unpassed(reports: dict[str, Path]) -> list[str]:
@@ -46,7 +45,7 @@ def copy_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def publish(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, Any]:
+def publish(inputs: Paths, outputs: Paths, params: NoParams | None = None) -> dict[str, Any]:
     reports = {k: p for k, p in inputs.items() if k.startswith("verify")}
     if problems := unpassed(reports):
         raise VerificationError(
@@ -68,3 +67,6 @@ def publish(inputs: Paths, outputs: Paths, params: dict[str, Any]) -> dict[str, 
     published = {outputs[k]: digests[k] for k in artifacts}
     write_json_atomic(outputs["buildinfo"], assemble_buildinfo(published, records, report))
     return {"published": {str(outputs[k]): str(src) for k, src in artifacts.items()}}
+
+
+STEP = Step("publish", publish, NoParams, doc="inputs artifact_<key>, verify*; outputs <key>, buildinfo")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import onnx
 
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_io import fits_in_protobuf
+from edgeconv.onnx_io import fits_in_protobuf, load_onnx, save_onnx
+from edgeconv.steps.base import Context, Params, Paths, Step
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +59,21 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
     call.update(nodes_before=nodes_before, nodes_after=len(simplified.graph.node))
     log.info("%s: %d -> %d nodes", call["tool"], nodes_before, call["nodes_after"])
     return simplified, call
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimplifyParams(Params):
+    onnx_simplification: str | bool
+
+
+def configure(ctx: Context) -> SimplifyParams:
+    return ctx.make(SimplifyParams, onnx_simplification=ctx.stage.onnx_simplification)
+
+
+def run(inputs: Paths, outputs: Paths, params: SimplifyParams) -> dict[str, Any]:
+    model, call = simplify(load_onnx(inputs["onnx"]), params.onnx_simplification)
+    save_onnx(model, outputs["onnx"])
+    return {"tool_calls": [call]}
+
+
+STEP = Step("simplify", run, SimplifyParams, configure, inputs=("onnx",), outputs=("onnx",))

@@ -23,6 +23,7 @@ from onnx import helper
 from edgeconv.errors import ConversionError, VerificationError
 from edgeconv.model_info import ModelInfo, TensorInfo
 from edgeconv.onnx_io import load_onnx, model_info, save_onnx
+from edgeconv.steps.base import Params, Paths, Step
 from edgeconv.tflite_io import Interpreter, random_feeds, tflite_model_info
 
 SAMPLES = 4
@@ -139,7 +140,7 @@ def check_against_litert(tflite: Path, model: onnx.ModelProto, samples: int, min
     """Run the TFLite model (LiteRT) and the ONNX model (onnxruntime) on the same random inputs."""
     import onnxruntime as ort
 
-    from edgeconv.steps.verify import metrics
+    from edgeconv.metrics import metrics
 
     interpreter = Interpreter(tflite)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -163,3 +164,10 @@ def check_against_litert(tflite: Path, model: onnx.ModelProto, samples: int, min
             "export the model to ONNX instead"
         )
     return {"reference": "LiteRT interpreter (ai-edge-litert)", "samples": samples, "min_cosine": min_cosine, "outputs": worst}
+
+
+def run(inputs: Paths, outputs: Paths, params: Params) -> dict[str, Any]:
+    return convert(inputs["tflite"], outputs["onnx"])
+
+
+STEP = Step("tflite_to_onnx", run, inputs=("tflite",), outputs=("onnx",))

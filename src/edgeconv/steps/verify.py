@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,15 @@ import numpy as np
 import onnx
 
 from edgeconv.config.resolve import ResolvedStage
+from edgeconv.arrays import load_npz
 from edgeconv.errors import VerificationError
+from edgeconv.metrics import metrics
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.runtime import run_ir, run_onnx, runnable
 from edgeconv.onnx_graph import fix_shape, select_outputs
 from edgeconv.preprocessing import normalize_numpy
+from edgeconv.records import write_json_atomic
+from edgeconv.steps.base import Context, Paths, StageParams, Step
 
 
 def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -34,22 +39,6 @@ def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[
         else:
             feeds[spec.name] = sample[spec.name]
     return feeds
-
-
-def metrics(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
-    a = ref.astype(np.float64).reshape(-1)
-    b = got.astype(np.float64).reshape(-1)
-    denom = np.linalg.norm(a) * np.linalg.norm(b)
-    if denom == 0:
-        cosine = 1.0 if np.array_equal(a, b) else 0.0
-    else:
-        cosine = float(np.dot(a, b) / denom)
-    diff = np.abs(a - b)
-    return {
-        "cosine": cosine,
-        "max_abs_error": float(diff.max(initial=0.0)),
-        "mean_abs_error": float(diff.mean()) if diff.size else 0.0,
-    }
 
 
 def verify(
@@ -125,3 +114,82 @@ def verify(
             "passed": not failures,
             "failures": failures,
         }
+
+
+# The checks' default thresholds, per kind of artifact (``verify.<kind>`` in config.yaml or the
+# model's config overrides them).
+DEFAULT_THRESHOLDS = {
+    "onnx": {"min_cosine": 0.9999},
+    "openvino_fp16": {"min_cosine": 0.999},
+    "openvino_int8": {"min_cosine": 0.98},
+    "qnn_htp": {"min_cosine": 0.98},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyParams(StageParams):
+    kind: str
+    thresholds: dict[str, float]
+    max_images: int
+    # An HTP context model runs in the QNN HTP simulator: {soc, fp16}.
+    runtime: dict[str, Any] | None = None
+
+
+def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
+    settings = ctx.settings.get("verify") or {}
+    thresholds = dict(DEFAULT_THRESHOLDS[kind])
+    thresholds.update(settings.get(kind) or {})
+    local = getattr(ctx.stage.verify, kind)
+    if local is not None:
+        thresholds.update({k: v for k, v in local.model_dump().items() if v is not None})
+    max_images = ctx.stage.verify.max_images or settings.get("max_images", 4)
+    runtime = None
+    if kind == "qnn_htp":
+        from edgeconv.targets.qnn_htp import htp_runtime
+
+        runtime = htp_runtime(ctx.stage)
+    return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime)
+
+
+def failed_report_path(report: Path) -> Path:
+    """Where a report that did not pass is kept: ``x.verify.json`` -> ``x.verify.failed.json``."""
+    return report.with_name(report.name.removesuffix(".json") + ".failed.json")
+
+
+def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
+    stage = params.stage(inputs["original"])
+    runner = None
+    if params.runtime:  # an HTP context model runs in the QNN HTP simulator
+        from edgeconv.targets.qnn_htp import run_context
+
+        rt = params.runtime
+
+        def runner(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return run_context(path, feeds, rt["soc"], rt["fp16"])
+
+    report = verify(
+        inputs["original"], inputs["artifact"], stage, load_npz(inputs["calibration"]),
+        params.thresholds, params.max_images, runner,
+    )
+    if params.runtime:
+        report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **params.runtime}
+    failed_report = failed_report_path(outputs["report"])
+    if not report["passed"]:
+        # The artifact stays under results/intermediate/ and is never published; the report with
+        # every figure is kept beside it (the declared report would be removed with the failed job).
+        write_json_atomic(failed_report, report)
+        keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error") if any(k in f for f in report["failures"])]
+        where = " or ".join(f"verify.{params.kind}.{k}" for k in keys)
+        raise VerificationError(
+            f"{inputs['artifact']} differs from {inputs['original']}: {'; '.join(report['failures'])}; "
+            f"not published. Report: {failed_report}. Improve the conversion (e.g. calibration data, quantization "
+            f"mode), or if this is expected change {where} (config/config.yaml, or the model's config)"
+        )
+    failed_report.unlink(missing_ok=True)
+    write_json_atomic(outputs["report"], report)
+    return {"verification": {"passed": True, "outputs": report["outputs"]}}
+
+
+STEP = Step(
+    "verify", run, VerifyParams, configure,
+    inputs=("original", "artifact", "calibration"), outputs=("report",), doc="variant: kind", accepts_ir=True)

@@ -8,6 +8,9 @@ the model script), compile (HAR to HEF) -- run in that environment's Python thro
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from typing import Any
 
 from edgeconv.config.resolve import ResolvedStage
@@ -54,3 +57,18 @@ def needs_graph_normalization(stage: ResolvedStage) -> dict[str, tuple[bool, boo
     """Per input, (reverse, normalize) to put into the ONNX graph: the model script covers
     3-channel inputs; anything else is normalized in the graph."""
     return {i.name: (False, i.channels != 3) for i in stage.inputs}
+
+
+# The DFC is called in its own Python (toolchains.hailo.python), one command per call.
+RUNNER = str(Path(__file__).with_name("hailo_runner.py").resolve())
+
+
+def run_dfc(python: str, command: str, spec: dict[str, Any], tmp: Path, reads: list[Path]) -> dict[str, Any]:
+    """One Dataflow Compiler call: ``spec`` written beside the output, then the runner's ``command``."""
+    from edgeconv.tools import run_tool
+
+    spec_path = tmp / f"{command}.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    argv = [python, RUNNER, command, str(spec_path)]
+    run_tool(argv, f"Hailo Dataflow Compiler ({command})", reads=[Path(RUNNER), *reads], writes=[tmp])
+    return {"argv": argv, "spec": spec}

@@ -76,6 +76,11 @@ def scheme_for(mode: str) -> QuantScheme:
     return SCHEMES[mode]
 
 
+def htp_runtime(stage: Any) -> dict[str, Any]:
+    """The SoC a context binary is compiled for (the first of ``rvc4.htp_socs``) and its precision."""
+    return {"soc": stage.rvc4.htp_socs[0], "fp16": stage.rvc4.quantization_mode == "FP16_STANDARD"}
+
+
 def soc_options(soc: str, fp16: bool) -> dict[str, str]:
     import onnxruntime_qnn
 

@@ -1,22 +1,33 @@
-"""RVC3 steps: POT INT8 quantization of mo's IR on the calibration images, then compile_tool for
-VPUX.3400. Command lines: :mod:`edgeconv.targets.rvc3` and :mod:`edgeconv.targets.rvc2`."""
+"""rvc3 step 2: mo's IR quantized to INT8 with POT on the calibration images (one 3-channel
+image input, as the reference). Command line and config: :mod:`edgeconv.targets.rvc3`."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeconv.config.resolve import ResolvedStage
 from edgeconv.errors import ConversionError
-from edgeconv.targets import rvc2, rvc3
+from edgeconv.steps.base import Context, Paths, StageParams, Step
+from edgeconv.targets import rvc3
 from edgeconv.tools import model_files, run_tool, tool_output
 
 
-def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, directory: Path) -> int:
+@dataclass(frozen=True, kw_only=True)
+class PotParams(StageParams):
+    pot: str
+    pot_target_device: str
+
+
+def configure(ctx: Context) -> PotParams:
+    return ctx.make(PotParams, pot=ctx.tool("rvc3", "pot"), pot_target_device=ctx.stage.rvc3.pot_target_device)
+
+
+def write_pot_images(calibration: dict[str, np.ndarray], stage: Any, directory: Path) -> int:
     """PNG files that OpenCV (POT's reader) decodes to the camera's pixels for the single 3-channel input."""
     from PIL import Image
 
@@ -39,7 +50,7 @@ def write_pot_images(calibration: dict[str, np.ndarray], stage: ResolvedStage, d
 
 
 def pot_quantize(
-    xml: Path, calibration: dict[str, np.ndarray], stage: ResolvedStage, out: Path, options: dict[str, Any]
+    xml: Path, calibration: dict[str, np.ndarray], stage: Any, out: Path, options: dict[str, Any]
 ) -> dict[str, Any]:
     with tool_output(out, "pot", [options["pot"], "--version"], place=False) as run:
         images = run.tmp / "images"
@@ -59,10 +70,14 @@ def pot_quantize(
             "pot_config": config, "calibration_images": n}
 
 
-def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, Any]:
-    with tool_output(blob, "compile_tool (VPUX)", [options["compile_tool"]]) as run:
-        argv = rvc2.compile_tool_argv(
-            options["compile_tool"], str(xml), str(run.produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
-        )
-        run_tool(argv, "compile_tool (VPUX)", reads=model_files(xml), writes=[run.tmp])
-    return {"tool": "compile_tool", "version": run.version, "argv": argv}
+def run(inputs: Paths, outputs: Paths, params: PotParams) -> dict[str, Any]:
+    from edgeconv.arrays import load_npz
+
+    options = {"pot": params.pot, "pot_target_device": params.pot_target_device}
+    stage = params.stage(inputs["original"])
+    return {"tool_calls": [pot_quantize(inputs["xml"], load_npz(inputs["calibration"]), stage, outputs["xml"], options)]}
+
+
+STEP = Step(
+    "pot_quantize", run, PotParams, configure,
+    inputs=("xml", "calibration", "original"), outputs=("xml",), target="rvc3", accepts_ir=True)

@@ -1,0 +1,30 @@
+"""qnn_htp step 2: the QDQ model compiled to an HTP context binary (``.ctx.onnx``) for the first
+of ``rvc4.htp_socs``, with onnxruntime-qnn. See :mod:`edgeconv.targets.qnn_htp`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edgeconv.steps.base import Context, Params, Paths, Step
+
+
+@dataclass(frozen=True, kw_only=True)
+class HtpParams(Params):
+    soc: str  # rvc4.htp_socs[0]
+    fp16: bool  # rvc4.quantization_mode == FP16_STANDARD
+
+
+def configure(ctx: Context) -> HtpParams:
+    from edgeconv.targets.qnn_htp import htp_runtime
+
+    return ctx.make(HtpParams, **htp_runtime(ctx.stage))
+
+
+def run(inputs: Paths, outputs: Paths, params: HtpParams) -> dict[str, Any]:
+    from edgeconv.targets.qnn_htp import compile_htp
+
+    return {"tool_calls": [compile_htp(inputs["onnx"], outputs["ctx"], params.soc, params.fp16)]}
+
+
+STEP = Step("compile_htp", run, HtpParams, configure, inputs=("onnx",), outputs=("ctx",))

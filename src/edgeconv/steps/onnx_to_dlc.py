@@ -1,0 +1,51 @@
+"""rvc4 step 2: the normalized, simplified ONNX to a float DLC with ``snpe-onnx-to-dlc`` (the
+``tflite_to_dlc`` step runs ``snpe-tflite-to-dlc`` the same way on a TFLite model as it is).
+Command line: :mod:`edgeconv.targets.rvc4`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeconv.steps.base import Context, Paths, StageParams, Step
+from edgeconv.targets import rvc4
+from edgeconv.tools import model_files, run_tool, tool_output
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToDlcParams(StageParams):
+    tool: str
+    # rvc4.quantization_mode == FP16_STANDARD: only that changes the conversion (the other modes
+    # differ from snpe-dlc-quant on, so changing between them does not rerun this step).
+    fp16: bool
+    snpe_onnx_to_dlc_args: list[str]
+
+
+def configure(ctx: Context, tool: str = "snpe-onnx-to-dlc") -> ToDlcParams:
+    rvc4_section = ctx.stage.rvc4
+    return ctx.make(
+        ToDlcParams,
+        tool=ctx.tool("rvc4", tool),
+        fp16=rvc4_section.quantization_mode == "FP16_STANDARD",
+        snpe_onnx_to_dlc_args=rvc4_section.snpe_onnx_to_dlc_args,
+    )
+
+
+def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams) -> dict[str, Any]:
+    """snpe-onnx-to-dlc on an ONNX model, or snpe-tflite-to-dlc on a ``.tflite`` (same arguments)."""
+    name = "snpe-tflite-to-dlc" if model.suffix.lower() == ".tflite" else "snpe-onnx-to-dlc"
+    with tool_output(dlc, name, [params.tool, "--version"]) as run:
+        argv = rvc4.onnx_to_dlc_argv(
+            params.tool, str(model), str(run.produced), stage, params.fp16, params.snpe_onnx_to_dlc_args
+        )
+        run_tool(argv, name, reads=model_files(model), writes=[run.tmp])
+    return {"tool": name, "version": run.version, "argv": argv}
+
+
+def run(inputs: Paths, outputs: Paths, params: ToDlcParams) -> dict[str, Any]:
+    model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]
+    return {"tool_calls": [to_dlc(model, params.stage(inputs["original"]), outputs["dlc"], params)]}
+
+
+STEP = Step("onnx_to_dlc", run, ToDlcParams, configure, inputs=("onnx", "original"), outputs=("dlc",), target="rvc4")

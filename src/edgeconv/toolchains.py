@@ -1,0 +1,71 @@
+"""Where each target's vendor tools run (``toolchains.<target>`` in config.yaml): on this
+machine, in a docker/podman image, or under Apptainer. Checked once per parse, before any job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Every tool of a target, in chain order (checked up front for a target in the matrix).
+TARGET_TOOLS = {
+    "rvc2": ("mo", "compile_tool"),
+    "rvc4": ("snpe-onnx-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"),
+    "hailo": ("python",),
+    "rvc3": ("mo", "pot", "compile_tool"),
+}
+
+
+@dataclass
+class Toolchains:
+    settings: dict[str, Any]  # the toolchains: section
+    root: Path = Path(".")
+    # Whether Snakemake runs with --sdm apptainer (set by the workflow).
+    apptainer_enabled: bool = False
+    _toolchains: dict[str, Any] = field(default_factory=dict)
+    _tools: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def toolchain(self, target: str) -> Any:
+        """The runtime of a target's tools; for docker, the engine, image and tools are checked
+        and the image id resolved (once per parse)."""
+        from edgeconv.containers import check_apptainer, parse_toolchain, resolve_docker_image
+
+        if target not in self._toolchains:
+            tc = parse_toolchain(self.settings, target)
+            if tc.runtime == "docker":
+                tc = resolve_docker_image(tc)
+            elif tc.runtime == "apptainer":
+                check_apptainer(tc, self.apptainer_enabled, self.root)
+            self._toolchains[target] = tc
+        return self._toolchains[target]
+
+    def tool(self, target: str, tool: str) -> str:
+        """The tool's path (on this machine, or in the target's image), checked once per parse."""
+        from edgeconv.containers import check_docker_tool
+        from edgeconv.tools import find_tool
+
+        key = (target, tool)
+        if key not in self._tools:
+            path = find_tool(self.settings, target, tool, self.root)
+            tc = self.toolchain(target)
+            if tc.runtime == "docker":
+                check_docker_tool(tc, path)
+            self._tools[key] = path
+        return self._tools[key]
+
+    def as_params(self, target: str) -> dict[str, Any]:
+        """What a step record says about the toolchain its tools ran in."""
+        return self.toolchain(target).as_params() | {"target": target}
+
+    def container_image(self, target: str) -> str | None:
+        """The image of Snakemake's `container:` directive: only for runtime apptainer."""
+        tc = self.toolchain(target)
+        return tc.image if tc.runtime == "apptainer" else None
+
+    def check_target_tools(self, target: str) -> None:
+        """Every tool of a target in the matrix, in chain order, before any job starts (for a
+        container runtime: the engine, the image and the tools in it)."""
+        if self.toolchain(target).runtime == "apptainer":
+            return  # the tools are inside the image, which only Apptainer can look into
+        for tool in TARGET_TOOLS.get(target, ()):
+            self.tool(target, tool)
