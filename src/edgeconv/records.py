@@ -137,6 +137,14 @@ def provenance(artifacts: dict[Path, str]) -> list[dict[str, Any]]:
     return ordered
 
 
+# Parameters every step has (which model, its config file, versions, toolchain, interface).
+COMMON_PARAMS = {"model", "source", "edgeconv", "toolchain", "io", "archive_preprocess"}
+
+
+def step_settings(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in COMMON_PARAMS}
+
+
 def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
     """One artifact's build info: its files (``{path: sha256}``), the chain of step records that
     made it, and its verification."""
@@ -148,7 +156,8 @@ def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]],
         "resolved_config": {
             "inputs": resolved,
             "calibration": calibration,
-            **{r["step"]: r.get("params", {}).get("options") for r in records if r.get("params", {}).get("options") is not None},
+            # Each step's own settings, by their config names (the common fields left out).
+            **{r["step"]: settings for r in records if (settings := step_settings(r.get("params") or {}))},
         },
         "steps": [
             {

@@ -75,6 +75,11 @@ def test_real_run_then_incremental_reruns(project):
     assert info["steps"][-1]["tool_calls"][0]["tool"] == "nncf"
     resolved = info["resolved_config"]["inputs"][0]
     assert resolved["mean"] == [120.0, 110.0, 100.0] and resolved["encoding_to"] == "BGR"
+    # Each step's settings under their config names.
+    assert info["resolved_config"]["quantize_ir"] == {
+        "compress_to_fp16": True, "preset": "performance", "fast_bias_correction": True, "subset_size": 300,
+    }
+    assert info["resolved_config"]["simplify"] == {"onnx_simplification": "onnxsim"}
     assert info["verification"]["passed"]
     # Published copies of what was built and checked under results/intermediate, byte for byte.
     assert sorted(info["artifact"]) == ["results/openvino/alpha.int8.bin", "results/openvino/alpha.int8.xml"]
