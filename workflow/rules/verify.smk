@@ -88,3 +88,27 @@ use rule publish_ir as publish_ir_int8 with:
         buildinfo=f"{RESULTS}/openvino/{{model}}.int8.buildinfo.json",
     log:
         f"{LOGS}/publish_ir_int8.log",
+
+
+# The batch at a glance (asked for by path: `snakemake --cores 4 results/summary.csv`): the build
+# info of every artifact the matrix publishes.
+rule summarize:
+    input:
+        unpack(
+            lambda wildcards: {
+                f"buildinfo_{i:04d}": f
+                for i, f in enumerate(all_targets(wildcards))
+                if f.endswith(".buildinfo.json")
+            }
+        ),
+    output:
+        csv=f"{RESULTS}/summary.csv",
+        json=f"{RESULTS}/summary.json",
+    log:
+        "logs/summarize.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=input_args,
+    shell:
+        "edgeconv-step summarize {params.inputs} --output csv={output.csv} --output json={output.json} --log {log}"
