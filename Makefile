@@ -105,6 +105,7 @@ lock: $(UV)
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt
 	$(UV_COMPILE) --universal $(LOCKS)/uv.in -o $(LOCKS)/uv.txt
+	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 bench/locks/modelconv-0.6.2.in -o bench/locks/modelconv-0.6.2.txt
 
 lock-upgrade:
 	$(MAKE) --no-print-directory lock UV_UPGRADE=--upgrade

@@ -6,6 +6,7 @@ the target, the tool and how to provide it. A failing tool shows its own error l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -124,18 +125,81 @@ def use_toolchain(params: dict[str, Any] | None) -> Toolchain:
     return _TOOLCHAIN
 
 
+def runs_locally() -> bool:
+    """Whether the step's tools run on this machine (not in a container)."""
+    return _TOOLCHAIN.runtime == "local"
+
+
+def cache_dir() -> Path:
+    """Where edgeconv keeps what it may forget (``EDGECONV_CACHE_DIR``, else the XDG cache)."""
+    if os.environ.get("EDGECONV_CACHE_DIR"):
+        return Path(os.environ["EDGECONV_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeconv"
+
+
+def _version_key(argv: list[str], tc: Toolchain) -> str | None:
+    """What a tool's version answer depends on: for a local tool the executable's path, size and
+    mtime (and its interpreter's, for a script, and the lock of its environment); in an image, the
+    image id. None: not cacheable (the answer is asked every time)."""
+    if tc.runtime == "docker":
+        return f"image {tc.image_id}: {argv}" if tc.image_id else None
+    if tc.runtime != "local":
+        return None
+    files = [Path(argv[0])]
+    try:
+        with open(files[0], "rb") as f:
+            head = f.read(256)
+        if head.startswith(b"#!"):  # a script: its interpreter's answer may change without it
+            files.append(Path(head[2:].split(b"\n", 1)[0].split()[0].decode()))
+        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    env = tool_environment(argv[0]) or {}
+    return json.dumps({"argv": argv, "files": stats, "lock": env.get("sha256")}, sort_keys=True)
+
+
+def _ask_version(argv: list[str], tc: Toolchain) -> str:
+    if tc.runtime == "docker":
+        return docker_output(argv, tc)[1]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        return proc.stdout + proc.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+
+
+def _cached_version_text(argv: list[str], tc: Toolchain) -> str:
+    """The tool's answer to its version query, asked once per tool build (a second Python start-up
+    for `mo`, about 2 s, otherwise) and kept in ``cache_dir()/tool-versions.json``."""
+    key = _version_key(argv, tc)
+    path = cache_dir() / "tool-versions.json"
+    cache: dict[str, str] = {}
+    if key is not None:
+        try:
+            cache = json.loads(path.read_text())
+        except (OSError, ValueError):
+            cache = {}
+        if isinstance(cache.get(key), str):
+            return cache[key]
+    text = _ask_version(argv, tc)
+    if key is not None and not text.startswith("unknown ("):
+        cache[key] = text
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cache, indent=0, sort_keys=True))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return text
+
+
 def tool_version(argv: list[str]) -> str:
     """First output lines of a version query. With toolchains.<target>.version set, a tool that
-    reports another version stops the step (call this before the tool runs)."""
+    reports another version stops the step (call this before the tool runs). The answer is cached
+    per tool build (see :func:`_cached_version_text`); the pin is checked against it every time."""
     tc = _TOOLCHAIN
-    if tc.runtime == "docker":
-        code, text = docker_output(argv, tc)
-    else:
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-            text = proc.stdout + proc.stderr
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            text = f"unknown ({exc})"
+    text = _cached_version_text(argv, tc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     version = " | ".join(lines[:2]) if lines else "unknown"
     if tc.runtime == "local" and (env := tool_environment(argv[0])):

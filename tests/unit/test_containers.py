@@ -122,6 +122,33 @@ def test_a_pinned_version_stops_a_tool_that_reports_another(tmp_path):
         use_toolchain(None)
 
 
+def test_the_version_answer_is_cached_per_tool_build_and_the_pin_still_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECONV_CACHE_DIR", str(tmp_path / "cache"))
+    calls = tmp_path / "calls"
+    tool = tmp_path / "mo"
+    tool.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'Version of Model Optimizer is: 2022.3.2'\n")
+    tool.chmod(0o755)
+    try:
+        use_toolchain({"target": "rvc2", "runtime": "local", "version": "2022.3.2"})
+        first = tool_version([str(tool), "--version"])
+        assert tool_version([str(tool), "--version"]) == first and "2022.3.2" in first
+        assert calls.read_text().count("x") == 1  # asked once, then answered from the cache
+        # The pin is checked against the cached answer: a mismatch still stops the step.
+        use_toolchain({"target": "rvc2", "runtime": "local", "version": "2021.4"})
+        with pytest.raises(ConversionError, match="toolchains.rvc2.version pins 2021.4 but"):
+            tool_version([str(tool), "--version"])
+        assert calls.read_text().count("x") == 1
+        # Another build of the tool (new contents, size and mtime) is asked again.
+        tool.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'Version of Model Optimizer is: 2021.4.2'\n")
+        assert "2021.4.2" in tool_version([str(tool), "--version"])
+        assert calls.read_text().count("x") == 2
+        # A cache that cannot be read is only asked around.
+        (tmp_path / "cache" / "tool-versions.json").write_text("{not json")
+        assert "2021.4.2" in tool_version([str(tool), "--version"])
+    finally:
+        use_toolchain(None)
+
+
 def test_apptainer_needs_sdm_binary_and_image(tmp_path, monkeypatch):
     tc = Toolchain(target="rvc4", runtime="apptainer", image="rvc4.sif")
     with pytest.raises(ConversionError, match="run snakemake with `--sdm apptainer`"):

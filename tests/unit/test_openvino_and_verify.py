@@ -82,6 +82,36 @@ def test_simplify_methods():
     assert call["tool"] == "onnxslim"
     same, call = simplify(model, False)
     assert same is model and call["tool"] is None
+    auto, call = simplify(model, "auto")
+    assert call["tool"] == "onnxsim" and call["method"] == "auto" and call["skipped"] == []
+
+
+def test_auto_simplification_falls_back_and_says_why_while_a_named_method_stops(monkeypatch):
+    import onnxsim
+    import onnxslim
+
+    from edgeconv.errors import ConversionError
+
+    def onnxsim_raises(model, **kwargs):
+        raise RuntimeError("[ShapeInferenceError] outer scope value 'cond_in' not found\nmore")
+
+    monkeypatch.setattr(onnxsim, "simplify", onnxsim_raises)
+    model = conv_net(constant_nodes=True)
+    slim, call = simplify(model, "auto")
+    assert call["tool"] == "onnxslim" and call["nodes_after"] < call["nodes_before"]
+    assert call["skipped"] == [{"tool": "onnxsim", "reason": "onnxsim failed on this model "
+                                "(RuntimeError: [ShapeInferenceError] outer scope value 'cond_in' not found)"}]
+    with pytest.raises(ConversionError, match="onnxsim failed on this model .*set `onnx_simplification: onnxslim`"):
+        simplify(model, "onnxsim")
+
+    def onnxslim_raises(model, **kwargs):
+        raise ValueError("unsupported")
+
+    monkeypatch.setattr(onnxslim, "slim", onnxslim_raises)
+    before = model.SerializeToString()
+    same, call = simplify(model, "auto")
+    assert same is model and same.SerializeToString() == before and call["tool"] is None
+    assert [s["tool"] for s in call["skipped"]] == ["onnxsim", "onnxslim"]
 
 
 def test_verify_an_original_over_2gb_from_one_temporary_file(built, monkeypatch):

@@ -145,3 +145,35 @@ def test_model_that_cannot_run_on_random_inputs_is_left_unchanged():
     assert {r["status"] for r in report} == {"skipped"}
     assert "does not run on random inputs" in report[0]["reason"]
     assert [n.op_type for n in result.graph.node] == ["Gather"]
+
+
+def test_optimizations_that_keep_the_outputs_cost_two_runs(monkeypatch):
+    """The reference run and one check of all optimizations together; each alone only on failure."""
+    runs = []
+    real = opt.run_onnx
+    monkeypatch.setattr(opt, "run_onnx", lambda m, feeds: (runs.append(1), real(m, feeds))[1])
+    model = _net(
+        [helper.make_node("Sub", ["x", "m"], ["s"]), helper.make_node("Div", ["s", "d"], ["p"])],
+        [_c("m", [1, 2, 3]), _c("d", [2, 4, 8])],
+    )
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 6, 6]))
+    result, report = opt.optimize(model, {}, {"x"})
+    applied = [r["optimization"] for r in report if r["status"] == "applied"]
+    assert {"substitute_sub_with_add", "substitute_div_with_mul"} <= set(applied) and len(runs) == 2
+    assert all(r["max_rel_error"] <= 1e-4 for r in report if r["status"] == "applied")
+    _check_same(model, result)
+
+    def corrupt(m):
+        for init in m.graph.initializer:
+            if init.name == "w":
+                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, "w"))
+        return 1
+
+    monkeypatch.setitem(opt.OPTIMIZATIONS, "fuse_split_concat_to_conv", corrupt)
+    runs.clear()
+    result, report = opt.optimize(model, {}, {"x"})
+    status = {r["optimization"]: r["status"] for r in report}
+    assert status["fuse_split_concat_to_conv"] == "rolled back"
+    assert [r["optimization"] for r in report if r["status"] == "applied"] == applied
+    assert len(runs) == 2 + len(applied) + 1  # the failed joint check, then each candidate alone
+    _check_same(model, result)

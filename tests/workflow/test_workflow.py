@@ -79,7 +79,8 @@ def test_real_run_then_incremental_reruns(project):
     assert info["resolved_config"]["quantize_ir"] == {
         "compress_to_fp16": True, "preset": "performance", "fast_bias_correction": True, "subset_size": 300,
     }
-    assert info["resolved_config"]["simplify"] == {"onnx_simplification": "onnxsim"}
+    assert info["resolved_config"]["simplify"] == {"onnx_simplification": "auto"}
+    assert next(s for s in info["steps"] if s["step"] == "simplify")["tool_calls"][0]["tool"] == "onnxsim"
     assert info["verification"]["passed"]
     # Published copies of what was built and checked under results/intermediate, byte for byte.
     assert sorted(info["artifact"]) == ["results/openvino/alpha.int8.bin", "results/openvino/alpha.int8.xml"]

@@ -188,6 +188,17 @@ def rvc2_publish_inputs(wildcards):
     return inputs
 
 
+def mem_mb(base, per_input_mb):
+    """A step's peak memory for `resources: mem_mb`: a base plus a multiple of the size of what it
+    reads (measured in BENCHMARKS.md (b) and (d)), so `--resources mem_mb=N` and a cluster's
+    scheduler pack jobs without running out of memory on a large model."""
+
+    def mem(wildcards, input):
+        return int(base + per_input_mb * input.size_mb)
+
+    return mem
+
+
 def input_args(wildcards, input):
     """`--input key=path` for every named input of a rule whose inputs come from a function."""
     return " ".join(f"--input {k}={v}" for k, v in input.items())

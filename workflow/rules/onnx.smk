@@ -35,6 +35,8 @@ rule attach_normalization:
         f"{BENCH}/attach_normalization.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(300, 2.5),
     params:
         spec=step_params("attach_normalization"),
     shell:
@@ -55,6 +57,8 @@ rule optimize_onnx:
         f"{BENCH}/optimize_onnx.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(400, 2),
     params:
         spec=step_params("optimize_onnx"),
     shell:
@@ -74,6 +78,8 @@ rule simplify:
         f"{BENCH}/simplify.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(400, 3.5),
     params:
         spec=step_params("simplify"),
     shell:

@@ -16,6 +16,8 @@ rule convert_ir:
         f"{BENCH}/convert_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(500, 2),
     params:
         spec=step_params("convert_ir"),
     shell:
@@ -37,6 +39,8 @@ rule quantize_ir:
         f"{BENCH}/quantize_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(1000, 3),
     params:
         spec=step_params("quantize_ir"),
     shell:

@@ -16,6 +16,8 @@ rule quantize_qdq:
         f"{BENCH}/quantize_qdq.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(1200, 3),
     params:
         spec=step_params("quantize_qdq"),
         inputs=input_args,
@@ -37,6 +39,8 @@ rule compile_htp:
         f"{BENCH}/compile_htp.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(600, 2),
     params:
         spec=step_params("compile_htp"),
     shell:
@@ -56,6 +60,8 @@ rule verify_htp:
         f"{LOGS}/verify_htp.log",
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(600, 1.5),
     params:
         spec=step_params("verify", kind="qnn_htp"),
     shell:

@@ -19,6 +19,8 @@ rule convert_mo:
         "../../envs/openvino-2022.3.yaml"
     container:
         mo_container
+    resources:
+        mem_mb=mem_mb(800, 3),
     params:
         spec=step_params("convert_mo", target="{mo_target}"),
     shell:

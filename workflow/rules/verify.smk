@@ -15,6 +15,8 @@ rule verify_onnx_stage:
         f"{LOGS}/verify_{{onnx_stage}}.log",
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(600, 1.5),
     params:
         spec=step_params("verify", kind="onnx"),
     shell:
@@ -34,6 +36,8 @@ rule verify_ir:
         f"{LOGS}/verify_ir.log",
     conda:
         "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(600, 1.5),
     params:
         spec=step_params("verify", kind="openvino_fp16"),
     shell:

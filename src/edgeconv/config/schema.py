@@ -365,7 +365,9 @@ class StageConfig(Strict):
     frozen_value: Any = None
 
     keep_intermediate_outputs: bool = True
-    onnx_simplification: Literal["onnxsim", "onnxslim", False] = "onnxsim"
+    # auto: onnxsim, else onnxslim, else the model as it is (a warning and the reason in the build
+    # info); a named method that fails stops the run.
+    onnx_simplification: Literal["auto", "onnxsim", "onnxslim", False] = "auto"
     onnx_optimizations: OnnxOptimizations = OnnxOptimizations()
     output_remote_url: str | None = None
     intermediate_outputs_remote_url: str | None = None
@@ -405,7 +407,7 @@ class StageConfig(Strict):
         elif opt in ("none", False):
             data["onnx_optimizations"] = dict.fromkeys(OnnxOptimizations.model_fields, False)
         if data.get("onnx_simplification") is True:
-            data["onnx_simplification"] = "onnxsim"
+            data["onnx_simplification"] = "auto"
         disable_calibration = data.pop("disable_calibration", None)
         if disable_calibration is not None:
             for section in ("hailo", "rvc2", "rvc3", "rvc4", "openvino"):

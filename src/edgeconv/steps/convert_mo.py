@@ -12,7 +12,7 @@ from typing import Any
 from edgeconv.errors import ConversionError
 from edgeconv.steps.base import Context, Paths, StageParams, Step
 from edgeconv.targets import rvc2
-from edgeconv.tools import model_files, run_tool, tool_output
+from edgeconv.tools import model_files, run_tool, runs_locally, tool_output
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +38,7 @@ def configure(ctx: Context, target: str) -> MoParams:
 def convert_mo(onnx_path: Path, stage: Any, xml: Path, params: MoParams) -> dict[str, Any]:
     plan = rvc2.mo_plan(stage)
     with tool_output(xml, "mo", [params.mo, "--version"], place=False) as run:
-        argv = rvc2.mo_argv(
+        args = rvc2.mo_argv(
             params.mo,
             plan,
             stage.outputs,
@@ -47,7 +47,8 @@ def convert_mo(onnx_path: Path, stage: Any, xml: Path, params: MoParams) -> dict
             params.compress_to_fp16,
             params.openvino_version,
             params.mo_args,
-        )
+        )[1:]
+        argv = [*(rvc2.mo_launcher(params.mo) if runs_locally() else [params.mo]), *args]
         run_tool(argv, "mo (OpenVINO Model Optimizer)", reads=model_files(onnx_path), writes=[run.tmp])
         produced = sorted(run.tmp.glob("*.xml"))
         if len(produced) != 1 or not produced[0].with_suffix(".bin").exists():

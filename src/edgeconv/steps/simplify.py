@@ -1,7 +1,9 @@
-"""Step 3: simplify the static-shape graph with onnxsim (default) or onnxslim, or pass it through."""
+"""Step 3: simplify the static-shape graph: onnxsim, else onnxslim, else as it is (``auto``, the
+default), or with the one method ``onnx_simplification`` names."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import onnx
 
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_io import fits_in_protobuf, load_onnx, save_onnx
+from edgeconv.onnx_io import load_onnx, save_onnx
 from edgeconv.steps.base import Context, Params, Paths, Step
 
 log = logging.getLogger(__name__)
@@ -18,18 +20,43 @@ log = logging.getLogger(__name__)
 def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """Return the simplified model and a record of the tool call.
 
-    The input shapes are already fixed by ``attach_normalization``, so the
-    simplifier folds every shape computation.
+    The input shapes are already fixed by ``attach_normalization``, so the simplifier folds every
+    shape computation. ``auto`` tries onnxsim, then onnxslim, then keeps the model as it is, as the
+    reference goes on when onnxsim raises (models with ``If`` subgraphs that read outer-scope values
+    are a known case); the record says which one produced the file and why the others did not.
+    A method named explicitly that fails stops the step.
     """
     nodes_before = len(model.graph.node)
     if method in (False, None, "false", "none"):
         return model, {"tool": None, "nodes_before": nodes_before, "nodes_after": nodes_before}
+    if method == "auto":
+        skipped: list[dict[str, str]] = []
+        for tool in ("onnxsim", "onnxslim"):
+            # onnxsim works on a serialized copy; onnxslim may change the graph it is given.
+            candidate = model if tool == "onnxsim" else copy.deepcopy(model)
+            try:
+                simplified, call = _simplify_with(tool, candidate, nodes_before)
+            except ConversionError as exc:
+                log.warning("%s did not simplify this model, trying the next: %s", tool, exc)
+                skipped.append({"tool": tool, "reason": str(exc).split("; set `onnx_simplification")[0]})
+                continue
+            return simplified, {**call, "method": "auto", "skipped": skipped}
+        log.warning("no simplifier could simplify this model; it goes on as it is")
+        return model, {"tool": None, "method": "auto", "skipped": skipped, "nodes_before": nodes_before,
+                       "nodes_after": nodes_before}
+    if method not in ("onnxsim", "onnxslim"):
+        raise ConversionError(f"onnx_simplification: unknown method {method!r}; use auto, onnxsim, onnxslim or false")
+    return _simplify_with(method, model, nodes_before)
+
+
+def _simplify_with(method: str, model: onnx.ModelProto, nodes_before: int) -> tuple[onnx.ModelProto, dict[str, Any]]:
     if method == "onnxsim":
         import onnxsim
 
-        # onnxsim checks its result in onnxruntime from memory, which cannot hold a model over
-        # 2 GB; such a model is checked by verify_onnx_stage (simplified vs original) instead.
-        check_n = 1 if fits_in_protobuf(model) else 0
+        # No second check here (check_n=0, as the reference runs it): the simplified model is
+        # checked against the original by verify_onnx_stage, and every artifact made from it by its
+        # own check, which also holds for models over 2 GB that onnxruntime cannot take from memory.
+        check_n = 0
         try:
             simplified, ok = onnxsim.simplify(model, check_n=check_n)
         except Exception as exc:
@@ -43,19 +70,18 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
                 "set `onnx_simplification: onnxslim` or `false` in the model config"
             )
         call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": f"onnxsim.simplify(model, check_n={check_n})"}
-    elif method == "onnxslim":
+    else:
         import onnxslim
 
         try:
             simplified = onnxslim.slim(model)
         except Exception as exc:
+            first = str(exc).splitlines()[0] if str(exc) else ""
             raise ConversionError(
-                f"onnxslim failed on this model ({type(exc).__name__}: {exc}); "
+                f"onnxslim failed on this model ({type(exc).__name__}: {first}); "
                 "set `onnx_simplification: onnxsim` or `false` in the model config"
             ) from None
         call = {"tool": "onnxslim", "version": onnxslim.__version__, "call": "onnxslim.slim(model)"}
-    else:
-        raise ConversionError(f"onnx_simplification: unknown method {method!r}; use onnxsim, onnxslim or false")
     call.update(nodes_before=nodes_before, nodes_after=len(simplified.graph.node))
     log.info("%s: %d -> %d nodes", call["tool"], nodes_before, call["nodes_after"])
     return simplified, call
