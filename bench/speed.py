@@ -107,13 +107,13 @@ def det_model() -> Path:
 
 
 def paired(a: list[str], b: list[str], runs: int, a_kw: dict, b_kw: dict, reset) -> dict[str, float]:
-    """A and B in turn, each from a clean state (``reset`` before each), one warm-up pair first."""
+    """A and B in turn, each from a clean state (``reset(side)`` before each), one warm-up pair first."""
     ta, tb = [], []
     for i in range(runs + 1):
-        for cmd, kw, out in ((a, a_kw, ta), (b, b_kw, tb)):
+        for side, cmd, kw, out in (("a", a, a_kw, ta), ("b", b, b_kw, tb)):
             kw = dict(kw)
             ok_codes = kw.pop("ok_codes", (0,))
-            reset()
+            reset(side)
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
             elapsed = time.perf_counter() - start
@@ -143,9 +143,10 @@ def p1(runs: int, work: Path) -> dict[str, float]:
     (ref / "det640.yaml").write_text("name: det640\n" + DET640)
     target = "results/intermediate/det640/rvc2/det640.xml"
 
-    def reset() -> None:
-        for p in (ours / "results", ours / ".snakemake", ours / "logs", ours / "benchmarks", ref / "output", ref / "shared_with_container"):
-            shutil.rmtree(p, ignore_errors=True)
+    def reset(side: str) -> None:
+        dirs = ("results", ".snakemake", "logs", "benchmarks") if side == "a" else ("output", "shared_with_container")
+        for name in dirs:
+            shutil.rmtree((ours if side == "a" else ref) / name, ignore_errors=True)
 
     env = {**os.environ, "PATH": f"{ref_mo_bin}{os.pathsep}{os.environ['PATH']}", "LUXONIS_TELEMETRY_ENABLED": "false"}
     # The reference exits 2 at the missing compile_tool, after the IR is written (checked below).

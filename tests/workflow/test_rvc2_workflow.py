@@ -115,3 +115,32 @@ def test_reserved_compile_tool_flags_are_refused(tmp_path):
     root = _project(tmp_path, rvc2={"compile_tool_args": ["-o", "elsewhere.blob"]})
     proc = snakemake(root, check=False)
     assert "rvc2.compile_tool_args may not set -o" in proc.stderr
+
+
+def test_mo_runs_in_one_process_and_writes_the_ir_the_mo_launcher_writes(tmp_path):
+    """mo of the locked environment is started as its Python on targets/mo_runner.py (no launcher
+    processes); the IR is byte for byte the one the stock `mo` console script writes."""
+    import shutil
+    import subprocess
+
+    from edgeconv.targets.rvc2 import mo_launcher
+
+    launcher = mo_launcher(str(MO))
+    assert launcher[0].endswith("/bin/python") and launcher[1].endswith("targets/mo_runner.py")
+    assert mo_launcher(str(COMPILE_TOOL)) == [str(COMPILE_TOOL)]  # not a pip-installed mo: as it is
+    model = tmp_path / "m.onnx"
+    conv_net(model)
+    args = ["--input_model", str(model), "--compress_to_fp16", "--mean_values", "x[1,2,3]", "--reverse_input_channels"]
+    irs = {}
+    for name, cmd in (("stock", [str(MO)]), ("runner", launcher)):
+        # The same output directory for both (mo records its path in the IR), emptied in between.
+        proc = subprocess.run([*cmd, "--output_dir", str(tmp_path / "out"), *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        irs[name] = [(tmp_path / "out" / f"m{s}").read_bytes() for s in (".xml", ".bin")]
+        shutil.rmtree(tmp_path / "out")
+    assert irs["runner"] == irs["stock"]
+    # A broken installation still stops: the runtime bindings are imported up front.
+    broken = subprocess.run([launcher[0], "-c", "import runpy, sys; sys.modules['openvino.runtime'] = None; "
+                             f"sys.argv = ['x']; runpy.run_path({launcher[1]!r}, run_name='__main__')"],
+                            capture_output=True, text=True)
+    assert broken.returncode != 0 and "openvino.runtime" in broken.stderr

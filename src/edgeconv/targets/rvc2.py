@@ -113,12 +113,11 @@ def mo_argv(
 
 
 def mo_launcher(mo: str) -> list[str]:
-    """How to start ``mo`` of a pip-installed OpenVINO: its environment's Python on
-    ``openvino/tools/mo/main.py``. The ``mo`` console script is a launcher that checks, in two extra
-    Python processes, that the Model Optimizer and the Inference Engine import, then runs that same
-    ``main.py`` in a third (about 1.5 s of the 2.8 s mo takes on a small model); in a pip-installed
-    environment those checks cannot fail. Anything else (an archive install, a wrapper, a path
-    inside an image) is run as it is."""
+    """How to start ``mo`` of a pip-installed OpenVINO 2022.3: its environment's Python on
+    :mod:`edgeconv.targets.mo_runner`, which runs mo's own ``main`` in that one process. The ``mo``
+    console script would start three more Python processes, only to check that mo and the runtime
+    bindings import (about 2 s of the 2.8 s mo takes on a small model). Anything else (an archive
+    install, a wrapper, a path inside an image) is run as it is."""
     path = Path(mo)
     try:
         head = path.read_bytes()[:512]
@@ -130,7 +129,7 @@ def mo_launcher(mo: str) -> list[str]:
     mains = sorted(python.parent.parent.glob("lib/python3*/site-packages/openvino/tools/mo/main.py"))
     if not python.is_file() or len(mains) != 1:
         return [mo]
-    return [str(python), str(mains[0])]
+    return [str(python), str(Path(__file__).with_name("mo_runner.py"))]
 
 
 def myriad_config(shaves: int, openvino_version: str) -> str:
