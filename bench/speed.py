@@ -15,8 +15,8 @@ P2  A no-op run over a matrix of 30 small models against Snakemake's own no-op f
     with the same number of jobs, each a `touch`, run with nothing to do.
 P3  A batch of 10 small classifiers to the FP16 IR (ONNX chain, IR, checks, publish) from a clean
     state on --cores 1 and --cores 2.
-Overhead: one step process on a trivial model, start to exit (`edgeconv-step simplify`,
-    `optimize_onnx`, `publish`), against `python -c pass`.
+Overhead: one step process on a trivial model, start to exit (`edgeconv-step simplify` with
+    simplification off, `attach_normalization`, `optimize_onnx`, `publish`), against `python -c pass`.
 
 Run: .venv/bin/python bench/speed.py [--runs 5] [--write]   (--write appends to BENCHMARKS.md)
 The reference's environment (.venvs/bench-modelconv, Python 3.10) is installed from
@@ -212,7 +212,8 @@ def p2(runs: int, work: Path) -> dict[str, float]:
 
 
 def overhead(runs: int, work: Path) -> dict[str, float]:
-    model = conv_net(work / "tiny.onnx", size=8)
+    model = work / "tiny.onnx"
+    conv_net(model, size=8)
     common = '"model": "m", "source": "m", "edgeconv": "0"'
     step = [sys.executable, "-m", "edgeconv.steps"]
     cases = {
@@ -222,6 +223,9 @@ def overhead(runs: int, work: Path) -> dict[str, float]:
         "optimize_onnx": [*step, "optimize_onnx", "--input", f"onnx={model}", "--input", f"original={model}",
                           "--output", f"onnx={work / 'o.onnx'}", "--params",
                           "{" + common + ', "io": {"input_model": "' + str(model) + '"}, "onnx_optimizations": {}}'],
+        "attach_normalization": [*step, "attach_normalization", "--input", f"model={model}", "--output",
+                                 f"onnx={work / 'a.onnx'}", "--params",
+                                 "{" + common + ', "io": {"input_model": "' + str(model) + '"}}'],
         "publish": [*step, "publish", "--input", f"artifact_m={model}", "--output", f"m={work / 'p.onnx'}",
                     "--output", f"buildinfo={work / 'p.json'}"],
     }
@@ -274,7 +278,7 @@ def write(results: dict, runs: int) -> None:
                      f"{r['speedup']:.2f}x faster | >= 1.7x |")
     if "overhead" in results:
         r = results["overhead"]
-        for name in ("simplify", "optimize_onnx", "publish"):
+        for name in ("simplify", "attach_normalization", "optimize_onnx", "publish"):
             lines.append(f"| step overhead: `{name}` on a trivial model, start to exit | {r[name]:.2f} s | "
                          f"python -c pass {r['python -c pass']:.2f} s | | <= 0.35 s |")
     with open(REPO / "BENCHMARKS.md", "a") as f:
