@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -198,7 +199,8 @@ def p2(runs: int, work: Path) -> dict[str, float]:
     root = work / "noop"
     batch_project(root, 30, "[openvino, qnn_htp]")
     sh([*SNAKEMAKE, "-d", str(root), "--cores", "2", "-q"], cwd=root)
-    jobs = int(sh([*SNAKEMAKE, "-d", str(root), "-n", "--forceall", "-q"], cwd=root).stdout.split("total")[-1].split()[0])
+    dry = sh([*SNAKEMAKE, "-d", str(root), "-n", "--forceall"], cwd=root).stdout
+    jobs = int(re.search(r"^total\s+(\d+)", dry, re.M).group(1))
     floor = work / "floor"
     floor.mkdir()
     (floor / "Snakefile").write_text(
