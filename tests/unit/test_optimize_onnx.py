@@ -110,16 +110,21 @@ def test_mul_add_after_conv_become_batchnorm():
     _check_same(before, m)
 
 
-def test_driver_keeps_good_and_rolls_back_bad_optimizations(monkeypatch):
-    model = conv_net(constant_nodes=True)
+def _doubling(weight):
+    """An "optimization" that breaks the model: it doubles one weight and reports one change."""
 
     def corrupt(m):
         for init in m.graph.initializer:
-            if init.name == "w1":
-                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, "w1"))
+            if init.name == weight:
+                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, weight))
         return 1
 
-    monkeypatch.setitem(opt.OPTIMIZATIONS, "fuse_add_mul_to_bn", corrupt)
+    return corrupt
+
+
+def test_driver_keeps_good_and_rolls_back_bad_optimizations(monkeypatch):
+    model = conv_net(constant_nodes=True)
+    monkeypatch.setitem(opt.OPTIMIZATIONS, "fuse_add_mul_to_bn", _doubling("w1"))
     result, report = opt.optimize(model, {"substitute_div_with_mul": False}, {"x"})
     status = {r["optimization"]: r["status"] for r in report}
     assert status["substitute_div_with_mul"] == "disabled"
@@ -163,13 +168,7 @@ def test_optimizations_that_keep_the_outputs_cost_two_runs(monkeypatch):
     assert all(r["max_rel_error"] <= 1e-4 for r in report if r["status"] == "applied")
     _check_same(model, result)
 
-    def corrupt(m):
-        for init in m.graph.initializer:
-            if init.name == "w":
-                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, "w"))
-        return 1
-
-    monkeypatch.setitem(opt.OPTIMIZATIONS, "fuse_split_concat_to_conv", corrupt)
+    monkeypatch.setitem(opt.OPTIMIZATIONS, "fuse_split_concat_to_conv", _doubling("w"))
     runs.clear()
     result, report = opt.optimize(model, {}, {"x"})
     status = {r["optimization"]: r["status"] for r in report}
