@@ -39,6 +39,9 @@ rule quantize_ir:
         f"{BENCH}/quantize_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that
+    # `--cores 2` runs nothing beside it (Snakemake lowers it to --cores when fewer).
+    threads: 2
     resources:
         mem_mb=mem_mb(1000, 3),
     params:

@@ -16,6 +16,9 @@ rule quantize_qdq:
         f"{BENCH}/quantize_qdq.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that
+    # `--cores 2` runs nothing beside it (Snakemake lowers it to --cores when fewer).
+    threads: 2
     resources:
         mem_mb=mem_mb(1200, 3),
     params:
@@ -39,6 +42,9 @@ rule compile_htp:
         f"{BENCH}/compile_htp.tsv"
     conda:
         "../../envs/edgeconv.yaml"
+    # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that
+    # `--cores 2` runs nothing beside it (Snakemake lowers it to --cores when fewer).
+    threads: 2
     resources:
         mem_mb=mem_mb(600, 2),
     params:
