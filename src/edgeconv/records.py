@@ -137,12 +137,12 @@ def provenance(artifacts: dict[Path, str]) -> list[dict[str, Any]]:
     return ordered
 
 
-# Parameters every step has (which model, its config file, versions, toolchain, interface).
-COMMON_PARAMS = {"model", "source", "edgeconv", "toolchain", "io", "archive_preprocess"}
-
-
 def step_settings(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in COMMON_PARAMS}
+    """A step's own settings: its parameters without those every step has (which model, its config
+    file, versions, toolchain, interface)."""
+    from edgeconv.steps.base import COMMON_FIELDS
+
+    return {k: v for k, v in params.items() if k not in COMMON_FIELDS}
 
 
 def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:

@@ -137,7 +137,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeconv"
 
 
-def _version_key(argv: list[str], tc: Toolchain) -> str | None:
+def script_head(path: str | Path) -> tuple[bytes, Path | None]:
+    """The first bytes of an executable and, for a script, the interpreter its ``#!`` line names."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return b"", None
+    if not head.startswith(b"#!"):
+        return head, None
+    words = head[2:].split(b"\n", 1)[0].split()
+    return head, Path(words[0].decode(errors="replace")) if words else None
+
+
+def _version_key(argv: list[str], tc: Toolchain, env: dict[str, Any] | None) -> str | None:
     """What a tool's version answer depends on: for a local tool the executable's path, size and
     mtime (and its interpreter's, for a script, and the lock of its environment); in an image, the
     image id. None: not cacheable (the answer is asked every time)."""
@@ -145,17 +158,13 @@ def _version_key(argv: list[str], tc: Toolchain) -> str | None:
         return f"image {tc.image_id}: {argv}" if tc.image_id else None
     if tc.runtime != "local":
         return None
-    files = [Path(argv[0])]
+    _, interpreter = script_head(argv[0])  # a script: its interpreter's answer may change without it
+    files = [Path(argv[0]), *([interpreter] if interpreter else [])]
     try:
-        with open(files[0], "rb") as f:
-            head = f.read(256)
-        if head.startswith(b"#!"):  # a script: its interpreter's answer may change without it
-            files.append(Path(head[2:].split(b"\n", 1)[0].split()[0].decode()))
         stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    except (OSError, IndexError, UnicodeDecodeError):
+    except OSError:
         return None
-    env = tool_environment(argv[0]) or {}
-    return json.dumps({"argv": argv, "files": stats, "lock": env.get("sha256")}, sort_keys=True)
+    return json.dumps({"argv": argv, "files": stats, "lock": (env or {}).get("sha256")}, sort_keys=True)
 
 
 def _ask_version(argv: list[str], tc: Toolchain) -> str:
@@ -168,10 +177,10 @@ def _ask_version(argv: list[str], tc: Toolchain) -> str:
         return f"unknown ({exc})"
 
 
-def _cached_version_text(argv: list[str], tc: Toolchain) -> str:
+def _cached_version_text(argv: list[str], tc: Toolchain, env: dict[str, Any] | None) -> str:
     """The tool's answer to its version query, asked once per tool build (a second Python start-up
     for `mo`, about 2 s, otherwise) and kept in ``cache_dir()/tool-versions.json``."""
-    key = _version_key(argv, tc)
+    key = _version_key(argv, tc, env)
     path = cache_dir() / "tool-versions.json"
     cache: dict[str, str] = {}
     if key is not None:
@@ -199,10 +208,11 @@ def tool_version(argv: list[str]) -> str:
     reports another version stops the step (call this before the tool runs). The answer is cached
     per tool build (see :func:`_cached_version_text`); the pin is checked against it every time."""
     tc = _TOOLCHAIN
-    text = _cached_version_text(argv, tc)
+    env = tool_environment(argv[0]) if tc.runtime == "local" else None
+    text = _cached_version_text(argv, tc, env)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     version = " | ".join(lines[:2]) if lines else "unknown"
-    if tc.runtime == "local" and (env := tool_environment(argv[0])):
+    if env:
         TOOL_ENVIRONMENTS[argv[0]] = env
     if tc.version and tc.version not in text:
         raise ConversionError(

@@ -23,7 +23,6 @@ import dataclasses
 import importlib
 import json
 import pkgutil
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +86,10 @@ class StageParams(Params):
 
         resolved = resolve_stage(StageConfig.model_validate(self.io), read_model_info(model), self.source)
         return move_preprocessing(resolved) if as_converted and self.archive_preprocess else resolved
+
+
+# The fields every step's parameters may have besides its own settings (build info leaves them out).
+COMMON_FIELDS = frozenset(f.name for f in dataclasses.fields(StageParams))
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,3 @@ def step_names() -> list[str]:
 def all_steps() -> dict[str, Step]:
     """The registry: every step's declaration by name."""
     return {name: step(name) for name in step_names()}
-
-
-def field_names(params: type[ParamsBase]) -> set[str]:
-    return set(typing.get_type_hints(params))

@@ -36,15 +36,16 @@ def configure(ctx: Context, shaves: int | None = None) -> BlobParams:
     )
 
 
-def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) -> dict[str, Any]:
+def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
+    shaves = params.number_of_shaves
     if not 1 <= shaves <= 16:
         raise ConversionError(f"rvc2.number_of_shaves: {shaves} is out of range; MyriadX has 1 to 16 shaves")
-    conf_text = rvc2.myriad_config(shaves, options["openvino_version"])
-    with tool_output(blob, "compile_tool (MYRIAD)", [options["compile_tool"]]) as run:
+    conf_text = rvc2.myriad_config(shaves, params.openvino_version)
+    with tool_output(blob, "compile_tool (MYRIAD)", [params.compile_tool]) as run:
         conf = run.tmp / "myriad.conf"
         conf.write_text(conf_text)
         argv = rvc2.compile_tool_argv(
-            options["compile_tool"], str(xml), str(run.produced), str(conf), options.get("compile_tool_args", [])
+            params.compile_tool, str(xml), str(run.produced), str(conf), params.compile_tool_args
         )
         run_tool(argv, "compile_tool (MYRIAD)", reads=model_files(xml), writes=[run.tmp])
     return {
@@ -57,9 +58,7 @@ def compile_blob(xml: Path, blob: Path, shaves: int, options: dict[str, Any]) ->
 
 
 def run(inputs: Paths, outputs: Paths, params: BlobParams) -> dict[str, Any]:
-    options = {"compile_tool": params.compile_tool, "openvino_version": params.openvino_version,
-               "compile_tool_args": params.compile_tool_args}
-    return {"tool_calls": [compile_blob(inputs["xml"], outputs["blob"], params.number_of_shaves, options)]}
+    return {"tool_calls": [compile_blob(inputs["xml"], outputs["blob"], params)]}
 
 
 STEP = Step("compile_blob", run, BlobParams, configure, inputs=("xml",), outputs=("blob",), target="rvc2", doc="variant: shaves", accepts_ir=True)

@@ -27,18 +27,17 @@ def configure(ctx: Context) -> VpuxParams:
     )
 
 
-def compile_vpux(xml: Path, blob: Path, options: dict[str, Any]) -> dict[str, Any]:
-    with tool_output(blob, "compile_tool (VPUX)", [options["compile_tool"]]) as run:
+def compile_vpux(xml: Path, blob: Path, params: VpuxParams) -> dict[str, Any]:
+    with tool_output(blob, "compile_tool (VPUX)", [params.compile_tool]) as run:
         argv = rvc2.compile_tool_argv(
-            options["compile_tool"], str(xml), str(run.produced), None, options.get("compile_tool_args", []), rvc3.DEVICE
+            params.compile_tool, str(xml), str(run.produced), None, params.compile_tool_args, rvc3.DEVICE
         )
         run_tool(argv, "compile_tool (VPUX)", reads=model_files(xml), writes=[run.tmp])
     return {"tool": "compile_tool", "version": run.version, "argv": argv}
 
 
 def run(inputs: Paths, outputs: Paths, params: VpuxParams) -> dict[str, Any]:
-    options = {"compile_tool": params.compile_tool, "compile_tool_args": params.compile_tool_args}
-    return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], options)]}
+    return {"tool_calls": [compile_vpux(inputs["xml"], outputs["blob"], params)]}
 
 
 STEP = Step("compile_vpux_blob", run, VpuxParams, configure, inputs=("xml",), outputs=("blob",), target="rvc3", accepts_ir=True)

@@ -36,17 +36,17 @@ def configure(ctx: Context) -> OptimizeParams:
 
 
 def optimize(
-    har: Path, stage: Any, calibration: dict[str, np.ndarray], out: Path, options: dict[str, Any]
+    har: Path, stage: Any, calibration: dict[str, np.ndarray], out: Path, params: OptimizeParams
 ) -> dict[str, Any]:
     with tool_output(out, "Hailo optimize") as run:
         tmp = run.tmp
         answer = tmp / "hn_names.json"
-        run_dfc(options["python"], "hn-names", {"hw_arch": options["hw_arch"], "har": str(har), "answer": str(answer)}, tmp, [har])
+        run_dfc(params.python, "hn-names", {"hw_arch": params.hw_arch, "har": str(har), "answer": str(answer)}, tmp, [har])
         layers = json.loads(answer.read_text())
         missing = [i.name for i in stage.inputs if i.frozen_value is None and i.name not in layers]
         if missing:
             raise ConversionError(f"the parsed HAR has no input layer for {missing}; its inputs: {sorted(layers)}")
-        script = hailo.model_script(stage, {k: v["hn_name"] for k, v in layers.items()}, options)
+        script = hailo.model_script(stage, {k: v["hn_name"] for k, v in layers.items()}, asdict(params))
         # The DFC takes an NHWC float32 calibration set per input layer.
         data = {}
         for inp in stage.inputs:
@@ -60,9 +60,9 @@ def optimize(
         calib_path = tmp / "calibration_nhwc.npz"
         np.savez(calib_path, **data)
         call = run_dfc(
-            options["python"],
+            params.python,
             "optimize",
-            {"hw_arch": options["hw_arch"], "har": str(har), "model_script": "\n".join(script),
+            {"hw_arch": params.hw_arch, "har": str(har), "model_script": "\n".join(script),
              "calibration": str(calib_path), "out": str(run.produced)},
             tmp,
             [har],
@@ -74,8 +74,7 @@ def run(inputs: Paths, outputs: Paths, params: OptimizeParams) -> dict[str, Any]
     from edgeconv.arrays import load_npz
 
     stage = params.stage(inputs["original"])
-    options = {k: v for k, v in asdict(params).items() if k in ("python", "hw_arch", "optimization_level", "compression_level", "batch_size", "alls")}
-    return {"tool_calls": [optimize(inputs["har"], stage, load_npz(inputs["calibration"]), outputs["har"], options)]}
+    return {"tool_calls": [optimize(inputs["har"], stage, load_npz(inputs["calibration"]), outputs["har"], params)]}
 
 
 STEP = Step(

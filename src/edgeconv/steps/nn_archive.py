@@ -36,7 +36,7 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     stage's artifact(s) too, linked from the first head's ``metadata.postprocessor_path`` as the
     reference links them; ``buildinfo.json`` holds each stage's build info by stage name."""
     from edgeconv import nn_archive as na
-    from edgeconv.config.resolve import ResolvedStage
+    from edgeconv.config.resolve import ResolvedStage, move_preprocessing
     from edgeconv.onnx_io import read_model_info
 
     stages = params.stages or {}
@@ -45,7 +45,9 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
         return {k: p for k, p in sorted(inputs.items()) if k.startswith(f"{prefix}_artifact")}
 
     main_files = part("main")
-    stage = params.stage(inputs["main_original"])
+    # Resolved once: as configured (the archive's preprocessing) and as converted (what the model takes).
+    configured = params.stage(inputs["main_original"], as_converted=False)
+    stage = move_preprocessing(configured) if params.archive_preprocess else configured
     info = read_model_info(inputs["main_onnx"])
     main = inputs["main_artifact_0"].name
     heads = [dict(h) for h in params.heads]
@@ -76,9 +78,9 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     if params.archive_preprocess:
         from edgeconv.config.resolve import preprocessing_block
 
-        configured = {i.name: i for i in params.stage(inputs["main_original"], as_converted=False).inputs}
+        by_name = {i.name: i for i in configured.inputs}
         for entry in config["model"]["inputs"]:
-            spec = configured[entry["name"]]
+            spec = by_name[entry["name"]]
             if spec.is_image or spec.needs_normalization:
                 entry["preprocessing"] = preprocessing_block(spec)
     validator = na.validate(config)

@@ -50,16 +50,16 @@ def write_pot_images(calibration: dict[str, np.ndarray], stage: Any, directory: 
 
 
 def pot_quantize(
-    xml: Path, calibration: dict[str, np.ndarray], stage: Any, out: Path, options: dict[str, Any]
+    xml: Path, calibration: dict[str, np.ndarray], stage: Any, out: Path, params: PotParams
 ) -> dict[str, Any]:
-    with tool_output(out, "pot", [options["pot"], "--version"], place=False) as run:
+    with tool_output(out, "pot", [params.pot, "--version"], place=False) as run:
         images = run.tmp / "images"
         n = write_pot_images(calibration, stage, images)
         name = out.name[: -len(".xml")]
-        config = rvc3.pot_config(str(xml), name, str(images), options["pot_target_device"], min(300, n))
+        config = rvc3.pot_config(str(xml), name, str(images), params.pot_target_device, min(300, n))
         config_path = run.tmp / "pot_config.json"
         config_path.write_text(json.dumps(config, indent=2))
-        argv = rvc3.pot_argv(options["pot"], str(config_path), str(run.tmp / "pot"))
+        argv = rvc3.pot_argv(params.pot, str(config_path), str(run.tmp / "pot"))
         run_tool(argv, "pot (OpenVINO Post-training Optimization Tool)", reads=model_files(xml), writes=[run.tmp])
         produced = run.tmp / "pot" / "optimized" / f"{name}.xml"
         if not produced.exists() or not produced.with_suffix(".bin").exists():
@@ -73,9 +73,8 @@ def pot_quantize(
 def run(inputs: Paths, outputs: Paths, params: PotParams) -> dict[str, Any]:
     from edgeconv.arrays import load_npz
 
-    options = {"pot": params.pot, "pot_target_device": params.pot_target_device}
     stage = params.stage(inputs["original"])
-    return {"tool_calls": [pot_quantize(inputs["xml"], load_npz(inputs["calibration"]), stage, outputs["xml"], options)]}
+    return {"tool_calls": [pot_quantize(inputs["xml"], load_npz(inputs["calibration"]), stage, outputs["xml"], params)]}
 
 
 STEP = Step(

@@ -76,8 +76,7 @@ def configure(ctx: Context) -> QuantizeIrParams:
 def run(inputs: Paths, outputs: Paths, params: QuantizeIrParams) -> dict[str, Any]:
     from edgeconv.arrays import load_npz
 
-    options = {k: v for k, v in asdict(params).items() if k in ("compress_to_fp16", "preset", "fast_bias_correction", "subset_size")}
-    return {"tool_calls": [quantize_ir(inputs["onnx"], load_npz(inputs["calibration"]), outputs["xml"], options)]}
+    return {"tool_calls": [quantize_ir(inputs["onnx"], load_npz(inputs["calibration"]), outputs["xml"], asdict(params))]}
 
 
 STEP = Step("quantize_ir", run, QuantizeIrParams, configure, inputs=("onnx", "calibration"), outputs=("xml",))

@@ -118,14 +118,11 @@ def mo_launcher(mo: str) -> list[str]:
     console script would start three more Python processes, only to check that mo and the runtime
     bindings import (about 2 s of the 2.8 s mo takes on a small model). Anything else (an archive
     install, a wrapper, a path inside an image) is run as it is."""
-    path = Path(mo)
-    try:
-        head = path.read_bytes()[:512]
-    except OSError:
+    from edgeconv.tools import script_head
+
+    head, python = script_head(mo)
+    if python is None or b"openvino.tools.mo" not in head:
         return [mo]
-    if not head.startswith(b"#!") or b"openvino.tools.mo" not in head:
-        return [mo]
-    python = Path(head[2:].split(b"\n", 1)[0].decode(errors="replace").strip())
     mains = sorted(python.parent.parent.glob("lib/python3*/site-packages/openvino/tools/mo/main.py"))
     if not python.is_file() or len(mains) != 1:
         return [mo]
