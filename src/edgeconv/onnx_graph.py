@@ -11,6 +11,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from edgeconv.errors import ConversionError
+from edgeconv.onnx_io import tensor_array
 
 
 class Graph:
@@ -51,7 +52,7 @@ class Graph:
 
     def const(self, name: str) -> np.ndarray | None:
         if name in self.inits:
-            return numpy_helper.to_array(self.inits[name])
+            return tensor_array(self.inits[name])
         node = self.const_nodes.get(name)
         if node is not None:
             attr = next(a for a in node.attribute if a.name == "value")
@@ -67,7 +68,7 @@ class Graph:
     def set_init(self, name: str, value: np.ndarray) -> None:
         """Replace an initializer's value (used only for initializers with a single consumer)."""
         init = self.inits[name]
-        init.CopyFrom(numpy_helper.from_array(np.asarray(value, dtype=numpy_helper.to_array(init).dtype), name))
+        init.CopyFrom(numpy_helper.from_array(np.asarray(value, dtype=helper.tensor_dtype_to_np_dtype(init.data_type)), name))
 
     def single_consumer(self, tensor: str) -> onnx.NodeProto | None:
         users = self.consumers.get(tensor, [])

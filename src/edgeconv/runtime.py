@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,45 +28,66 @@ def runnable(model: onnx.ModelProto) -> Iterator[onnx.ModelProto | Path]:
         yield path
 
 
-def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def onnx_runner(model: onnx.ModelProto | str | Path) -> Runner:
+    """One onnxruntime session for many runs: ``runner(feeds) -> outputs``. A model over 2 GB
+    must be given as its file (``run_onnx`` writes one for it)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     # Fidelity checks compare graphs as written: no runtime fusions that reorder float math.
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if isinstance(model, onnx.ModelProto) and not fits_in_protobuf(model):
-        with runnable(model) as path:
-            return run_onnx(path, feeds)
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     wanted = {i.name for i in sess.get_inputs()}
-    values = sess.run(names, {k: v for k, v in feeds.items() if k in wanted})
-    return dict(zip(names, values))
+
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(names, sess.run(names, {k: v for k, v in feeds.items() if k in wanted})))
+
+    return run
 
 
-def run_ir(xml: str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if isinstance(model, onnx.ModelProto) and not fits_in_protobuf(model):
+        with runnable(model) as path:
+            return run_onnx(path, feeds)
+    return onnx_runner(model)(feeds)
+
+
+def ir_runner(xml: str | Path) -> Runner:
+    """One compiled OpenVINO IR (CPU, f32) for many runs: ``runner(feeds) -> outputs``."""
     import openvino as ov
 
     core = ov.Core()
     # The CPU plugin defaults to bf16 on CPUs that have it; fidelity must be measured in f32.
     compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
-    inputs = {}
-    for port in compiled.inputs:
-        # A port can carry several tensor names; the ONNX input name is one of them.
-        name = next((n for n in port.get_names() if n in feeds), None)
-        if name is None:
-            raise KeyError(f"no data for IR input {sorted(port.get_names())}; have {sorted(feeds)}")
-        inputs[port] = feeds[name]
-    result = request.infer(inputs)
-    out: dict[str, np.ndarray] = {}
-    for port in compiled.outputs:
-        value = np.asarray(result[port])
-        for name in sorted(port.get_names()) or [port.get_any_name()]:
-            out[name] = value
-    return out
+
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        inputs = {}
+        for port in compiled.inputs:
+            # A port can carry several tensor names; the ONNX input name is one of them.
+            name = next((n for n in port.get_names() if n in feeds), None)
+            if name is None:
+                raise KeyError(f"no data for IR input {sorted(port.get_names())}; have {sorted(feeds)}")
+            inputs[port] = feeds[name]
+        result = request.infer(inputs)
+        out: dict[str, np.ndarray] = {}
+        for port in compiled.outputs:
+            value = np.asarray(result[port])
+            for name in sorted(port.get_names()) or [port.get_any_name()]:
+                out[name] = value
+        return out
+
+    return run
+
+
+def run_ir(xml: str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return ir_runner(xml)(feeds)
 
 
 def random_feeds(model: onnx.ModelProto, image_inputs: set[str] | None = None, seed: int = 0) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Each of the six optimizations changes the graph as described, keeps outputs, and is rolled back when it would not."""
 
+import pytest
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -135,21 +136,37 @@ def test_driver_keeps_good_and_rolls_back_bad_optimizations(monkeypatch):
 
 
 def test_model_that_cannot_run_on_random_inputs_is_left_unchanged():
-    # Gather with int64 indices from the input: random indices may be out of range.
+    # Gather with int64 indices from the input: random indices may be out of range. The Sub would
+    # become an Add, but without a reference run that cannot be checked.
     table = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "table")
+    c = numpy_helper.from_array(np.ones(3, dtype=np.float32), "c")
     graph = helper.make_graph(
-        [helper.make_node("Gather", ["table", "idx"], ["out"])],
+        [helper.make_node("Gather", ["table", "idx"], ["g"]), helper.make_node("Sub", ["g", "c"], ["out"])],
         "g",
         [helper.make_tensor_value_info("idx", TensorProto.INT64, [4])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4, 3])],
-        [table],
+        [table, c],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     result, report = opt.optimize(model, {}, set())
     assert {r["status"] for r in report} == {"skipped"}
     assert "does not run on random inputs" in report[0]["reason"]
-    assert [n.op_type for n in result.graph.node] == ["Gather"]
+    assert [n.op_type for n in result.graph.node] == ["Gather", "Sub"]
+
+
+def test_no_match_runs_nothing(monkeypatch):
+    """When no optimization applies there is nothing to check: onnxruntime is not started."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    monkeypatch.setattr(opt, "run_onnx", lambda *a, **k: pytest.fail("onnxruntime ran for a model nothing changed"))
+    result, report = opt.optimize(model, {}, set())
+    assert {r["status"] for r in report} == {"no match"}
+    assert result.graph == model.graph
 
 
 def test_optimizations_that_keep_the_outputs_cost_two_runs(monkeypatch):

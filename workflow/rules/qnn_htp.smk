@@ -64,6 +64,8 @@ rule verify_htp:
         report=f"{INTERMEDIATE}/qnn_htp/{{model}}.verify.json",
     log:
         f"{LOGS}/verify_htp.log",
+    benchmark:
+        f"{BENCH}/verify_htp.tsv"
     conda:
         "../../envs/edgeconv.yaml"
     resources:

@@ -37,6 +37,8 @@ use rule verify_ir as verify_mo_ir with:
         report=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.verify.json",
     log:
         f"{LOGS}/{{mo_target}}_verify_mo_ir.log",
+    benchmark:
+        f"{BENCH}/{{mo_target}}_verify_mo_ir.tsv"
 
 
 rule compile_blob:

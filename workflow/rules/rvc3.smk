@@ -36,6 +36,8 @@ use rule verify_ir_int8 as verify_pot_ir with:
         report=f"{INTERMEDIATE}/rvc3/{{model}}.int8.verify.json",
     log:
         f"{LOGS}/verify_pot_ir.log",
+    benchmark:
+        f"{BENCH}/verify_pot_ir.tsv"
 
 
 rule compile_vpux_blob:

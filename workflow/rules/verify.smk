@@ -13,6 +13,8 @@ rule verify_onnx_stage:
         report=f"{INTERMEDIATE}/{{onnx_stage}}.verify.json",
     log:
         f"{LOGS}/verify_{{onnx_stage}}.log",
+    benchmark:
+        f"{BENCH}/verify_{{onnx_stage}}.tsv"
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -34,6 +36,8 @@ rule verify_ir:
         report=f"{INTERMEDIATE}/openvino/{{model}}.verify.json",
     log:
         f"{LOGS}/verify_ir.log",
+    benchmark:
+        f"{BENCH}/verify_ir.tsv"
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -55,6 +59,8 @@ use rule verify_ir as verify_ir_int8 with:
         report=f"{INTERMEDIATE}/openvino/{{model}}.int8.verify.json",
     log:
         f"{LOGS}/verify_ir_int8.log",
+    benchmark:
+        f"{BENCH}/verify_ir_int8.tsv"
     params:
         spec=step_params("verify", kind="openvino_int8"),
 

@@ -317,21 +317,19 @@ def optimize(
     enabled: dict[str, bool],
     image_inputs: set[str] | None = None,
     rel_tol: float = 1e-3,
+    source: Path | None = None,
 ) -> tuple[onnx.ModelProto, list[dict[str, object]]]:
-    """Apply each enabled optimization; keep it only if onnxruntime gives the same outputs."""
+    """Apply each enabled optimization; keep it only if onnxruntime gives the same outputs.
+
+    ``source`` is the file ``model`` was read from: the reference outputs come from it, so that a
+    model over 2 GB is not written out once more just to be run.
+    """
     model = copy.deepcopy(model)
     constants_to_initializers(model)
-    feeds = random_feeds(model, image_inputs)
-    try:
-        reference = run_onnx(model, feeds)
-    except Exception as exc:
-        # Without a reference run no optimization can be checked, so none is applied.
-        reason = f"the model does not run on random inputs ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        log.warning("all optimizations skipped: %s", reason)
-        return model, [{"optimization": name, "status": "skipped", "reason": reason} for name in OPTIMIZATIONS]
     # Fast path: every enabled optimization applied in turn, one check of the result (two
-    # onnxruntime sessions in all). Only when that check fails is each optimization checked on its
-    # own, in order, so that just the ones that change the outputs are rolled back.
+    # onnxruntime sessions in all, none when nothing matched). Only when that check fails is each
+    # optimization checked on its own, in order, so that just the ones that change the outputs are
+    # rolled back.
     report: dict[str, dict[str, object]] = {}
     work = copy.deepcopy(model)
     candidates: list[str] = []
@@ -351,16 +349,28 @@ def optimize(
             continue
         report[name] = {"optimization": name, "status": "applied", "count": changed}
         candidates.append(name)
-    if candidates:
-        ok, err, reason = _same_outputs(reference, work, feeds, rel_tol)
-        if ok:
-            for name in candidates:  # the error of them all together
-                report[name]["max_rel_error"] = err
-                log.info("%s: applied %d time(s)", name, report[name]["count"])
-            model = work
-        else:
-            log.info("the optimizations together change the outputs (%s); checking each on its own", reason)
-            model = _one_by_one(model, candidates, reference, feeds, rel_tol, report)
+    if not candidates:
+        return model, [report[name] for name in OPTIMIZATIONS]
+    feeds = random_feeds(model, image_inputs)
+    try:
+        reference = run_onnx(source if source is not None else model, feeds)
+    except Exception as exc:
+        # Without a reference run no optimization can be checked, so none is applied.
+        reason = f"the model does not run on random inputs ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        log.warning("all optimizations skipped: %s", reason)
+        return model, [
+            report[name] if report[name]["status"] == "disabled" else {"optimization": name, "status": "skipped", "reason": reason}
+            for name in OPTIMIZATIONS
+        ]
+    ok, err, reason = _same_outputs(reference, work, feeds, rel_tol)
+    if ok:
+        for name in candidates:  # the error of them all together
+            report[name]["max_rel_error"] = err
+            log.info("%s: applied %d time(s)", name, report[name]["count"])
+        model = work
+    else:
+        log.info("the optimizations together change the outputs (%s); checking each on its own", reason)
+        model = _one_by_one(model, candidates, reference, feeds, rel_tol, report)
     return model, [report[name] for name in OPTIMIZATIONS]
 
 
@@ -417,7 +427,7 @@ def configure(ctx: Context) -> OptimizeParams:
 def run(inputs: Paths, outputs: Paths, params: OptimizeParams) -> dict[str, Any]:
     stage = params.stage(Path(inputs["original"]))
     images = {i.name for i in stage.inputs if i.is_image}
-    model, report = optimize(load_onnx(inputs["onnx"]), params.onnx_optimizations, images)
+    model, report = optimize(load_onnx(inputs["onnx"]), params.onnx_optimizations, images, source=Path(inputs["onnx"]))
     save_onnx(model, outputs["onnx"])
     return {"optimizations": report, "tool_calls": [{"tool": "onnxruntime", "call": "check each optimization"}]}
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import onnx
 
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_io import load_onnx, save_onnx
+from edgeconv.onnx_io import fits_in_protobuf, load_onnx, save_onnx
 from edgeconv.steps.base import Context, Params, Paths, Step
 
 log = logging.getLogger(__name__)
 
 
-def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProto, dict[str, Any]]:
+def simplify(
+    model: onnx.ModelProto, method: str | bool, source: Path | None = None, workdir: Path | None = None
+) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """Return the simplified model and a record of the tool call.
 
     The input shapes are already fixed by ``attach_normalization``, so the simplifier folds every
@@ -25,6 +29,10 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
     reference goes on when onnxsim raises (models with ``If`` subgraphs that read outer-scope values
     are a known case); the record says which one produced the file and why the others did not.
     A method named explicitly that fails stops the step.
+
+    A model over 2 GB read from ``source`` is simplified by onnxsim file to file (it maps the
+    weights instead of holding copies of them); the result is written under ``workdir``, which
+    must live as long as the returned model, whose weights stay there until it is saved.
     """
     nodes_before = len(model.graph.node)
     if method in (False, None, "false", "none"):
@@ -35,7 +43,7 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
             # onnxsim works on a serialized copy; onnxslim may change the graph it is given.
             candidate = model if tool == "onnxsim" else copy.deepcopy(model)
             try:
-                simplified, call = _simplify_with(tool, candidate, nodes_before)
+                simplified, call = _simplify_with(tool, candidate, nodes_before, source, workdir)
             except ConversionError as exc:
                 log.warning("%s did not simplify this model, trying the next: %s", tool, exc)
                 skipped.append({"tool": tool, "reason": str(exc).split("; set `onnx_simplification")[0]})
@@ -46,7 +54,7 @@ def simplify(model: onnx.ModelProto, method: str | bool) -> tuple[onnx.ModelProt
                        "nodes_after": nodes_before}
     if method not in ("onnxsim", "onnxslim"):
         raise ConversionError(f"onnx_simplification: unknown method {method!r}; use auto, onnxsim, onnxslim or false")
-    return _simplify_with(method, model, nodes_before)
+    return _simplify_with(method, model, nodes_before, source, workdir)
 
 
 def _import_onnxsim() -> Any:
@@ -67,7 +75,9 @@ def _import_onnxsim() -> Any:
     return onnxsim
 
 
-def _simplify_with(method: str, model: onnx.ModelProto, nodes_before: int) -> tuple[onnx.ModelProto, dict[str, Any]]:
+def _simplify_with(
+    method: str, model: onnx.ModelProto, nodes_before: int, source: Path | None = None, workdir: Path | None = None
+) -> tuple[onnx.ModelProto, dict[str, Any]]:
     if method == "onnxsim":
         onnxsim = _import_onnxsim()
 
@@ -75,8 +85,14 @@ def _simplify_with(method: str, model: onnx.ModelProto, nodes_before: int) -> tu
         # checked against the original by verify_onnx_stage, and every artifact made from it by its
         # own check, which also holds for models over 2 GB that onnxruntime cannot take from memory.
         check_n = 0
+        from_file = source is not None and workdir is not None and not fits_in_protobuf(model)
         try:
-            simplified, ok = onnxsim.simplify(model, check_n=check_n)
+            if from_file:
+                written = Path(workdir) / "simplified.onnx"
+                _, ok = onnxsim.simplify(str(source), check_n=check_n, output_path=str(written))
+                simplified = load_onnx(written)  # its big weights stay in workdir
+            else:
+                simplified, ok = onnxsim.simplify(model, check_n=check_n)
         except Exception as exc:
             raise ConversionError(
                 f"onnxsim failed on this model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -87,7 +103,8 @@ def _simplify_with(method: str, model: onnx.ModelProto, nodes_before: int) -> tu
                 "onnxsim's own check found the simplified model's outputs differ; "
                 "set `onnx_simplification: onnxslim` or `false` in the model config"
             )
-        call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": f"onnxsim.simplify(model, check_n={check_n})"}
+        given = "path, output_path=..." if from_file else "model"
+        call = {"tool": "onnxsim", "version": onnxsim.__version__, "call": f"onnxsim.simplify({given}, check_n={check_n})"}
     else:
         import onnxslim
 
@@ -115,8 +132,12 @@ def configure(ctx: Context) -> SimplifyParams:
 
 
 def run(inputs: Paths, outputs: Paths, params: SimplifyParams) -> dict[str, Any]:
-    model, call = simplify(load_onnx(inputs["onnx"]), params.onnx_simplification)
-    save_onnx(model, outputs["onnx"])
+    out = Path(outputs["onnx"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Beside the output, not in /tmp: a model over 2 GB is written there once before it is saved.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as workdir:
+        model, call = simplify(load_onnx(inputs["onnx"]), params.onnx_simplification, Path(inputs["onnx"]), Path(workdir))
+        save_onnx(model, out)
     return {"tool_calls": [call]}
 
 

@@ -21,8 +21,8 @@ from edgeconv.config.resolve import ResolvedStage
 from edgeconv.arrays import load_npz
 from edgeconv.errors import VerificationError
 from edgeconv.metrics import metrics
-from edgeconv.onnx_io import numpy_dtype
-from edgeconv.runtime import run_ir, run_onnx, runnable
+from edgeconv.onnx_io import load_onnx, numpy_dtype
+from edgeconv.runtime import Runner, ir_runner, onnx_runner, runnable
 from edgeconv.onnx_graph import fix_shape, select_outputs
 from edgeconv.preprocessing import normalize_numpy
 from edgeconv.records import write_json_atomic
@@ -50,70 +50,74 @@ def verify(
     max_images: int,
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    # A temporary file of an original over 2 GB lives until the last sample has run.
+    # A temporary file of an original over 2 GB lives until the last sample has run. One model is
+    # loaded at a time: every sample through the original, then every sample through the artifact.
     with contextlib.ExitStack() as cleanup:
         if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
-            def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-                return run_ir(original, feeds)
-
+            run_original = ir_runner(original)
         else:
-            model = onnx.load(str(original))
+            model = load_onnx(original)  # over 2 GB, the weights stay on disk
+            interface = _interface(model)
             model = select_outputs(model, stage.outputs)
             for vi in model.graph.input:  # give dynamic dims the resolved sizes
                 spec = next((s for s in stage.inputs if s.name == vi.name), None)
                 if spec is not None:
                     fix_shape(vi, spec.shape)
-            # Over 2 GB, written once to a file that serves every sample.
-            reference = cleanup.enter_context(runnable(model))
+            if _interface(model) == interface:
+                reference: onnx.ModelProto | Path = original  # run as it is, from its file
+            else:  # over 2 GB, written once to a file that serves every sample
+                reference = cleanup.enter_context(runnable(model))
             del model
+            run_original = onnx_runner(reference)
 
-            def run_original(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-                return run_onnx(reference, feeds)
-
-        if run_artifact is None:
-            run_artifact = run_ir if artifact.suffix == ".xml" else run_onnx
         n = min(max_images, min((len(v) for v in calibration.values()), default=1))
-        per_output: dict[str, list[dict[str, float]]] = {}
+        samples = []
         for i in range(max(n, 1)):
             sample = {}
             for spec in stage.inputs:
                 if spec.frozen_value is not None:
                     continue
                 sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
-            expected = run_original(original_feeds(stage, sample))
-            got = run_artifact(artifact, sample)
-            for name in stage.outputs:
-                value = got.get(name)
-                if value is None:
-                    raise VerificationError(
-                        f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
-                        "the conversion renamed or dropped it"
-                    )
-                per_output.setdefault(name, []).append(metrics(expected[name], value))
-        outputs = {}
-        failures = []
-        for name, rows in per_output.items():
-            summary = {
-                "cosine": min(r["cosine"] for r in rows),
-                "max_abs_error": max(r["max_abs_error"] for r in rows),
-                "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
-            }
-            outputs[name] = summary
-            if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
-                failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
-            if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
-                failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
-            if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
-                failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
-        return {
-            "artifact": str(artifact),
-            "original": str(original),
-            "images": max(n, 1),
-            "thresholds": thresholds,
-            "outputs": outputs,
-            "passed": not failures,
-            "failures": failures,
+            samples.append(sample)
+        expected = [run_original(original_feeds(stage, sample)) for sample in samples]
+        del run_original
+    if run_artifact is None:
+        run_artifact = _one_session(ir_runner if artifact.suffix == ".xml" else onnx_runner)
+    per_output: dict[str, list[dict[str, float]]] = {}
+    for sample, want in zip(samples, expected):
+        got = run_artifact(artifact, sample)
+        for name in stage.outputs:
+            value = got.get(name)
+            if value is None:
+                raise VerificationError(
+                    f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
+                    "the conversion renamed or dropped it"
+                )
+            per_output.setdefault(name, []).append(metrics(want[name], value))
+    outputs = {}
+    failures = []
+    for name, rows in per_output.items():
+        summary = {
+            "cosine": min(r["cosine"] for r in rows),
+            "max_abs_error": max(r["max_abs_error"] for r in rows),
+            "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
         }
+        outputs[name] = summary
+        if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
+            failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
+        if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
+            failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
+        if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
+            failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
+    return {
+        "artifact": str(artifact),
+        "original": str(original),
+        "images": max(n, 1),
+        "thresholds": thresholds,
+        "outputs": outputs,
+        "passed": not failures,
+        "failures": failures,
+    }
 
 
 # The checks' default thresholds, per kind of artifact (``verify.<kind>`` in config.yaml or the
@@ -149,6 +153,23 @@ def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
 
         runtime = htp_runtime(ctx.stage)
     return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime)
+
+
+def _interface(model: onnx.ModelProto) -> tuple[list[bytes], list[bytes], int]:
+    return ([i.SerializeToString() for i in model.graph.input], [o.SerializeToString() for o in model.graph.output],
+            len(model.graph.node))
+
+
+def _one_session(make: Callable[[Path], Runner]) -> Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """A runner for the artifact made on its first sample and used for the rest."""
+    runners: dict[Path, Runner] = {}
+
+    def run(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if path not in runners:
+            runners[path] = make(path)
+        return runners[path](feeds)
+
+    return run
 
 
 def failed_report_path(report: Path) -> Path:
