@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers lock lock-upgrade
+.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers slurm lock lock-upgrade
 
 LOCKS := envs/locks
 # pip installs only what a lock names, at its version and sha256 (--require-hashes): every
@@ -86,6 +86,11 @@ containers:
 	containers/build-rootfs.sh rvc2
 	containers/podman-service.sh
 
+# A one-node Slurm cluster on this machine (slurm-wlm and munge are installed when missing; needs
+# root), for profiles/slurm and its tests: README.md, "Run on a cluster".
+slurm:
+	profiles/slurm/single-node.sh
+
 # Refresh the locks on purpose (README.md, "Locked environments"): `make lock` after editing
 # pyproject.toml or envs/locks/*.in keeps every other pin; `make lock-upgrade` moves every
 # package to its newest release allowed by the ranges. Commit the changed envs/locks/*.txt.
@@ -100,7 +105,7 @@ $(UV): $(LOCKS)/uv.txt
 
 lock: $(UV)
 	$(UV_COMPILE) --universal --python-version 3.11 pyproject.toml $(LOCKS)/bootstrap.in \
-		--extra test --extra qnn --extra tflite -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+		--extra test --extra qnn --extra tflite --extra cluster -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
 	$(UV_COMPILE) --universal --python-version 3.9 $(LOCKS)/openvino-2022.3.in -o $(LOCKS)/openvino-2022.3.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt

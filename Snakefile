@@ -30,3 +30,15 @@ rule all:
     default_target: True
     input:
         all_targets,
+
+
+# fetch_demo_model runs on the submitting host: compute nodes often have no internet.
+localrules:
+    fetch_demo_model,
+
+
+onerror:
+    # One line per failed job with its step's own error and log, wherever the job ran.
+    from edgeconv.failures import summary
+
+    print(summary(log), file=sys.stderr)

@@ -1,0 +1,85 @@
+"""The summary at the end of a run that had failures: one line per failed job, with its step's own
+one-line error and its log, the same whether the job ran here or on a cluster node (Snakefile,
+``onerror``). Read from Snakemake's log of the run and from each failed job's step log."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_BLOCK = re.compile(r"^Error in rule (\w+):\s*$")
+_LOG = re.compile(r"^\s+log: (.*) \(check log file\(s\) for error details\)\s*$")
+_MESSAGE = re.compile(r"^\s+message: (.*)$")
+_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+_STEP_START = re.compile(r" INFO edgeconv\.step: step \w+ for ")
+_STEP_ERROR = re.compile(r" ERROR edgeconv\.step: (.*)$")
+
+
+@dataclass
+class Failure:
+    rule: str
+    logs: list[str]
+    message: str = ""
+    wildcards: str = ""
+
+    def line(self) -> str:
+        error = next((e for e in map(step_error, self.logs) if e), None)
+        what = error or self.message or "failed before its step wrote an error"
+        where = ", ".join(self.logs) or "no log"
+        label = f"{self.rule} [{self.wildcards}]" if self.wildcards and not error else self.rule
+        return f"  {label}: {what} (log: {where})"
+
+
+def failed_jobs(snakemake_log: Path) -> list[Failure]:
+    """Every "Error in rule" block of a Snakemake log, in order, once per log file."""
+    failures: list[Failure] = []
+    current: Failure | None = None
+    for line in snakemake_log.read_text(errors="replace").splitlines():
+        m = _BLOCK.match(line)
+        if m:
+            current = Failure(m.group(1), [])
+            failures.append(current)
+            continue
+        if current is None:
+            continue
+        if not line.startswith(" "):
+            current = None
+            continue
+        if m := _LOG.match(line):
+            current.logs += [p.strip() for p in m.group(1).split(",") if p.strip()]
+        elif m := _MESSAGE.match(line):
+            current.message = current.message or m.group(1).strip()
+        elif m := _WILDCARDS.match(line):
+            current.wildcards = m.group(1).strip()
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for f in failures:  # a cluster executor may report a job twice (its own check and the job's exit)
+        key = (f.rule, *f.logs) if f.logs else (f.rule, f.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def step_error(log: str | Path) -> str | None:
+    """The one-line error of the last step run that wrote to ``log``, if it failed."""
+    try:
+        lines = Path(log).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    starts = [i for i, line in enumerate(lines) if _STEP_START.search(line)]
+    for line in reversed(lines[starts[-1] if starts else 0:]):
+        m = _STEP_ERROR.search(line)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def summary(snakemake_logs: str | Path | list[str]) -> str:
+    """What ``onerror`` prints; Snakemake gives its log as a path or a list of paths."""
+    logs = [Path(p) for p in ([snakemake_logs] if isinstance(snakemake_logs, (str, Path)) else snakemake_logs)]
+    failures = [f for log in logs if log.is_file() for f in failed_jobs(log)]
+    if not failures:
+        return f"edgeconv: the run failed; see {', '.join(map(str, logs)) or 'the messages above'}"
+    return "\n".join([f"edgeconv: {len(failures)} job(s) failed:", *(f.line() for f in failures)])
