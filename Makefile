@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers slurm lock lock-upgrade
+.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers slurm browser lock lock-upgrade
 
 LOCKS := envs/locks
 # pip installs only what a lock names, at its version and sha256 (--require-hashes): every
@@ -90,6 +90,13 @@ containers:
 # root), for profiles/slurm and its tests: README.md, "Run on a cluster".
 slurm:
 	profiles/slurm/single-node.sh
+
+# Headless Chromium and its WebDriver (Debian packages; needs root) for the report's browser test.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+	@chromium --version
 
 # Refresh the locks on purpose (README.md, "Locked environments"): `make lock` after editing
 # pyproject.toml or envs/locks/*.in keeps every other pin; `make lock-upgrade` moves every

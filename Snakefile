@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
@@ -24,6 +27,7 @@ include: "workflow/rules/rvc2.smk"
 include: "workflow/rules/rvc3.smk"
 include: "workflow/rules/rvc4.smk"
 include: "workflow/rules/hailo.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -42,6 +42,12 @@ def _yaml_flow(value: object) -> str:
     return json.dumps(value)
 
 
+def progress_logger(choice: str, terminal: bool) -> bool:
+    """Whether to show Snakemake's progress with the rich logger plugin (live bars: it shows nothing
+    where there is no terminal, so a log file gets Snakemake's own lines instead)."""
+    return choice == "rich" or (choice == "auto" and terminal)
+
+
 def convert(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
@@ -72,6 +78,8 @@ def convert(args: argparse.Namespace) -> int:
            "--cores", str(args.cores)]
     if args.dry_run:
         cmd.append("-n")
+    elif progress_logger(args.progress, sys.stdout.isatty()):
+        cmd[3:3] = ["--logger", "rich"]  # before -s: --logger takes every value up to the next option
     print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
     # Targets first: --configfile and --config take every value that follows them.
     cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
@@ -186,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
                    "(the model is converted without them); from an NN Archive, keep them in the archive")
     c.add_argument("--cores", type=int, default=2)
     c.add_argument("--dry-run", action="store_true", help="show what would run")
+    c.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto",
+                   help="rich: live progress bars (snakemake-logger-plugin-rich); plain: Snakemake's own lines; "
+                        "auto (default): rich on a terminal, plain otherwise")
     i = sub.add_parser("infer", help="run an artifact that runs on this machine on .npy inputs")
     i.add_argument("target", choices=TARGETS)
     i.add_argument("--model-path", required=True)

@@ -1,6 +1,10 @@
 """The `edgeconv` command: help, bad arguments and exit codes, convert with overrides, infer."""
 
 import json
+import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -105,3 +109,23 @@ def test_convert_a_two_stage_config_to_one_archive(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = {p.name for p in (tmp_path / "native").iterdir()}
     assert {"two-backbone.xml", "two-head.xml", "two-backbone.buildinfo.json", "two-head.buildinfo.json"} <= names
+
+
+@pytest.mark.skipif(not shutil.which("script"), reason="no `script` (util-linux) to give the command a terminal")
+def test_convert_shows_live_progress_on_a_terminal_and_plain_lines_otherwise(tmp_path):
+    conv_net(tmp_path / "net.onnx")
+    # On a terminal (a pseudo-terminal from `script`): the rich logger's live progress bars.
+    command = " ".join(shlex.quote(a) for a in [*CLI, "convert", "openvino", "--path", "net.onnx"])
+    proc = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Workflow Progress" in proc.stdout and "Total Progress" in proc.stdout
+    assert (tmp_path / "results" / "openvino" / "net.xml").is_file()
+    # Not on a terminal: Snakemake's own lines, the step and model of each job and the count done.
+    (tmp_path / "config" / "models").mkdir(parents=True)
+    (tmp_path / "config" / "models" / "net.yaml").write_text("input_model: net.onnx\nopenvino: {compress_to_fp16: false}\n")
+    proc = _run(tmp_path, "convert", "openvino", "--path", "config/models/net.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "rule convert_ir:" in out and "wildcards: model=net" in out
+    assert re.search(r"\d+ of \d+ steps \(\d+%\) done", out) and "Workflow Progress" not in out

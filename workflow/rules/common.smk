@@ -80,6 +80,17 @@ def all_targets(wildcards):
     return targets
 
 
+def report_inputs(wildcards):
+    """The report's figures read every published build info and the ONNX stages' checks."""
+    files = all_targets(wildcards)
+    buildinfos = [f for f in files if f.endswith(".buildinfo.json")]
+    stages = [f for f in files if f.endswith(".verify.json") and "/intermediate/" in f]
+    return {
+        **{f"buildinfo_{i:04d}": f for i, f in enumerate(buildinfos)},
+        **{f"stage_{i:04d}": f for i, f in enumerate(stages)},
+    }
+
+
 def qdq_inputs(wildcards):
     """The QDQ step reads calibration data unless the mode keeps the model in float (FP16)."""
     inputs = {"onnx": layout.simplified(wildcards.model)}

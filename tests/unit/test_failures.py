@@ -1,0 +1,71 @@
+"""The summary of failed jobs: one line each, with the step's own error and the logs."""
+
+from pathlib import Path
+
+from edgeconv.failures import failed_jobs, step_error, summary
+
+SNAKEMAKE_LOG = """\
+[Tue Dec  1 05:37:18 2026]
+Error in rule verify_ir:
+    message: SLURM-job '18' failed, SLURM status is: 'FAILED'.
+    jobid: 20
+    input: results/intermediate/bad/openvino/bad.xml
+    output: results/intermediate/bad/openvino/bad.verify.json
+    log: {step_log}, .snakemake/slurm_logs/rule_verify_ir/bad/18.log (check log file(s) for error details)
+    shell:
+        edgeconv-step verify ...
+        (command exited with non-zero exit code)
+    external_jobid: 18
+Error in rule convert_ir:
+    jobid: 7
+    log: {silent_log} (check log file(s) for error details)
+    wildcards: model=other
+Finished jobid: 10 (Rule: verify_ir)
+Error in rule verify_ir:
+    jobid: 20
+    log: {step_log}, .snakemake/slurm_logs/rule_verify_ir/bad/18.log (check log file(s) for error details)
+"""
+
+
+def _logs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    step_log = tmp_path / "verify_ir.log"
+    step_log.write_text(
+        "2026-12-01 05:00:00,000 INFO edgeconv.step: step verify for bad: inputs {}\n"
+        "2026-12-01 05:00:01,000 ERROR edgeconv.step: verify (bad): an old failure\n"
+        "2026-12-01 05:37:00,000 INFO edgeconv.step: step verify for bad: inputs {}\n"
+        "2026-12-01 05:37:01,000 ERROR edgeconv.step: verify (bad): out: max_abs_error 0.0084 > 0.0\n"
+    )
+    silent_log = tmp_path / "convert_ir.log"  # killed before it could write an error (e.g. out of memory)
+    silent_log.write_text(
+        "2026-12-01 05:00:00,000 INFO edgeconv.step: step convert_ir for other: inputs {}\n"
+        "2026-12-01 05:00:01,000 ERROR edgeconv.step: convert_ir (other): a failure of an earlier run\n"
+        "2026-12-01 05:37:00,000 INFO edgeconv.step: step convert_ir for other: inputs {}\n"
+    )
+    log = tmp_path / "run.snakemake.log"
+    log.write_text(SNAKEMAKE_LOG.format(step_log=step_log, silent_log=silent_log))
+    return log, step_log, silent_log
+
+
+def test_each_failed_job_once_with_its_step_error_and_logs(tmp_path):
+    log, step_log, silent_log = _logs(tmp_path)
+    jobs = failed_jobs(log)
+    assert [(j.rule, j.logs[0]) for j in jobs] == [("verify_ir", str(step_log)), ("convert_ir", str(silent_log))]
+    lines = summary([str(log)]).splitlines()
+    assert lines[0] == "edgeconv: 2 job(s) failed:"
+    assert lines[1] == (f"  verify_ir: verify (bad): out: max_abs_error 0.0084 > 0.0 "
+                        f"(log: {step_log}, .snakemake/slurm_logs/rule_verify_ir/bad/18.log)")
+    # No error of this run in its log: not an old one; the wildcards say which model.
+    assert lines[2] == f"  convert_ir [model=other]: failed before its step wrote an error (log: {silent_log})"
+
+
+def test_the_last_run_of_a_step_decides(tmp_path):
+    _, step_log, silent_log = _logs(tmp_path)
+    assert step_error(step_log) == "verify (bad): out: max_abs_error 0.0084 > 0.0"
+    assert step_error(silent_log) is None
+    assert step_error(tmp_path / "missing.log") is None
+
+
+def test_no_error_blocks_points_to_the_log(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("Building DAG of jobs...\n")
+    assert summary(log) == f"edgeconv: the run failed; see {log}"
