@@ -15,6 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
+def needs(problem: str | None, required_by: str) -> None:
+    """Skip when something the test needs is missing (``problem`` says what), unless the
+    environment variable ``required_by`` is 1 (as in CI): then the test fails instead."""
+    import os
+
+    import pytest
+
+    if problem:
+        if os.environ.get(required_by) == "1":
+            pytest.fail(f"{required_by}=1 but {problem}")
+        pytest.skip(problem)
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 
 import pytest
 
 from browser import Browser, missing
-from harness import new_project, snakemake, write_images, write_yaml
+from harness import needs, new_project, snakemake, write_images, write_yaml
 from models import conv_net
 
 pytestmark = pytest.mark.workflow
@@ -53,11 +52,7 @@ def test_the_table_and_plots_come_from_the_build_infos(project):
 
 
 def test_the_report_renders_in_chromium_with_the_table_and_the_images(project):
-    why = missing()
-    if why:
-        if os.environ.get("EDGECONV_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"EDGECONV_REQUIRE_BROWSER=1 but {why}")
-        pytest.skip(why)
+    needs(missing(), "EDGECONV_REQUIRE_BROWSER")
     with Browser() as browser:
         browser.open((project / "report.html").as_uri())
         assert browser.wait_for(CLICK, "1. Artifacts"), "no '1. Artifacts' category in the report"

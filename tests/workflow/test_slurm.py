@@ -5,14 +5,13 @@ skip into a failure). Every job goes through sbatch and runs on the node."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from harness import REPO, new_project, snakemake, write_yaml
+from harness import REPO, needs, new_project, snakemake, write_yaml
 from models import conv_net
 
 pytestmark = pytest.mark.workflow
@@ -29,11 +28,7 @@ def _slurm_up() -> str | None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    why = _slurm_up()
-    if why:
-        if os.environ.get("EDGECONV_REQUIRE_SLURM") == "1":
-            pytest.fail(f"EDGECONV_REQUIRE_SLURM=1 but {why}")
-        pytest.skip(why)
+    needs(_slurm_up(), "EDGECONV_REQUIRE_SLURM")
     root = new_project(tmp_path_factory.mktemp("slurm"), ["m1", "m2", "bad"])
     for i, name in enumerate(["m1", "m2", "bad"]):
         conv_net(root / "models" / f"{name}.onnx", seed=i)
