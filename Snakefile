@@ -16,6 +16,7 @@ validate(config, schema="workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
+include: "workflow/rules/remote.smk"
 include: "workflow/rules/onnx.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/openvino.smk"

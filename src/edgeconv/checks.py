@@ -74,14 +74,15 @@ def refuse_ir(unit: Any, why: str) -> None:
         )
 
 
-def check_calibration_images(unit: Any, specs: list[Any], root: Path) -> None:
-    """Every calibration image directory exists and holds images whose headers read."""
+def check_calibration_images(unit: Any, specs: list[Any], root: Path, later: Any = None) -> None:
+    """Every calibration image directory exists and holds images whose headers read (but those
+    ``later(calibration)`` says are checked later: downloaded by a rule)."""
     from edgeconv.config.schema import ImageCalibration
     from edgeconv.calibration_files import check_image_headers, list_calibration_files
 
     for idx, spec in enumerate(specs):
         cal = spec.calibration or unit.stage.calibration
-        if isinstance(cal, ImageCalibration):
+        if isinstance(cal, ImageCalibration) and not (later and later(cal)):
             key = f"{unit.key_prefix}inputs.{idx}." if spec.calibration else unit.key_prefix
             try:
                 check_image_headers(list_calibration_files(root / cal.path, cal.max_images))

@@ -19,6 +19,7 @@ from edgeconv.config.loader import apply_overrides, check_model_name, load_model
 from edgeconv.config.resolve import ResolvedStage, resolve_stage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, LinkCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
+from edgeconv.remote import is_remote as is_remote_url
 from edgeconv.errors import ConfigError, ConversionError
 from edgeconv.onnx_io import read_model_info
 
@@ -58,6 +59,12 @@ class Models:
     _units: dict[str, Unit] = field(default_factory=dict)
     _archive_heads: dict[str, list[Any]] = field(default_factory=dict)
     _configs: dict[str, Any] = field(default_factory=dict)
+    # s3:// inputs: mirror path -> (URL, version); extracted directory -> archive mirror; mirror
+    # directory of a prefix -> its files.
+    remote_objects: dict[str, tuple[str, str]] = field(default_factory=dict)
+    remote_archives: dict[str, str] = field(default_factory=dict)
+    remote_dirs: dict[str, list[str]] = field(default_factory=dict)
+    _checked_buckets: set[str] = field(default_factory=set)
     _resolving: list[str] = field(default_factory=list)
 
     @property
@@ -168,9 +175,105 @@ class Models:
         model_inputs = None
         if overrides and config_path is None and bare.exists():
             model_inputs = [t.name for t in read_model_info(bare).inputs]
-        return load_model_config(
-            model, config_path, bare if config_path is None else None, overrides, model_inputs
-        )
+        cfg = load_model_config(model, config_path, bare if config_path is None else None, overrides, model_inputs)
+        return self._localize(model, cfg)
+
+    # ------------------------------------------------------------------ s3:// inputs
+
+    def _localize(self, model: str, cfg: Any) -> Any:
+        """Point every ``s3://`` input of the config at its local mirror (``layout.remote_copy``),
+        made by the fetch_remote rule; each URL is looked up now, so what cannot be had stops the
+        run before any job, naming the key, the URL and the endpoint."""
+        from edgeconv.config.schema import ImageCalibration
+        from edgeconv.remote import is_remote
+
+        source = self._source(model)
+        stages = {}
+        for name, stage in cfg.stages.items():
+            prefix = "" if cfg.single_stage else f"stages.{name}."
+            update: dict[str, Any] = {}
+            if is_remote(stage.input_model):
+                update["input_model"] = self._mirror(stage.input_model, source, f"{prefix}input_model")
+            for key in ("output_remote_url", "intermediate_outputs_remote_url"):
+                self._check_upload(getattr(stage, key), source, f"{prefix}{key}")
+            if isinstance(stage.calibration, ImageCalibration) and is_remote(stage.calibration.path):
+                path = self._mirror_images(stage.calibration.path, source, f"{prefix}calibration.path")
+                update["calibration"] = stage.calibration.model_copy(update={"path": path})
+            inputs = []
+            for i, spec in enumerate(stage.inputs):
+                if isinstance(spec.calibration, ImageCalibration) and is_remote(spec.calibration.path):
+                    path = self._mirror_images(spec.calibration.path, source, f"{prefix}inputs.{i}.calibration.path")
+                    spec = spec.model_copy(update={"calibration": spec.calibration.model_copy(update={"path": path})})
+                inputs.append(spec)
+            if inputs != list(stage.inputs):
+                update["inputs"] = inputs
+            stages[name] = stage.model_copy(update=update) if update else stage
+        return cfg.model_copy(update={"stages": stages})
+
+    def _check_upload(self, url: str | None, source: str, key: str) -> None:
+        from edgeconv.remote import RemoteError, check_bucket
+
+        if url is None:
+            return
+        if not is_remote_url(url):
+            raise ConfigError(source, [f"{key}: {url}: only s3:// URLs can receive uploads here (S3, MinIO, Ceph ...)"])
+        if url not in self._checked_buckets:
+            try:
+                check_bucket(url)
+            except RemoteError as exc:
+                raise ConfigError(source, [f"{key}: {exc}"]) from None
+            self._checked_buckets.add(url)
+
+    def _look_up(self, url: str, source: str, key: str) -> Any:
+        from edgeconv.remote import RemoteError, look_up
+
+        try:
+            return look_up(url)
+        except RemoteError as exc:
+            raise ConfigError(source, [f"{key}: {exc}"]) from None
+
+    def _mirror(self, url: str, source: str, key: str) -> str:
+        listing = self._look_up(url, source, key)
+        if listing.is_prefix:
+            raise ConfigError(source, [f"{key}: {url} is a prefix, not an object; name the model file"])
+        local = layout.remote_copy(url)
+        self.remote_objects[local] = (url, listing.version)
+        return local
+
+    def _mirror_images(self, url: str, source: str, key: str) -> str:
+        """A prefix of calibration files, or an archive of them (extracted by extract_calibration)."""
+        from edgeconv.calibration_files import ARRAY_SUFFIXES, IMAGE_SUFFIXES
+        from edgeconv.remote import SCHEME, Listing, split
+
+        bucket, obj = split(url)
+        if layout.is_archive(obj):
+            archive = self._mirror(url, source, key)
+            images = layout.remote_extracted(url)
+            self.remote_archives[images] = archive
+            return images
+        prefix = url if obj.endswith("/") or obj == "" else url + "/"
+        listing = self._look_up(prefix, source, key)
+        files = [k for k, _, _ in listing.objects if Path(k).suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES
+                 and "/" not in k[len(split(prefix)[1]):]]
+        if not files:
+            raise ConfigError(source, [f"{key}: {prefix} holds no calibration files "
+                                       f"({', '.join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES))}) directly under it"])
+        versions = {k: (etag, size) for k, etag, size in listing.objects}
+        for k in files:
+            one = f"{SCHEME}{bucket}/{k}"
+            self.remote_objects[layout.remote_copy(one)] = (one, Listing(one, ((k, *versions[k]),)).version)
+        directory = layout.remote_copy(prefix)
+        self.remote_dirs[directory] = sorted(layout.remote_copy(f"{SCHEME}{bucket}/{k}") for k in files)
+        return directory
+
+    def remote_source(self, local: str) -> tuple[str, str]:
+        """(URL, version) of a mirror path, for the fetch_remote rule."""
+        if local not in self.remote_objects:
+            for model in self.config.get("models") or []:
+                self._load(str(model))
+        if local not in self.remote_objects:
+            raise ConfigError(local, ["no model config names the s3:// object this path mirrors"])
+        return self.remote_objects[local]
 
     def _load_archive(self, model: str, archive: Path):
         from edgeconv.archive_input import MODEL_NAME_IN_ARCHIVE, model_config_from_archive, postprocessor_path, read_config
@@ -249,6 +352,8 @@ class Models:
                     )
                 return c
         first = candidates[0]
+        if input_model in self.remote_objects:
+            return first  # fetched by the fetch_remote rule
         if first.parent == self.models_dir and first.stem in DEMO_MODELS:
             return first  # fetched by the fetch_demo_model rule
         if first.parent.name in ("archive", "postprocessor") and first.parts[-4:-3] == ("intermediate",):
@@ -256,7 +361,12 @@ class Models:
         raise ConfigError(source, [f"{prefix}input_model: {first} does not exist; check the path (relative to the project)"])
 
     def _check_calibration(self, unit: Unit) -> None:
-        check_calibration_images(unit, self.input_specs(unit), self.root)
+        # Calibration from s3:// is checked by prepare_calibration, once it is downloaded.
+        check_calibration_images(unit, self.input_specs(unit), self.root, later=self._remote_images)
+
+    def _remote_images(self, cal: Any) -> bool:
+        path = getattr(cal, "path", None)
+        return path in self.remote_dirs or path in self.remote_archives
 
     @staticmethod
     def input_specs(unit: Unit):
@@ -368,9 +478,21 @@ class Models:
         files: list[str] = []
         for spec in self.input_specs(unit):
             cal = spec.calibration or unit.stage.calibration
-            if isinstance(cal, ImageCalibration):
+            if isinstance(cal, ImageCalibration) and cal.path in self.remote_dirs:
+                listed = self.remote_dirs[cal.path]
+                files.extend(listed if cal.max_images < 0 else listed[: cal.max_images])
+            elif isinstance(cal, ImageCalibration) and cal.path in self.remote_archives:
+                continue  # a directory extract_calibration makes: calibration_dirs
+            elif isinstance(cal, ImageCalibration):
                 files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
         return sorted(set(files))
+
+    def calibration_dirs(self, name: str) -> list[str]:
+        """Calibration directories made by a rule (archives of images, extracted): inputs of the
+        calibration step by name, so its record links to the extraction and the download."""
+        unit = self.unit(name)
+        cals = [spec.calibration or unit.stage.calibration for spec in self.input_specs(unit)]
+        return sorted({c.path for c in cals if getattr(c, "path", None) in self.remote_archives})
 
     def has_calibration_data(self, name: str) -> bool:
         """Every input is calibrated on real data (images, arrays, another stage), none on random."""

@@ -58,6 +58,8 @@ def records_dir_of(path: str | Path) -> Path | None:
     parts = Path(path).parts
     if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "intermediate":
         return Path(*parts[:3]) / "records"
+    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "remote" and parts[2] in ("s3", "extracted"):
+        return Path(remote_record(str(Path(path)))).parent  # a download's own record, beside no other
     return None
 
 
@@ -121,3 +123,41 @@ def archive_members(target: str, unit: str, *, rvc2_kind: str = "superblob", hai
 
 def nn_archive(target: str, unit: str) -> str:
     return f"{RESULTS}/{target}/{unit}.tar.xz"
+
+
+# Objects from S3-compatible storage (remote.py): each downloaded once to its mirror path, by the
+# fetch_remote rule; an archive of calibration images is extracted by extract_calibration.
+REMOTE = f"{RESULTS}/remote"
+CALIBRATION_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")
+
+
+def _bucket_key(url: str) -> tuple[str, str]:
+    from edgeconv.remote import split
+
+    return split(url)
+
+
+def remote_copy(url: str) -> str:
+    """Where ``s3://bucket/key`` is downloaded (a prefix: the directory its objects land in)."""
+    bucket, key = _bucket_key(url)
+    return f"{REMOTE}/s3/{bucket}/{key}".rstrip("/")
+
+
+def remote_record(mirror: str) -> str:
+    """The record of the step that made a mirror file or extracted directory under results/remote/."""
+    return f"{REMOTE}/records/{Path(mirror).relative_to(REMOTE)}.json"
+
+
+def remote_extracted(url: str) -> str:
+    """Where an archive of calibration images from ``url`` is extracted (its content root)."""
+    bucket, key = _bucket_key(url)
+    return f"{REMOTE}/extracted/s3/{bucket}/{key}"
+
+
+def is_archive(path: str) -> bool:
+    return path.lower().endswith(CALIBRATION_ARCHIVES)
+
+
+def remote_upload_manifest(target: str, unit: str) -> str:
+    """What was uploaded to ``output_remote_url`` for one artifact: URLs, ETags, sha256."""
+    return f"{REMOTE}/uploads/{target}/{unit}.json"

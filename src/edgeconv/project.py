@@ -114,6 +114,12 @@ class Project(Models):
         if other:
             refuse_ir(self.unit(name), f"not {', '.join(other)}")
 
+    def uploads(self, name: str) -> bool:
+        """Whether the unit's artifacts go to object storage (output_remote_url and/or
+        intermediate_outputs_remote_url), through the upload_remote rule."""
+        stage = self.unit(name).stage
+        return bool(stage.output_remote_url or stage.intermediate_outputs_remote_url)
+
     def artifact_kinds(self, name: str) -> dict[str, Any]:
         """The choices that decide which files a target publishes for a model (edgeconv.layout)."""
         return {"int8": self.builds_int8(name), "rvc2_kind": self.rvc2_artifact(name), "hailo_kind": self.hailo_artifact(name)}

@@ -25,6 +25,17 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def path_sha256(path: Path) -> str:
+    """A file's sha256; for a directory, the sha256 of its files' relative paths and sha256s
+    (not Snakemake's own ``.snakemake_timestamp`` of a directory output)."""
+    if not path.is_dir():
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".snakemake")):
+        h.update(f"{f.relative_to(path).as_posix()}\0{file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
 def tool_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for pkg in TOOL_PACKAGES:

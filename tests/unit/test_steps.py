@@ -22,6 +22,7 @@ VARIANTS = {
     "verify": {"kind": "qnn_htp"},
     "compile_blob": {"shaves": "5"},
     "nn_archive": {"target": "rvc4", "archive_name": "m", "precision": "int8", "heads": [], "stages": {}},
+    "upload_remote": {"target": "openvino"},
 }
 
 
@@ -92,15 +93,18 @@ def project(tmp_path):
 
 
 def test_steps_without_parameters_take_none():
-    for name in ("publish", "blob_patch", "assemble_superblob", "extract_archive", "extract_postprocessor"):
+    for name in ("publish", "blob_patch", "assemble_superblob", "extract_archive", "extract_postprocessor",
+                 "extract_calibration"):
         declared = step(name)
         assert declared.params is NoParams and declared.load_params({}) == NoParams()
         with pytest.raises(TypeError, match="has no parameters"):
             declared.load_params({"model": "m"})
 
 
-# Every step the project configures (tflite_to_dlc needs a TFLite model: test_tflite_workflow).
-CONFIGURED = [n for n in step_names() if step(n).params not in (NoParams,) and n not in ("fetch_demo", "tflite_to_dlc")]
+# Every step the project configures (tflite_to_dlc needs a TFLite model: test_tflite_workflow;
+# fetch_demo and fetch_remote are given a file to fetch, not a unit: test_remote.py).
+CONFIGURED = [n for n in step_names() if step(n).params not in (NoParams,)
+              and n not in ("fetch_demo", "fetch_remote", "tflite_to_dlc")]
 
 
 @pytest.mark.parametrize("name", CONFIGURED)

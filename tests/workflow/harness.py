@@ -28,17 +28,17 @@ def needs(problem: str | None, required_by: str) -> None:
         pytest.skip(problem)
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
 
 
-def planned(workdir: Path, *args: str) -> set[tuple[str, str]]:
+def planned(workdir: Path, *args: str, env: dict[str, str] | None = None) -> set[tuple[str, str]]:
     """(rule, model) of every job a dry run would execute."""
-    out = snakemake(workdir, "-n", *args).stdout
+    out = snakemake(workdir, "-n", *args, env=env).stdout
     jobs: set[tuple[str, str]] = set()
     rule = None
     for line in out.splitlines():
@@ -51,7 +51,7 @@ def planned(workdir: Path, *args: str) -> set[tuple[str, str]]:
         m = re.match(r"^\s+wildcards: (.*)$", line)
         if m and rule:
             wc = dict(part.split("=", 1) for part in m.group(1).split(", "))
-            jobs.add((rule, wc.get("model", wc.get("demo", ""))))
+            jobs.add((rule, wc.get("model", wc.get("demo", wc.get("path", "")))))
             rule = None
     return jobs
 

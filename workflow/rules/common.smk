@@ -27,6 +27,7 @@ os.environ["PATH"] = (
 # Every path pattern comes from edgeconv.layout.
 RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
 LOGS, BENCH, ONNX_STAGES = layout.LOGS, layout.BENCH, layout.ONNX_STAGES
+REMOTE = layout.REMOTE
 
 
 wildcard_constraints:
@@ -77,7 +78,16 @@ def all_targets(wildcards):
         kinds = _checked(PROJECT.artifact_kinds, name)
         for target in PROJECT.targets:
             targets += layout.published(target, name, **kinds)
+            if _checked(PROJECT.uploads, name):
+                targets.append(layout.remote_upload_manifest(target, name))
     return targets
+
+
+def upload_inputs(wildcards):
+    """The published files of one artifact, for upload_remote."""
+    kinds = _checked(PROJECT.artifact_kinds, wildcards.model)
+    files = layout.published(wildcards.target, wildcards.model, **kinds)
+    return {f"artifact_{i:02d}": f for i, f in enumerate(files)}
 
 
 def report_inputs(wildcards):
@@ -251,6 +261,8 @@ def calibration_inputs(wildcards):
     files = _checked(PROJECT.calibration_files, wildcards.model)
     inputs = {"model": interface_model(wildcards)}
     inputs.update({f"file_{i:05d}": f for i, f in enumerate(files)})
+    dirs = _checked(PROJECT.calibration_dirs, wildcards.model)
+    inputs.update({f"images_{i:02d}": d for i, d in enumerate(dirs)})
     inputs.update(_checked(PROJECT.linked_inputs, wildcards.model))
     return inputs
 
@@ -275,6 +287,12 @@ def step_params(step, **variant):
         return _checked(PROJECT.params, wildcards.model, step, **chosen)
 
     return params
+
+
+def remote_params(wildcards):
+    """The URL of a mirror file and its version (ETag, size) as this run found it."""
+    url, version = _checked(PROJECT.remote_source, f"{REMOTE}/s3/{wildcards.path}")
+    return json.dumps({"url": url, "version": version})
 
 
 def demo_params(wildcards):

@@ -24,7 +24,7 @@ from typing import Any
 
 from edgeconv.errors import ConversionError
 from edgeconv.lockinfo import environment
-from edgeconv.records import file_sha256, parent_records, tool_versions, write_json_atomic
+from edgeconv.records import parent_records, path_sha256, tool_versions, write_json_atomic
 from edgeconv.steps.base import step, step_names
 from edgeconv.tools import TOOL_ENVIRONMENTS, use_toolchain
 
@@ -97,7 +97,8 @@ def _record(
     step: str, label: str, argv: list[str], started: float, duration: float,
     inputs: dict[str, Path], outputs: dict[str, Path], params: dict[str, Any], toolchain: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    files = {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in inputs.items() if p.is_file()}
+    # Directories too (extracted calibration sets): by the digest of their files.
+    files = {k: {"path": str(p), "sha256": path_sha256(p)} for k, p in inputs.items() if p.exists()}
     return {
         "step": step,
         "model": label,
@@ -111,7 +112,7 @@ def _record(
         "inputs": files,
         # Provenance: the record of the step that made each input (buildinfo walks these back).
         "parents": parent_records(files),
-        "outputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in outputs.items() if p.is_file()},
+        "outputs": {k: {"path": str(p), "sha256": path_sha256(p)} for k, p in outputs.items() if p.exists()},
         "params": params,
         **({"toolchain": toolchain} if toolchain else {}),
     }

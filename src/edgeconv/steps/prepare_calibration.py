@@ -204,4 +204,6 @@ def run(inputs: Paths, outputs: Paths, params: CalibrationParams) -> dict[str, A
 
 # Inputs: ``model`` (the model as given), ``file_*`` (the calibration files, for the DAG only) and
 # ``linked_<stage>`` (an upstream stage's outputs on its own calibration data).
-STEP = Step("prepare_calibration", run, CalibrationParams, configure, inputs=("model",), outputs=("calibration",), accepts_ir=True)
+# images_<i>: calibration directories made by a rule (an extracted archive), named so the record links to them.
+STEP = Step("prepare_calibration", run, CalibrationParams, configure, inputs=("model", "images_<i>"), outputs=("calibration",),
+            accepts_ir=True)

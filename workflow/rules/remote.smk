@@ -1,0 +1,59 @@
+# S3-compatible storage (src/edgeconv/remote.py): s3:// inputs of a config downloaded to their
+# mirrors under results/remote/, archives of calibration images extracted, and with
+# output_remote_url / intermediate_outputs_remote_url the published artifacts uploaded.
+
+
+# Objects named by a config (s3:// URLs): each is downloaded once to its mirror. `version` (its
+# ETag and size when the run was planned) is a parameter, so a changed object is downloaded again
+# and reruns what reads it.
+rule fetch_remote:
+    output:
+        file=f"{REMOTE}/s3/{{path}}",
+        record=f"{REMOTE}/records/s3/{{path}}.json",
+    log:
+        f"logs/remote/s3/{{path}}.log",
+    localrule: True
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=remote_params,
+    shell:
+        "edgeconv-step fetch_remote --output file={output.file} --params {params.spec:q}"
+        " --record {output.record} --log {log}"
+
+
+# calibration.path naming an archive of images (.zip, .tar.*): extracted safely; the directory
+# holds the images.
+rule extract_calibration:
+    input:
+        archive=f"{REMOTE}/s3/{{path}}",
+    output:
+        images=directory(f"{REMOTE}/extracted/s3/{{path}}"),
+        record=f"{REMOTE}/records/extracted/s3/{{path}}.json",
+    log:
+        f"logs/remote/extracted/{{path}}.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    shell:
+        "edgeconv-step extract_calibration --input archive={input.archive} --output images={output.images}"
+        " --record {output.record} --log {log}"
+
+
+# The published files of an artifact (and with intermediate_outputs_remote_url its intermediates),
+# uploaded once built and verified; the manifest lists URL, ETag and sha256 of each file sent.
+rule upload_remote:
+    input:
+        unpack(upload_inputs),
+    output:
+        manifest=f"{REMOTE}/uploads/{{target}}/{{model}}.json",
+    log:
+        f"{LOGS}/upload_remote_{{target}}.log",
+    localrule: True
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("upload_remote", target="{target}"),
+        inputs=input_args,
+    shell:
+        "edgeconv-step upload_remote {params.inputs} --output manifest={output.manifest}"
+        " --params {params.spec:q} --log {log}"
