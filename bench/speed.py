@@ -26,6 +26,7 @@ bench/locks/modelconv-0.6.2.txt, with hashes, on first use.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -214,22 +215,29 @@ def p2(runs: int, work: Path) -> dict[str, float]:
 
 
 def overhead(runs: int, work: Path) -> dict[str, float]:
-    model = work / "tiny.onnx"
-    conv_net(model, size=8)
-    common = '"model": "m", "source": "m", "edgeconv": "0"'
+    """Each step as the workflow runs it: its parameters are the ones the Snakefile passes."""
+    from edgeconv.project import Project
+
+    conv_net(work / "models" / "tiny.onnx", size=8)
+    model = "models/tiny.onnx"
+    project = Project({"models": ["tiny"]}, root=work)
     step = [sys.executable, "-m", "edgeconv.steps"]
+
+    def params(name: str) -> str:
+        return project.params("tiny", name)
+
+    simplify = json.loads(params("simplify"))
+    simplify["onnx_simplification"] = False
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
-        "simplify": [*step, "simplify", "--input", f"onnx={model}", "--output", f"onnx={work / 's.onnx'}",
-                     "--params", "{" + common + ', "onnx_simplification": false}'],
+        "simplify": [*step, "simplify", "--input", f"onnx={model}", "--output", "onnx=s.onnx",
+                     "--params", json.dumps(simplify)],
         "optimize_onnx": [*step, "optimize_onnx", "--input", f"onnx={model}", "--input", f"original={model}",
-                          "--output", f"onnx={work / 'o.onnx'}", "--params",
-                          "{" + common + ', "io": {"input_model": "' + str(model) + '"}, "onnx_optimizations": {}}'],
+                          "--output", "onnx=o.onnx", "--params", params("optimize_onnx")],
         "attach_normalization": [*step, "attach_normalization", "--input", f"model={model}", "--output",
-                                 f"onnx={work / 'a.onnx'}", "--params",
-                                 "{" + common + ', "io": {"input_model": "' + str(model) + '"}}'],
-        "publish": [*step, "publish", "--input", f"artifact_m={model}", "--output", f"m={work / 'p.onnx'}",
-                    "--output", f"buildinfo={work / 'p.json'}"],
+                                 "onnx=a.onnx", "--params", params("attach_normalization")],
+        "publish": [*step, "publish", "--input", f"artifact_m={model}", "--output", "m=p.onnx",
+                    "--output", "buildinfo=p.json"],
     }
     out = {}
     for name, cmd in cases.items():

@@ -37,7 +37,7 @@ def check_tflite_as_is(unit: Any, target: str, archive_preprocess: bool) -> None
     if stage is None:
         return
     if archive_preprocess:
-        from edgeconv.config.resolve import move_preprocessing
+        from edgeconv.config.resolved import move_preprocessing
 
         stage = move_preprocessing(stage)
     if target == "hailo":

@@ -16,7 +16,8 @@ from edgeconv.archive_input import ARCHIVE_SUFFIXES
 from edgeconv.calibration_files import list_calibration_files
 from edgeconv.checks import check_calibration_images
 from edgeconv.config.loader import apply_overrides, check_model_name, load_model_config, validate_model_config
-from edgeconv.config.resolve import ResolvedStage, resolve_stage
+from edgeconv.config.resolve import resolve_stage
+from edgeconv.config.resolved import ResolvedStage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, ImageCalibration, LinkCalibration, StageConfig
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.remote import is_remote as is_remote_url

@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from edgeconv.config.resolve import ResolvedInput, ResolvedStage
+from edgeconv.config.resolved import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.model_info import ModelInfo
 from edgeconv.records import atomic_file

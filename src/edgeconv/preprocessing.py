@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeconv.config.resolve import ResolvedInput
+from edgeconv.config.resolved import ResolvedInput
 
 
 @dataclass(frozen=True)

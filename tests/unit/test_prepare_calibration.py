@@ -103,7 +103,7 @@ def test_empty_missing_and_unreadable_directories(tmp_path):
 
 
 def _linked_spec(calibration, shape=(1, 8)):
-    from edgeconv.config.resolve import ResolvedInput
+    from edgeconv.config.resolved import ResolvedInput
 
     return ResolvedInput("pooled", list(shape), "NC", "float32", "NONE", "NONE", None, None, None, calibration, True)
 

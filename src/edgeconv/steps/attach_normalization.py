@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from edgeconv.config.resolve import ResolvedInput, ResolvedStage
+from edgeconv.config.resolved import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import NUMPY_TO_ONNX, check_model
 from edgeconv.onnx_graph import Graph, fix_shape, make_node, select_outputs
@@ -138,6 +138,7 @@ def _attach(graph: Graph, vi: onnx.ValueInfoProto, spec: ResolvedInput) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class AttachParams(StageParams):
+    PARSED_STAGE = True  # reads no calibration settings: see StageParams.resolved
     # For a vendor tool that normalizes itself: "mo" (mean/scale/reversal by mo) or "hailo" (the
     # model script normalizes 3-channel inputs); only the rest goes into the graph.
     plan: str | None = None

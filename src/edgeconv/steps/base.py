@@ -26,7 +26,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 Paths = dict[str, Path]
 NOT_STEPS = {"base", "__main__"}
@@ -77,14 +77,26 @@ class StageParams(Params):
 
     io: dict[str, Any]
     archive_preprocess: bool | None = None
+    # The stage as resolved against the model file while Snakemake parsed ({model, inputs,
+    # outputs}, without each input's calibration), when that file existed then. A step whose
+    # parameters class sets PARSED_STAGE and that reads that same file uses it instead of resolving
+    # again, and so does not import the pydantic config models (about 0.2 s per step). Calibration
+    # is left out so that a calibration key does not rerun steps that do not read it.
+    resolved: dict[str, Any] | None = None
+    PARSED_STAGE: ClassVar[bool] = False
 
     def stage(self, model: Path, as_converted: bool = True) -> Any:
-        """The :class:`~edgeconv.config.resolve.ResolvedStage` of this step's model."""
-        from edgeconv.config.resolve import move_preprocessing, resolve_stage
-        from edgeconv.config.schema import StageConfig
-        from edgeconv.onnx_io import read_model_info
+        """The :class:`~edgeconv.config.resolved.ResolvedStage` of this step's model."""
+        from edgeconv.config.resolved import move_preprocessing, stage_from_dict
 
-        resolved = resolve_stage(StageConfig.model_validate(self.io), read_model_info(model), self.source)
+        if self.resolved is not None and Path(model) == Path(self.resolved["model"]):
+            resolved = stage_from_dict(self.resolved)
+        else:
+            from edgeconv.config.resolve import resolve_stage
+            from edgeconv.config.schema import StageConfig
+            from edgeconv.onnx_io import read_model_info
+
+            resolved = resolve_stage(StageConfig.model_validate(self.io), read_model_info(model), self.source)
         return move_preprocessing(resolved) if as_converted and self.archive_preprocess else resolved
 
 
@@ -147,6 +159,13 @@ class Context:
         if issubclass(params, StageParams):
             common.setdefault("io", self.unit.io())
             common["archive_preprocess"] = True if self.archive_preprocess else None
+            if params.PARSED_STAGE and self.unit.resolved is not None:
+                from edgeconv.config.resolved import stage_to_dict
+
+                stage = stage_to_dict(self.unit.resolved)
+                for spec in stage["inputs"]:
+                    spec["calibration"] = {}
+                common["resolved"] = {"model": str(self.unit.model_path), **stage}
         return params(**{**common, **fields})
 
 

@@ -36,7 +36,7 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     stage's artifact(s) too, linked from the first head's ``metadata.postprocessor_path`` as the
     reference links them; ``buildinfo.json`` holds each stage's build info by stage name."""
     from edgeconv import nn_archive as na
-    from edgeconv.config.resolve import ResolvedStage, move_preprocessing
+    from edgeconv.config.resolved import ResolvedStage, move_preprocessing
     from edgeconv.onnx_io import read_model_info
 
     stages = params.stages or {}

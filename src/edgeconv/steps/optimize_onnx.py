@@ -417,6 +417,7 @@ def _one_by_one(
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizeParams(StageParams):
+    PARSED_STAGE = True  # reads no calibration settings: see StageParams.resolved
     onnx_optimizations: dict[str, bool]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.config.resolve import ResolvedInput, ResolvedStage
+from edgeconv.config.resolved import ResolvedInput, ResolvedStage
 from edgeconv.errors import CalibrationError
 from edgeconv.arrays import load_npz, save_npz
 from edgeconv.calibration_files import IMAGE_SUFFIXES, list_calibration_files
@@ -188,7 +188,7 @@ def run(inputs: Paths, outputs: Paths, params: CalibrationParams) -> dict[str, A
     linked = {k[len("linked_") :]: load_npz(p) for k, p in inputs.items() if k.startswith("linked_")}
     data = prepare_calibration(stage, Path("."), linked)
     if params.archive_preprocess:
-        from edgeconv.config.resolve import move_preprocessing
+        from edgeconv.config.resolved import move_preprocessing
         from edgeconv.preprocessing import normalize_numpy
 
         converted = {i.name: i for i in move_preprocessing(stage).inputs}

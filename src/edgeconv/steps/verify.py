@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from edgeconv.config.resolve import ResolvedStage
+from edgeconv.config.resolved import ResolvedStage
 from edgeconv.arrays import load_npz
 from edgeconv.errors import VerificationError
 from edgeconv.metrics import metrics
@@ -132,6 +132,7 @@ DEFAULT_THRESHOLDS = {
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyParams(StageParams):
+    PARSED_STAGE = True  # reads no calibration settings: see StageParams.resolved
     kind: str
     thresholds: dict[str, float]
     max_images: int

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from typing import Any
 
-from edgeconv.config.resolve import ResolvedStage
+from edgeconv.config.resolved import ResolvedStage
 
 
 def parse_spec(stage: ResolvedStage, model_path: str, har: str, net_name: str, hw_arch: str,

@@ -22,7 +22,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
-from edgeconv.config.resolve import ResolvedStage
+from edgeconv.config.resolved import ResolvedStage
 from edgeconv.targets.argv import add_default, has_flag
 from edgeconv.preprocessing import InputPlan
 

@@ -10,7 +10,7 @@ no mode flags are added at all.
 
 from __future__ import annotations
 
-from edgeconv.config.resolve import ResolvedStage
+from edgeconv.config.resolved import ResolvedStage
 from edgeconv.targets.argv import add_default, has_flag
 
 SNPE_LAYOUTS = {"NCDHW", "NDHWC", "NCHW", "NHWC", "NFC", "NCF", "NTF", "TNF", "NF", "NC", "F", "NONTRIVIAL"}
