@@ -40,6 +40,10 @@ class Unit:
     key_prefix: str = ""
     model: str = ""  # the model this unit belongs to (== name for a single-stage model)
     stage_name: str = ""
+    # The model file is made by a rule (a demo fetch, an s3:// download, an NN Archive's
+    # extraction): what is read of it at parse time differs before and after that rule ran, so no
+    # step parameter may depend on it.
+    made_by_rule: bool = False
 
     def io(self, with_calibration: bool = False) -> dict[str, Any]:
         keys = IO_KEYS | ({"calibration"} if with_calibration else set())
@@ -326,7 +330,8 @@ class Models:
         if model_path.exists():
             info = read_model_info(model_path)
             resolved = resolve_stage(stage, info, source, prefix)
-        unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name)
+        unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name,
+                    made_by_rule=self._made_by_rule(stage.input_model, model_path))
         self._check_calibration(unit)
         if name in self._resolving:
             chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])
@@ -338,6 +343,13 @@ class Models:
             self._resolving.pop()
         self._units[name] = unit
         return unit
+
+    def _made_by_rule(self, input_model: str, path: Path) -> bool:
+        return (
+            input_model in self.remote_objects
+            or (path.parent == self.models_dir and path.stem in DEMO_MODELS and path.suffix == ".onnx")
+            or (path.parent.name in ("archive", "postprocessor") and path.parts[-4:-3] == ("intermediate",))
+        )
 
     def _model_path(self, input_model: str, source: str, prefix: str) -> Path:
         p = Path(input_model)

@@ -197,3 +197,17 @@ def test_archive_preprocess_is_a_parameter_of_the_model_steps_only_when_set(tmp_
     assert all("archive_preprocess" not in json.loads(before[s]) for s in STEPS)
     project.config["archive_preprocess"] = ["other"]
     assert "archive_preprocess" not in json.loads(project.params("m", "simplify"))
+
+
+def test_a_model_made_by_a_rule_gets_the_same_parameters_before_and_after_it_exists(tmp_path):
+    """The demo fetch (like an s3:// download) makes the model file: its steps' parameters must not
+    depend on whether it exists yet, or the second run would redo them."""
+    before = Project({"models": ["ppocr_cls"]}, root=tmp_path).params("ppocr_cls", "attach_normalization")
+    conv_net(tmp_path / "models" / "ppocr_cls.onnx")
+    after = Project({"models": ["ppocr_cls"]}, root=tmp_path).params("ppocr_cls", "attach_normalization")
+    assert before == after and "resolved" not in json.loads(after)
+    # A model of the user's own: its parse-time interface goes along, so the step starts without pydantic.
+    conv_net(tmp_path / "models" / "own.onnx")
+    own = json.loads(Project({"models": ["own"]}, root=tmp_path).params("own", "attach_normalization"))
+    assert own["resolved"]["model"] == str(tmp_path / "models" / "own.onnx") or own["resolved"]["model"].endswith("models/own.onnx")
+    assert all(i["calibration"] == {} for i in own["resolved"]["inputs"])

@@ -78,7 +78,8 @@ class StageParams(Params):
     io: dict[str, Any]
     archive_preprocess: bool | None = None
     # The stage as resolved against the model file while Snakemake parsed ({model, inputs,
-    # outputs}, without each input's calibration), when that file existed then. A step whose
+    # outputs}, without each input's calibration), when that file is the user's own (not made by a
+    # rule, whose output may not exist yet at parse time). A step whose
     # parameters class sets PARSED_STAGE and that reads that same file uses it instead of resolving
     # again, and so does not import the pydantic config models (about 0.2 s per step). Calibration
     # is left out so that a calibration key does not rerun steps that do not read it.
@@ -159,7 +160,7 @@ class Context:
         if issubclass(params, StageParams):
             common.setdefault("io", self.unit.io())
             common["archive_preprocess"] = True if self.archive_preprocess else None
-            if params.PARSED_STAGE and self.unit.resolved is not None:
+            if params.PARSED_STAGE and self.unit.resolved is not None and not self.unit.made_by_rule:
                 from edgeconv.config.resolved import stage_to_dict
 
                 stage = stage_to_dict(self.unit.resolved)
