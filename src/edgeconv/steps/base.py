@@ -90,7 +90,7 @@ class StageParams(Params):
         """The :class:`~edgeconv.config.resolved.ResolvedStage` of this step's model."""
         from edgeconv.config.resolved import move_preprocessing, stage_from_dict
 
-        if self.resolved is not None and Path(model) == Path(self.resolved["model"]):
+        if self.resolved is not None and Path(model).resolve() == Path(self.resolved["model"]).resolve():
             resolved = stage_from_dict(self.resolved)
         else:
             from edgeconv.config.resolve import resolve_stage

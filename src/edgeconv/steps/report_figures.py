@@ -81,7 +81,8 @@ def plot_cosines(chains: dict[str, dict[str, float]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     stages: list[str] = [s for s in ONNX_STAGES if any(s in c for c in chains.values())]
-    stages += sorted({s for c in chains.values() for s in c} - set(stages))
+    # Then the artifacts per target, the float one before the quantized one.
+    stages += sorted({s for c in chains.values() for s in c} - set(stages), key=lambda s: (s.split()[0], "INT8" in s, s))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(stages)), 4.5))
     for model, chain in sorted(chains.items()):
         xs = [i for i, s in enumerate(stages) if s in chain]
