@@ -14,7 +14,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from edgeconv.errors import ConversionError
 from edgeconv.records import atomic_file, replace_directory
@@ -44,13 +45,30 @@ class Limits:
     max_members: int = 10_000
 
 
-def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
-    name = member.name
+def check_member_name(archive: Path, name: str) -> None:
+    """A member's path must stay inside the archive: not absolute, no ``..``."""
     parts = PurePosixPath(name).parts
-    if name.startswith("/") or (parts and parts[0].endswith(":")):
+    if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")):
         raise ArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to extract this archive")
     if ".." in parts:
         raise ArchiveError(f"{archive}: member {name!r} points outside the archive ('..'); refusing to extract")
+
+
+def write_members(out: Path, members: list[tuple[str, bool, Callable[[], IO[bytes]]]]) -> None:
+    """Write checked members, each (name, is_dir, open), under ``out``."""
+    for name, is_dir, open_member in members:
+        target = out / PurePosixPath(name)
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(target, "wb") as f:
+            shutil.copyfileobj(src, f)
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    name = member.name
+    check_member_name(archive, name)
     if member.issym() or member.islnk():
         raise ArchiveError(f"{archive}: member {name!r} is a link ({member.linkname!r}); NN Archives hold plain files")
     if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
@@ -132,14 +150,7 @@ def safe_extract(archive: Path, dest: Path, limits: Limits = Limits()) -> dict[s
         config = _config(archive, tar, members)
         tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
         try:
-            for member in members:
-                target = tmp / PurePosixPath(member.name)
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as out:  # type: ignore[union-attr]
-                    shutil.copyfileobj(src, out)
+            write_members(tmp, [(m.name, m.isdir(), lambda m=m: tar.extractfile(m)) for m in members])
             model = tmp / config["model"]["metadata"]["path"]
             model.rename(tmp / MODEL_NAME_IN_ARCHIVE)
             replace_directory(tmp, dest)

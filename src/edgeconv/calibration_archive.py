@@ -11,20 +11,24 @@ import stat
 import tarfile
 import tempfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from edgeconv.archive_input import ArchiveError, Limits
+from edgeconv.archive_input import ArchiveError, Limits, check_member_name, write_members
 from edgeconv.records import replace_directory
 
 IGNORED = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 
 
-def _check_name(archive: Path, name: str) -> None:
-    parts = PurePosixPath(name).parts
-    if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")):
-        raise ArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to extract this archive")
-    if ".." in parts:
-        raise ArchiveError(f"{archive}: member {name!r} points outside the archive ('..'); refusing to extract")
+def _check_limits(archive: Path, sizes: list[tuple[str, int]], limits: Limits) -> None:
+    """The number of members, each member's size and the total, from (name, size) of each."""
+    if len(sizes) > limits.max_members:
+        raise ArchiveError(f"{archive}: {len(sizes)} members, more than the {limits.max_members} allowed")
+    for name, size in sizes:
+        if size > limits.max_member_bytes:
+            raise ArchiveError(f"{archive}: member {name!r} is {size} bytes, over the {limits.max_member_bytes} allowed")
+    total = sum(size for _, size in sizes)
+    if total > limits.max_total_bytes:
+        raise ArchiveError(f"{archive}: {total} bytes in all, over the {limits.max_total_bytes} allowed")
 
 
 def _members(archive: Path, limits: Limits) -> list[tuple[str, int, bool]]:
@@ -40,7 +44,7 @@ def _members(archive: Path, limits: Limits) -> list[tuple[str, int, bool]]:
         if bad is not None:
             raise ArchiveError(f"{archive}: member {bad!r} is corrupt (CRC check failed); upload the archive again")
         for info in infos:
-            _check_name(archive, info.filename)
+            check_member_name(archive, info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise ArchiveError(f"{archive}: member {info.filename!r} is a link; calibration archives hold plain files")
@@ -54,20 +58,13 @@ def _members(archive: Path, limits: Limits) -> list[tuple[str, int, bool]]:
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ArchiveError(f"{archive}: not a readable tar archive ({exc}); upload it again") from None
         for t in infos_t:
-            _check_name(archive, t.name)
+            check_member_name(archive, t.name)
             if t.issym() or t.islnk():
                 raise ArchiveError(f"{archive}: member {t.name!r} is a link ({t.linkname!r}); calibration archives hold plain files")
             if not (t.isfile() or t.isdir()):
                 raise ArchiveError(f"{archive}: member {t.name!r} is a device, FIFO or other special file; refusing to extract")
             members.append((t.name, t.size, t.isdir()))
-    if len(members) > limits.max_members:
-        raise ArchiveError(f"{archive}: {len(members)} members, more than the {limits.max_members} allowed")
-    for name, size, _ in members:
-        if size > limits.max_member_bytes:
-            raise ArchiveError(f"{archive}: member {name!r} is {size} bytes, over the {limits.max_member_bytes} allowed")
-    total = sum(size for _, size, _ in members)
-    if total > limits.max_total_bytes:
-        raise ArchiveError(f"{archive}: {total} bytes in all, over the {limits.max_total_bytes} allowed")
+    _check_limits(archive, [(name, size) for name, size, _ in members], limits)
     return members
 
 
@@ -91,24 +88,10 @@ def extract_images(archive: Path, dest: Path, limits: Limits = Limits()) -> dict
         out.mkdir()
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
-                for name, _, is_dir in members:
-                    target = out / PurePosixPath(name)
-                    if is_dir:
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(name) as src, open(target, "wb") as f:
-                        shutil.copyfileobj(src, f)
+                write_members(out, [(name, is_dir, lambda name=name: z.open(name)) for name, _, is_dir in members])
         else:
             with tarfile.open(archive, "r:*") as tar:
-                for t in tar.getmembers():
-                    target = out / PurePosixPath(t.name)
-                    if t.isdir():
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(t) as src, open(target, "wb") as f:  # type: ignore[union-attr]
-                        shutil.copyfileobj(src, f)
+                write_members(out, [(t.name, t.isdir(), lambda t=t: tar.extractfile(t)) for t in tar.getmembers()])
         root = content_root(out)
         files = sorted(str(p.relative_to(root)) for p in root.iterdir() if p.is_file())
         replace_directory(root, dest)

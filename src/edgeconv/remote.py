@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeconv.errors import ConversionError
+from edgeconv.records import file_sha256
 
 SCHEME = "s3://"
 
@@ -158,7 +159,7 @@ def download(url: str, dest: Path, version: str | None = None) -> list[dict[str,
             client().download_file(bucket, obj_key, str(tmp))
             if tmp.stat().st_size != size:
                 raise RemoteError(f"{SCHEME}{bucket}/{obj_key}: got {tmp.stat().st_size} bytes, expected {size}; run again")
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            digest = file_sha256(tmp)
             os.replace(tmp, target)
         except RemoteError:
             raise
@@ -198,5 +199,5 @@ def upload(files: list[Path], url: str, names: list[str] | None = None) -> list[
         except Exception as exc:
             raise _explain(f"{SCHEME}{bucket}/{key}", exc) from None
         sent.append({"url": f"{SCHEME}{bucket}/{key}", "etag": etag, "bytes": f.stat().st_size,
-                     "sha256": hashlib.sha256(f.read_bytes()).hexdigest()})
+                     "sha256": file_sha256(f)})
     return sent
