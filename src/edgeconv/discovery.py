@@ -6,6 +6,7 @@ Snakemake parses the workflow, so a bad config or model stops the run before any
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -188,32 +189,102 @@ class Models:
     def _localize(self, model: str, cfg: Any) -> Any:
         """Point every ``s3://`` input of the config at its local mirror (``layout.remote_copy``),
         made by the fetch_remote rule; each URL is looked up now, so what cannot be had stops the
-        run before any job, naming the key, the URL and the endpoint."""
-        from edgeconv.config.schema import ImageCalibration
+        run before any job, naming the key, the URL and the endpoint. A relative local path that
+        is not found from the project is looked for beside the config file, as the reference does."""
         from edgeconv.remote import is_remote
 
         source = self._source(model)
+        config_dir = self.config_path(model).parent if self.config_path(model) is not None else None
         stages = {}
         for name, stage in cfg.stages.items():
             prefix = "" if cfg.single_stage else f"stages.{name}."
             update: dict[str, Any] = {}
+            self._check_scheme(stage.input_model, source, f"{prefix}input_model")
             if is_remote(stage.input_model):
                 update["input_model"] = self._mirror(stage.input_model, source, f"{prefix}input_model")
+            else:
+                update["input_model"] = self._beside_config(stage.input_model, config_dir)
             for key in ("output_remote_url", "intermediate_outputs_remote_url"):
                 self._check_upload(getattr(stage, key), source, f"{prefix}{key}")
-            if isinstance(stage.calibration, ImageCalibration) and is_remote(stage.calibration.path):
-                path = self._mirror_images(stage.calibration.path, source, f"{prefix}calibration.path")
-                update["calibration"] = stage.calibration.model_copy(update={"path": path})
+            calibration = self._localize_calibration(stage.calibration, source, f"{prefix}calibration", config_dir)
+            if calibration is not stage.calibration:
+                update["calibration"] = calibration
             inputs = []
             for i, spec in enumerate(stage.inputs):
-                if isinstance(spec.calibration, ImageCalibration) and is_remote(spec.calibration.path):
-                    path = self._mirror_images(spec.calibration.path, source, f"{prefix}inputs.{i}.calibration.path")
-                    spec = spec.model_copy(update={"calibration": spec.calibration.model_copy(update={"path": path})})
-                inputs.append(spec)
+                cal = self._localize_calibration(spec.calibration, source, f"{prefix}inputs.{i}.calibration", config_dir)
+                inputs.append(spec if cal is spec.calibration else spec.model_copy(update={"calibration": cal}))
             if inputs != list(stage.inputs):
                 update["inputs"] = inputs
+            encodings = self._localize_encodings(stage.rvc4.encodings, source, f"{prefix}rvc4.encodings", config_dir)
+            if encodings != stage.rvc4.encodings:
+                update["rvc4"] = stage.rvc4.model_copy(update={"encodings": encodings})
+            update = {k: v for k, v in update.items() if v != getattr(stage, k)}
             stages[name] = stage.model_copy(update=update) if update else stage
         return cfg.model_copy(update={"stages": stages})
+
+    def _beside_config(self, value: str, config_dir: Path | None) -> str:
+        """A relative path as the project has it (relative to the project root, or under
+        ``models/`` for a model), else as the reference resolves it: beside the config file."""
+        p = Path(value)
+        if p.is_absolute() or config_dir is None or (self.root / p).exists() or (self.models_dir / p).exists():
+            return value
+        beside = config_dir / p
+        if not beside.exists():
+            return value
+        try:
+            return str(beside.relative_to(self.root))
+        except ValueError:
+            return str(beside.resolve())
+
+    @staticmethod
+    def _check_scheme(value: Any, source: str, key: str) -> None:
+        """A URL of a storage this project does not fetch from stops the run with what to do."""
+        if isinstance(value, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) and not is_remote_url(value):
+            scheme = value.split("://", 1)[0]
+            hint = (
+                "; Google Cloud Storage is S3-compatible: give s3://<bucket>/<key> with "
+                "AWS_ENDPOINT_URL=https://storage.googleapis.com and an HMAC key as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+                if scheme == "gs" else "; download it and give the local path"
+            )
+            raise ConfigError(source, [f"{key}: {value}: {scheme}:// URLs are not fetched, only s3:// (S3, MinIO, Ceph){hint}"])
+
+    def _localize_calibration(self, cal: Any, source: str, key: str, config_dir: Path | None) -> Any:
+        from edgeconv.link_calibration import script_file
+        from edgeconv.remote import is_remote
+
+        if isinstance(cal, ImageCalibration):
+            self._check_scheme(cal.path, source, f"{key}.path")
+            if is_remote(cal.path):
+                return cal.model_copy(update={"path": self._mirror_images(cal.path, source, f"{key}.path")})
+            path = self._beside_config(cal.path, config_dir)
+            return cal if path == cal.path else cal.model_copy(update={"path": path})
+        if isinstance(cal, LinkCalibration) and cal.script is not None:
+            self._check_scheme(cal.script.strip(), source, f"{key}.script")
+            if is_remote(cal.script.strip()):
+                return cal.model_copy(update={"script": self._mirror(cal.script.strip(), source, f"{key}.script")})
+            if script_file(cal.script) is not None:
+                path = self._beside_config(script_file(cal.script), config_dir)
+                return cal if path == script_file(cal.script) else cal.model_copy(update={"script": path})
+        return cal
+
+    def _localize_encodings(self, value: Any, source: str, key: str, config_dir: Path | None) -> Any:
+        """``rvc4.encodings`` naming a file: its mirror (s3://) or its path, read and checked now."""
+        from edgeconv.encodings import EncodingsError, load_file
+        from edgeconv.remote import is_remote
+
+        if not isinstance(value, str):
+            return value
+        self._check_scheme(value, source, key)
+        if is_remote(value):
+            return self._mirror(value, source, key)  # checked by the steps that read it, once fetched
+        path = self._beside_config(value, config_dir)
+        if not (self.root / path).exists():
+            raise ConfigError(source, [f"{key}: {value} does not exist; give a JSON file's path (relative to the config file or the project), or the encodings inline"])
+        try:
+            load_file(self.root / path)
+        except EncodingsError as exc:
+            raise ConfigError(source, [f"{key}: {exc}"]) from None
+        return path
 
     def _check_upload(self, url: str | None, source: str, key: str) -> None:
         from edgeconv.remote import RemoteError, check_bucket
@@ -465,7 +536,7 @@ class Models:
                             f"its outputs are: {', '.join(upstream.resolved.outputs)}"
                         ],
                     )
-            if link.get("script") is not None:
+            if link.get("script") is not None and link["script"] not in self.remote_objects:
                 from edgeconv.link_calibration import ScriptError, check_script
 
                 try:
@@ -499,6 +570,12 @@ class Models:
             elif isinstance(cal, ImageCalibration):
                 files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
         return sorted(set(files))
+
+    def encodings_input(self, name: str) -> dict[str, str]:
+        """``{"encodings": path}`` when ``rvc4.encodings`` names a JSON file (an input of the steps
+        that apply it, so editing the file reruns them), else nothing (inline: a parameter)."""
+        value = self.unit(name).stage.rvc4.encodings
+        return {"encodings": value} if isinstance(value, str) else {}
 
     def calibration_dirs(self, name: str) -> list[str]:
         """Calibration directories made by a rule (archives of images, extracted): inputs of the

@@ -104,9 +104,33 @@ def onnx_to_dlc(argv):
     for name in a.out_name:
         if name not in tensors:
             fail(f"--out_name {name}: no such tensor")
+    overrides = _overrides(a.quantization_overrides, tensors) if a.quantization_overrides else None
     digest = hashlib.sha256(Path(a.input_network).read_bytes()).hexdigest()
     write_dlc(a.output_path, {"format": "dlc-testdouble", "inputs": inputs, "outputs": a.out_name,
-                              "float_bitwidth": a.float_bitwidth, "quantized": False, "onnx_sha256": digest})
+                              "float_bitwidth": a.float_bitwidth, "quantized": False, "onnx_sha256": digest,
+                              "quantization_overrides": overrides})
+
+
+def _overrides(path, tensors):
+    """--quantization_overrides: an AIMET encodings JSON file; SNPE reads the activation and
+    param groups (each a {name: [entries]} map or a [{name, ...}] list) and warns on unknown names."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"--quantization_overrides {path}: cannot read the JSON: {exc}")
+    if not isinstance(data, dict) or not set(data) & {"activation_encodings", "param_encodings"}:
+        fail(f"--quantization_overrides {path}: no activation_encodings/param_encodings")
+    pinned = {}
+    for group in ("activation_encodings", "param_encodings"):
+        entries = data.get(group, {})
+        items = entries.items() if isinstance(entries, dict) else [(e["name"], [e]) for e in entries]
+        for name, values in items:
+            for v in values if isinstance(values, list) else [values]:
+                bits = v.get("bitwidth", v.get("bw"))
+                if bits not in (4, 8, 16, 32):
+                    fail(f"--quantization_overrides {path}: {group}.{name}: bitwidth {bits!r}")
+            pinned[name] = {"group": group, "bitwidth": bits, "known": name in tensors or group == "param_encodings"}
+    return {"path_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(), "tensors": pinned}
 
 
 def dlc_quant(argv):

@@ -101,9 +101,14 @@ def report_inputs(wildcards):
     }
 
 
+def encodings_input(wildcards):
+    """The rvc4.encodings JSON file, when the config names one (inline encodings are a parameter)."""
+    return _checked(PROJECT.encodings_input, wildcards.model)
+
+
 def qdq_inputs(wildcards):
     """The QDQ step reads calibration data unless the mode keeps the model in float (FP16)."""
-    inputs = {"onnx": layout.simplified(wildcards.model)}
+    inputs = {"onnx": layout.simplified(wildcards.model), **encodings_input(wildcards)}
     if _checked(PROJECT.qdq_needs_calibration, wildcards.model):
         inputs["calibration"] = layout.calibration(wildcards.model)
     return inputs

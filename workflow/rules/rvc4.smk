@@ -26,6 +26,7 @@ rule prepare_snpe_inputs:
 
 rule onnx_to_dlc:
     input:
+        unpack(encodings_input),
         onnx=f"{INTERMEDIATE}/simplified.onnx",
         original=source_model,
     output:
@@ -50,6 +51,7 @@ rule onnx_to_dlc:
 
 use rule onnx_to_dlc as tflite_to_dlc with:
     input:
+        unpack(encodings_input),
         tflite=interface_model,
         original=interface_model,
     output:

@@ -48,7 +48,13 @@ def default_layout(shape: list[Any]) -> str:
 
 
 def _is_image_shape(shape: list[int], layout: str) -> bool:
-    return all(c in layout for c in "CHW") and shape[layout.index("C")] in (1, 3)
+    """Whether an input with no ``encoding`` is taken as an image (RGB->BGR, or GRAY for one
+    channel): modelconv 0.6.2's rule, an NCHW or NHWC input with 1 or 3 channels (or a dynamic
+    count). A batchless CHW/HWC input is a raw tensor unless its encoding says otherwise."""
+    if layout not in ("NCHW", "NHWC") or len(shape) != 4:
+        return False
+    channels = shape[layout.index("C")]
+    return channels <= 0 or channels in (1, 3)
 
 
 def resolve_stage(stage: StageConfig, info: ModelInfo, source: str, prefix: str = "") -> ResolvedStage:

@@ -300,6 +300,46 @@ class RVC4Section(_PlatformBase):
         default_factory=lambda: ["sm8550"], min_length=1
     )
     compress_to_fp16: bool = False
+    # AIMET-format quantization encodings (modelconv 0.6.x): inline, JSON text or a JSON file's path
+    # (relative to the config file or the project, or s3://). See edgeconv.encodings.
+    encodings: dict[str, Any] | str | None = None
+    strict_quantization_overrides: bool = False
+    normalize_io_encodings: bool = True
+
+    @field_validator("encodings", mode="before")
+    @classmethod
+    def _encodings(cls, v: Any) -> Any:
+        from edgeconv.encodings import parse_value
+
+        return None if v is None else parse_value(v)
+
+    @model_validator(mode="after")
+    def _overrides_argument(self) -> RVC4Section:
+        """``--quantization_overrides PATH`` (or ``=PATH``) in snpe_onnx_to_dlc_args becomes
+        ``encodings: PATH``, as the reference does, so one place decides what SNPE is given."""
+        flag = "--quantization_overrides"
+        args, paths, i = [], [], 0
+        given = self.snpe_onnx_to_dlc_args
+        while i < len(given):
+            arg = given[i]
+            if arg == flag or arg.startswith(flag + "="):
+                value = arg.split("=", 1)[1] if "=" in arg else (given[i + 1] if i + 1 < len(given) else "")
+                if not value or value.startswith("--"):
+                    raise ValueError(f"snpe_onnx_to_dlc_args: {flag} needs a path after it")
+                paths.append(value)
+                i += 1 if "=" in arg else 2
+                continue
+            args.append(arg)
+            i += 1
+        if not paths:
+            return self
+        if len(paths) > 1:
+            raise ValueError(f"snpe_onnx_to_dlc_args: {flag} is given {len(paths)} times; give one file")
+        if self.encodings is not None:
+            raise ValueError(f"give either `encodings` or {flag} in snpe_onnx_to_dlc_args, not both")
+        self.snpe_onnx_to_dlc_args = args
+        self.encodings = paths[0]
+        return self
 
 
 class OpenVINOSection(_PlatformBase):

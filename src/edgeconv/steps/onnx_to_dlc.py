@@ -20,32 +20,53 @@ class ToDlcParams(StageParams):
     # differ from snpe-dlc-quant on, so changing between them does not rerun this step).
     fp16: bool
     snpe_onnx_to_dlc_args: list[str]
+    # rvc4.encodings given inline (a file is the ``encodings`` input), and how they are applied.
+    encodings: dict[str, Any] | None = None
+    normalize_io_encodings: bool = True
+    strict_quantization_overrides: bool = False
 
 
 def configure(ctx: Context, tool: str = "snpe-onnx-to-dlc") -> ToDlcParams:
     rvc4_section = ctx.stage.rvc4
+    given = rvc4_section.encodings is not None
     return ctx.make(
         ToDlcParams,
         tool=ctx.tool("rvc4", tool),
         fp16=rvc4_section.quantization_mode == "FP16_STANDARD",
         snpe_onnx_to_dlc_args=rvc4_section.snpe_onnx_to_dlc_args,
+        encodings=rvc4_section.encodings if isinstance(rvc4_section.encodings, dict) else None,
+        normalize_io_encodings=rvc4_section.normalize_io_encodings if given else True,
+        strict_quantization_overrides=rvc4_section.strict_quantization_overrides if given else False,
     )
 
 
-def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams) -> dict[str, Any]:
-    """snpe-onnx-to-dlc on an ONNX model, or snpe-tflite-to-dlc on a ``.tflite`` (same arguments)."""
+def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams, encodings_file: Path | None = None) -> dict[str, Any]:
+    """snpe-onnx-to-dlc on an ONNX model, or snpe-tflite-to-dlc on a ``.tflite`` (same arguments),
+    with the quantization overrides of ``rvc4.encodings`` (not for FP16, as the reference)."""
+    from edgeconv import encodings
+
     name = "snpe-tflite-to-dlc" if model.suffix.lower() == ".tflite" else "snpe-onnx-to-dlc"
+    payload, note = (None, {}) if params.fp16 else encodings.for_model(
+        params.encodings, encodings_file, model, [*(i.name for i in stage.inputs if i.frozen_value is None), *stage.outputs],
+        strict=params.strict_quantization_overrides, normalize=params.normalize_io_encodings,
+    )
     with tool_output(dlc, name, [params.tool, "--version"]) as run:
+        overrides = str(encodings.write(payload, run.tmp / "quantization_overrides.json")) if payload else None
         argv = rvc4.onnx_to_dlc_argv(
-            params.tool, str(model), str(run.produced), stage, params.fp16, params.snpe_onnx_to_dlc_args
+            params.tool, str(model), str(run.produced), stage, params.fp16, params.snpe_onnx_to_dlc_args, overrides
         )
         run_tool(argv, name, reads=model_files(model), writes=[run.tmp])
-    return {"tool": name, "version": run.version, "argv": argv}
+    call = {"tool": name, "version": run.version, "argv": argv}
+    return {**call, "quantization_overrides": note} if note else call
 
 
 def run(inputs: Paths, outputs: Paths, params: ToDlcParams) -> dict[str, Any]:
     model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]
-    return {"tool_calls": [to_dlc(model, params.stage(inputs["original"]), outputs["dlc"], params)]}
+    stage = params.stage(inputs["original"])
+    return {"tool_calls": [to_dlc(model, stage, outputs["dlc"], params, inputs.get("encodings"))]}
 
 
-STEP = Step("onnx_to_dlc", run, ToDlcParams, configure, inputs=("onnx", "original"), outputs=("dlc",), target="rvc4")
+# ``encodings``: the rvc4.encodings JSON file, when the config names one.
+STEP = Step(
+    "onnx_to_dlc", run, ToDlcParams, configure, inputs=("onnx", "original", "encodings"), outputs=("dlc",), target="rvc4"
+)

@@ -13,6 +13,10 @@ from edgeconv.steps.base import Context, Params, Paths, Step
 class QdqParams(Params):
     quantization_mode: str
     use_per_channel_quantization: bool
+    # rvc4.encodings (inline; a file is the ``encodings`` input), applied as SNPE would be given them.
+    encodings: dict[str, Any] | None = None
+    normalize_io_encodings: bool = True
+    strict_quantization_overrides: bool = False
 
 
 def configure(ctx: Context) -> QdqParams:
@@ -20,23 +24,36 @@ def configure(ctx: Context) -> QdqParams:
 
     check_qnn(ctx.unit)
     rvc4 = ctx.stage.rvc4
+    given = rvc4.encodings is not None
     return ctx.make(
         QdqParams,
         quantization_mode=rvc4.quantization_mode,
         use_per_channel_quantization=rvc4.use_per_channel_quantization,
+        encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) else None,
+        normalize_io_encodings=rvc4.normalize_io_encodings if given else True,
+        strict_quantization_overrides=rvc4.strict_quantization_overrides if given else False,
     )
 
 
 def run(inputs: Paths, outputs: Paths, params: QdqParams) -> dict[str, Any]:
+    from edgeconv import encodings
     from edgeconv.arrays import load_npz
+    from edgeconv.onnx_io import read_model_info
     from edgeconv.targets.qnn_htp import quantize_qdq
 
     calibration = load_npz(inputs["calibration"]) if "calibration" in inputs else None
-    call = quantize_qdq(
-        inputs["onnx"], calibration, outputs["onnx"], params.quantization_mode, params.use_per_channel_quantization
+    info = read_model_info(inputs["onnx"])
+    payload, note = encodings.for_model(
+        params.encodings, inputs.get("encodings"), inputs["onnx"], [t.name for t in (*info.inputs, *info.outputs)],
+        strict=params.strict_quantization_overrides, normalize=params.normalize_io_encodings,
     )
-    return {"tool_calls": [call]}
+    call = quantize_qdq(
+        inputs["onnx"], calibration, outputs["onnx"], params.quantization_mode, params.use_per_channel_quantization,
+        payload,
+    )
+    return {"tool_calls": [{**call, "encodings": note} if note else call]}
 
 
-# ``calibration`` is an input unless the mode keeps the model in float (FP16_STANDARD).
-STEP = Step("quantize_qdq", run, QdqParams, configure, inputs=("onnx", "calibration"), outputs=("onnx",))
+# ``calibration`` is an input unless the mode keeps the model in float (FP16_STANDARD);
+# ``encodings`` when rvc4.encodings names a JSON file.
+STEP = Step("quantize_qdq", run, QdqParams, configure, inputs=("onnx", "calibration", "encodings"), outputs=("onnx",))

@@ -15,4 +15,4 @@ def configure(ctx: Context) -> ToDlcParams:
     return configure_onnx(ctx, tool="snpe-tflite-to-dlc")
 
 
-STEP = Step("tflite_to_dlc", run, ToDlcParams, configure, inputs=("tflite", "original"), outputs=("dlc",), target="rvc4")
+STEP = Step("tflite_to_dlc", run, ToDlcParams, configure, inputs=("tflite", "original", "encodings"), outputs=("dlc",), target="rvc4")

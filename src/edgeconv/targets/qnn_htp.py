@@ -137,8 +137,11 @@ def qnn_devices() -> list[Any]:
 
 
 def quantize_qdq(
-    onnx_path: Path, calibration: dict[str, np.ndarray] | None, out: Path, mode: str, per_channel: bool
+    onnx_path: Path, calibration: dict[str, np.ndarray] | None, out: Path, mode: str, per_channel: bool,
+    encodings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``encodings``: AIMET-format encodings (rvc4.encodings, IO already normalized), applied as
+    onnxruntime TensorQuantOverrides on the model that is quantized."""
     scheme = scheme_for(mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     if scheme.activations is None:
@@ -182,6 +185,11 @@ def quantize_qdq(
             changed = False
             preprocess_note = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         source = pre if changed else stripped
+        overrides, applied = None, None
+        if encodings:
+            from edgeconv.encodings import to_tensor_quant_overrides
+
+            overrides, applied = to_tensor_quant_overrides(encodings, source)
         config = get_qnn_qdq_config(
             str(source),
             Reader(),
@@ -189,6 +197,7 @@ def quantize_qdq(
             activation_type=QuantType[scheme.activations],
             weight_type=QuantType[scheme.weights],
             per_channel=per_channel,
+            init_overrides=overrides or None,
         )
         tmp_out = Path(tmp) / "quantized.onnx"
         try:
@@ -207,6 +216,7 @@ def quantize_qdq(
         ),
         "qnn_preprocess_model": preprocess_note,
         "opset_upgraded_from": opset if opset < 13 else None,
+        **({"tensor_quant_overrides": applied} if applied is not None else {}),
     }
 
 

@@ -35,8 +35,11 @@ def snpe_layout(layout: str) -> str | None:
 
 
 def onnx_to_dlc_argv(
-    tool: str, onnx_path: str, dlc: str, stage: ResolvedStage, fp16: bool, user_args: list[str]
+    tool: str, onnx_path: str, dlc: str, stage: ResolvedStage, fp16: bool, user_args: list[str],
+    overrides: str | None = None,
 ) -> list[str]:
+    """``overrides``: the quantization overrides file (rvc4.encodings); not used for FP16, which
+    the reference converts without them."""
     args = list(user_args)
     add_default(args, "-i", onnx_path)
     live = [i for i in stage.inputs if i.frozen_value is None]
@@ -56,6 +59,8 @@ def onnx_to_dlc_argv(
                 args.extend(["--input_layout", inp.name, layout])
     if fp16:
         add_default(args, "--float_bitwidth", "16")
+    elif overrides is not None:
+        add_default(args, "--quantization_overrides", overrides)
     add_default(args, "-o", dlc)  # the workflow chooses where the DLC goes
     return [tool, *args]
 
