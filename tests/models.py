@@ -284,3 +284,30 @@ def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b.Output())
     return path
+
+
+def io_net(inputs: dict[str, list[int]], outputs: dict[str, list[int]], path: Path | None = None, seed: int = 0) -> onnx.ModelProto:
+    """A small model with exactly the named inputs and outputs of the given shapes (a stand-in for
+    a real model a config names): each output is the mean of every input, scaled per element."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, means = [], [], []
+    for i, name in enumerate(inputs):
+        nodes.append(helper.make_node("ReduceMean", [name], [f"mean_{i}"], keepdims=0))
+        means.append(f"mean_{i}")
+    total = means[0]
+    for i, m in enumerate(means[1:]):
+        nodes.append(helper.make_node("Add", [total, m], [f"sum_{i}"]))
+        total = f"sum_{i}"
+    for j, (name, shape) in enumerate(outputs.items()):
+        weight = (rng.standard_normal(shape) * 0.5).astype(np.float32)
+        inits.append(numpy_helper.from_array(weight, f"weight_{j}"))
+        nodes.append(helper.make_node("Mul", [total, f"weight_{j}"], [name]))
+    graph = helper.make_graph(
+        nodes, "io_net",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs.items()],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return _save(model, path)

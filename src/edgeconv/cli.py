@@ -48,8 +48,30 @@ def progress_logger(choice: str, terminal: bool) -> bool:
     return choice == "rich" or (choice == "auto" and terminal)
 
 
+def _remote_path(url: str) -> Path:
+    """``--path s3://...``: the config or NN Archive, copied to its mirror under results/remote/ (a
+    model file is converted from a generated config naming the URL, fetched by the workflow)."""
+    from edgeconv import remote
+
+    name = Path(remote.split(url)[1]).name
+    try:
+        if name.lower().endswith((".onnx", ".tflite")):
+            remote.look_up(url)  # a missing object stops here, with the URL and the endpoint
+            config = Path(layout.REMOTE) / "configs" / f"{Path(name).stem}.yaml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(f"input_model: {json.dumps(url)}\n")
+            return config
+        if not name.lower().endswith((".yaml", ".yml", ".tar.xz")):
+            raise UsageError(f"--path {url}: give the URL of a config (.yaml), an ONNX/TFLite model or an NN Archive (.tar.xz)")
+        return remote.local_copy(url, Path(layout.remote_copy(url)))
+    except remote.RemoteError as exc:
+        raise UsageError(f"--path {exc}") from None
+
+
 def convert(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    from edgeconv.remote import is_remote
+
+    path = _remote_path(args.path) if is_remote(args.path) else Path(args.path)
     if not path.exists():
         raise UsageError(f"--path {path} does not exist; give a model config (.yaml) or an ONNX model")
     if path.suffix.lower() in (".yaml", ".yml"):

@@ -373,14 +373,7 @@ class Models:
         if name in self._units:
             return self._units[name]
         check_model_name(name, "requested target")
-        model, stage_name = name, None
-        if (
-            self.config_path(name) is None
-            and not self.bare_model(name).exists()
-            and self.archive_path(name) is None
-            and "-" in name
-        ):
-            model, stage_name = name.rsplit("-", 1)
+        model, stage_name = self._split_unit(name)
         cfg = self._load(model)
         source = self._source(model)
         if stage_name is None:
@@ -414,6 +407,20 @@ class Models:
             self._resolving.pop()
         self._units[name] = unit
         return unit
+
+    def _exists(self, model: str) -> bool:
+        return self.config_path(model) is not None or self.bare_model(model).exists() or self.archive_path(model) is not None
+
+    def _split_unit(self, name: str) -> tuple[str, str | None]:
+        """``<model>-<stage>`` -> (model, stage); either may hold hyphens (the reference's
+        ``yolov5n-seg`` stage): the first split whose model exists wins, else the last hyphen."""
+        if self._exists(name) or "-" not in name:
+            return name, None
+        cuts = [i for i, c in enumerate(name) if c == "-"]
+        for i in cuts:
+            if self._exists(name[:i]):
+                return name[:i], name[i + 1:]
+        return name[: cuts[-1]], name[cuts[-1] + 1:]
 
     def _made_by_rule(self, input_model: str, path: Path) -> bool:
         return (

@@ -171,3 +171,38 @@ def test_a_prefix_of_images_is_fetched_object_by_object(tmp_path, s3):
     jobs = planned(root, env=env)
     assert {p for r, p in jobs if r == "fetch_remote"} == {"datasets/frames/f1.png"}
     assert "convert_ir" not in {r for r, _ in jobs}
+
+
+def test_convert_takes_an_s3_model_config_or_nn_archive(tmp_path, s3):
+    """`edgeconv convert <target> --path s3://...`: a model (through a generated config naming the
+    URL), a config, and an NN Archive (copied before the parse; not again while unchanged)."""
+    import subprocess
+    import sys
+
+    def convert(*args):
+        return subprocess.run([sys.executable, "-m", "edgeconv.cli", "convert", "openvino", *args],
+                              cwd=tmp_path, capture_output=True, text=True, env=s3.environ())
+
+    url = s3.put("zoo", "cli/clinet.onnx", _model_bytes(tmp_path, seed=3))
+    proc = convert("--path", url, "--output-dir", "out", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clinet.bin", "clinet.buildinfo.json", "clinet.xml"]
+    from test_archive_roundtrip import _source_archive
+
+    (tmp_path / "arch").mkdir()
+    _source_archive(tmp_path / "arch" / "net.tar.xz")
+    archive = s3.put("zoo", "cli/archived.tar.xz", (tmp_path / "arch" / "net.tar.xz").read_bytes())
+    proc = convert("--path", archive, "--output-dir", "from-archive", "openvino.quantize", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "from-archive" / "archived.xml").is_file()
+    local = tmp_path / "results" / "remote" / "s3" / "zoo" / "cli" / "archived.tar.xz"
+    mtime = local.stat().st_mtime_ns
+    again = convert("--path", archive, "openvino.quantize", "false")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    assert local.stat().st_mtime_ns == mtime  # unchanged: not downloaded again
+    cfg = s3.put("zoo", "cli/cfgnet.yaml", f"input_model: {url}\nopenvino:\n  quantize: false\n".encode())
+    proc = convert("--path", cfg, "--output-dir", "from-config")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "from-config" / "cfgnet.xml").is_file()
+    missing = convert("--path", "s3://zoo/cli/missing.tar.xz")
+    assert missing.returncode == 2 and "--path s3://zoo/cli/missing.tar.xz: no such object (endpoint" in missing.stderr

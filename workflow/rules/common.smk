@@ -101,6 +101,14 @@ def report_inputs(wildcards):
     }
 
 
+def input_archive(wildcards):
+    """The NN Archive a model is given as (under models_dir, which `edgeconv convert` points at)."""
+    path = _checked(PROJECT.archive_path, wildcards.model)
+    if path is None:
+        raise WorkflowError(f"{wildcards.model} is not given as an NN Archive")
+    return str(path)
+
+
 def encodings_input(wildcards):
     """The rvc4.encodings JSON file, when the config names one (inline encodings are a parameter)."""
     return _checked(PROJECT.encodings_input, wildcards.model)

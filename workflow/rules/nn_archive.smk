@@ -24,7 +24,7 @@ rule nn_archive:
 
 rule extract_archive:
     input:
-        archive="models/{model}.tar.xz",
+        archive=input_archive,
     output:
         model=f"{INTERMEDIATE}/archive/model.onnx",
         config=f"{INTERMEDIATE}/archive/config.json",
@@ -41,7 +41,7 @@ rule extract_archive:
 # The post-processing model a head of the input archive links: the second stage of the model.
 rule extract_postprocessor:
     input:
-        archive="models/{model}.tar.xz",
+        archive=input_archive,
     output:
         model=f"{INTERMEDIATE}/postprocessor/model.onnx",
         record=f"{RECORDS}/extract_postprocessor.json",
