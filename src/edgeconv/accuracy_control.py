@@ -1,0 +1,454 @@
+"""Quantization that meets its accuracy gate by itself (``rvc4.accuracy_control``,
+``openvino.accuracy_control``).
+
+Plain INT8 can lose too much on some models, and the user then finds out on the device or picks a
+quantization mode by trial. With accuracy control the quantizer searches for the precision
+assignment that meets the target's ``verify`` thresholds while keeping as much of the model in
+8 bits as it can:
+
+- the calibration samples are split: the first ``holdout`` share (at least ``verify.max_images``,
+  so the samples verify later reads are among them) is held back for the gate, the rest gives the
+  quantizer its statistics. The gate is never met by fitting the samples it is measured on;
+- the search is bounded by ``max_trials`` quantizations and ``max_seconds``;
+- when the gate cannot be met within the budget, or even with everything the search may promote
+  promoted, the step stops with the best figure reached and where, and nothing is published.
+
+HTP (:func:`htp_search`): layers are ranked by how much 8-bit quantization of their output
+activation loses (signal-to-quantization-noise ratio on the calibration samples, one float run);
+the most sensitive activations are promoted to 16 bits, doubling the count until the gate is met
+(onnxruntime's QDQ simulation on CPU, the model's own ops), then the smallest passing count is
+found by bisection. The choice is written as AIMET encodings, so the rvc4 target passes the very
+same precision to ``snpe-onnx-to-dlc --quantization_overrides``.
+
+OpenVINO (:func:`openvino_search`): NNCF's own ``quantize_with_accuracy_control``, with this
+project's verify metric as its validation function; it returns layers to float until the drop is
+within the gate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeconv.errors import ConversionError
+from edgeconv.metrics import metrics
+
+Samples = dict[str, np.ndarray]  # input name -> [N, ...]
+
+
+class GateNotMet(ConversionError):
+    """The accuracy gate was not met within the search's budget."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_trials: int = 12
+    max_seconds: float = 1800.0
+    holdout: float = 0.25
+
+
+def split(calibration: Samples, holdout: float, min_validation: int) -> tuple[Samples, Samples]:
+    """(statistics samples, gate samples): the gate gets the first ``max(ceil(N*holdout),
+    min_validation)`` samples, leaving at least one for the statistics."""
+    n = min((len(v) for v in calibration.values()), default=0)
+    if n < 2:
+        raise ConversionError(
+            f"accuracy control needs at least 2 calibration samples (one for statistics, one held back for the "
+            f"gate), got {n}; give more calibration images (calibration.max_images)"
+        )
+    k = min(max(math.ceil(n * holdout), min_validation, 1), n - 1)
+    return {name: v[k:n] for name, v in calibration.items()}, {name: v[:k] for name, v in calibration.items()}
+
+
+def samples_of(data: Samples) -> list[dict[str, np.ndarray]]:
+    n = min((len(v) for v in data.values()), default=0)
+    return [{name: v[i] for name, v in data.items()} for i in range(n)]
+
+
+def gate(expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]], thresholds: dict[str, Any]) -> dict[str, Any]:
+    """The verify metric over the gate samples: per output the worst cosine, the largest and mean
+    absolute error, and whether every threshold is met."""
+    per_output: dict[str, list[dict[str, float]]] = {}
+    for want, have in zip(expected, got):
+        for name, value in want.items():
+            per_output.setdefault(name, []).append(metrics(value, have[name]))
+    outputs = {
+        name: {
+            "cosine": min(r["cosine"] for r in rows),
+            "max_abs_error": max(r["max_abs_error"] for r in rows),
+            "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
+        }
+        for name, rows in per_output.items()
+    }
+    passed = all(
+        (thresholds.get("min_cosine") is None or o["cosine"] >= thresholds["min_cosine"])
+        and (thresholds.get("max_abs_error") is None or o["max_abs_error"] <= thresholds["max_abs_error"])
+        and (thresholds.get("mean_abs_error") is None or o["mean_abs_error"] <= thresholds["mean_abs_error"])
+        for o in outputs.values()
+    )
+    worst = min(outputs, key=lambda n: outputs[n]["cosine"])
+    return {"passed": passed, "worst_output": worst, "worst_cosine": outputs[worst]["cosine"], "outputs": outputs}
+
+
+# --------------------------------------------------------------------------- HTP
+
+
+@dataclass
+class Search:
+    """What a search did, for the step record and buildinfo.json."""
+
+    target: str
+    thresholds: dict[str, Any]
+    statistics_samples: int
+    gate_samples: int
+    candidates: int = 0
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    promoted: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def record(self) -> dict[str, Any]:
+        plain = self.trials[0] if self.trials else None
+        final = next((t for t in reversed(self.trials) if t.get("chosen")), None)
+        return {
+            "target": self.target,
+            "gate": self.thresholds,
+            "statistics_samples": self.statistics_samples,
+            "gate_samples": self.gate_samples,
+            "candidates": self.candidates,
+            "kept_higher_precision": self.promoted,
+            "share_8bit": round(1 - len(self.promoted) / self.candidates, 4) if self.candidates else 1.0,
+            "plain_int8_worst_cosine": plain["worst_cosine"] if plain else None,
+            "final_worst_cosine": final["worst_cosine"] if final else None,
+            "trials": self.trials,
+            "seconds": round(time.monotonic() - self.started, 2),
+        }
+
+
+def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
+    """Float activations the QDQ quantizer puts a QuantizeLinear on: node outputs of float type that
+    are not initializers, Constant outputs or ``exclude`` (the model's inputs and outputs, kept at
+    8 bits for the camera's IO)."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(model_path)))
+    graph = model.graph
+    float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+    types = {v.name: v.type.tensor_type.elem_type for v in (*graph.value_info, *graph.output, *graph.input)}
+    inits = {t.name for t in graph.initializer}
+    out = []
+    for node in graph.node:
+        if node.op_type in ("Constant", "Shape", "Size"):
+            continue
+        for name in node.output:
+            if name and name not in inits and name not in exclude and types.get(name) in float_types:
+                out.append(name)
+    return out
+
+
+def rank_by_sensitivity(model_path: Path, statistics: Samples, candidates: list[str], bits: int = 8) -> list[tuple[str, float]]:
+    """Candidates ordered by the noise 8-bit quantization adds to them, most sensitive first:
+    noise-to-signal power of uniform asymmetric quantization over the tensor's calibration range
+    (one run of the float model with every candidate exposed)."""
+    import onnx
+
+    from edgeconv.runtime import onnx_runner
+
+    model = onnx.load(str(model_path))
+    have = {o.name for o in model.graph.output}
+    for name in candidates:
+        if name not in have:
+            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    run = onnx_runner(model)
+    values: dict[str, list[np.ndarray]] = {name: [] for name in candidates}
+    for sample in samples_of(statistics):
+        got = run(sample)
+        for name in candidates:
+            values[name].append(np.asarray(got[name], dtype=np.float64).reshape(-1))
+    scores = []
+    levels = (1 << bits) - 1
+    for name in candidates:
+        x = np.concatenate(values[name]) if values[name] else np.zeros(1)
+        lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+        scale = (hi - lo) / levels if hi > lo else 1.0
+        q = np.clip(np.round((x - lo) / scale), 0, levels) * scale + lo
+        signal = float(np.mean(x * x))
+        noise = float(np.mean((x - q) ** 2))
+        scores.append((name, noise / signal if signal > 0 else 0.0))
+    return sorted(scores, key=lambda s: -s[1])
+
+
+def weight_candidates(model_path: Path, activations: set[str]) -> list[tuple[str, int]]:
+    """(weight, channel axis) of the Conv/Gemm/MatMul layers whose data input is a candidate
+    activation: the HTP takes 16-bit weights only with a 16-bit input (per tensor; per-channel
+    16-bit Conv weights do not compile), so weights are promoted once activations are."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    inits = {t.name: t for t in graph.initializer}
+    out = []
+    for node in graph.node:
+        if node.op_type in ("Conv", "ConvTranspose", "Gemm", "MatMul") and len(node.input) > 1:
+            data, weight = node.input[0], node.input[1]
+            if data in activations and weight in inits and len(inits[weight].dims) >= 2:
+                axis = 0 if node.op_type in ("Conv", "Gemm") else len(inits[weight].dims) - 1
+                out.append((weight, axis))
+    return list(dict.fromkeys(out))
+
+
+def rank_weights(model_path: Path, weights: list[tuple[str, int]], bits: int = 8) -> list[tuple[str, float]]:
+    """Weights ordered by the noise of symmetric per-channel 8-bit quantization, largest first."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in onnx.load(str(model_path)).graph.initializer}
+    levels = (1 << (bits - 1)) - 1
+    scores = []
+    for name, axis in weights:
+        w = np.moveaxis(numpy_helper.to_array(inits[name]).astype(np.float64), axis, 0).reshape(
+            inits[name].dims[axis], -1)
+        scale = np.abs(w).max(axis=1, keepdims=True) / levels
+        scale[scale == 0] = 1.0
+        noise = float(np.mean((w - np.round(w / scale) * scale) ** 2))
+        signal = float(np.mean(w * w))
+        scores.append((name, noise / signal if signal > 0 else 0.0))
+    return sorted(scores, key=lambda s: -s[1])
+
+
+def promotion_encodings(names: list[str], base: dict[str, Any] | None = None, weights: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """AIMET encodings that keep the activations ``names`` (and the ``weights``, per tensor,
+    symmetric) at 16 bits, on top of the user's own ``base``."""
+    import json
+
+    payload = json.loads(json.dumps(base)) if base else {}
+    acts = payload.setdefault("activation_encodings", {})
+    params = payload.setdefault("param_encodings", {})
+    if isinstance(acts, list):
+        acts.extend({"name": n, "bitwidth": 16, "dtype": "int"} for n in names)
+    else:
+        for n in names:
+            acts[n] = [{"bitwidth": 16, "dtype": "int"}]
+    if isinstance(params, list):
+        params.extend({"name": n, "bitwidth": 16, "dtype": "int", "is_symmetric": "True"} for n in weights)
+    else:
+        for n in weights:
+            params[n] = [{"bitwidth": 16, "dtype": "int", "is_symmetric": "True"}]
+    return payload
+
+
+def _ladder(trial: Callable[[int], dict[str, Any]], total: int, over_budget: Callable[[], bool]) -> tuple[tuple[int, dict[str, Any]] | None, bool]:
+    """The smallest count k in 1..total for which ``trial(k)`` passes: doubling, then bisection
+    between the last failing and the first passing count. (best or None, whether ``total`` failed)."""
+    best: tuple[int, dict[str, Any]] | None = None
+    failed_at, count = 0, 1
+    while total and not over_budget():
+        count = min(count, total)
+        row = trial(count)
+        if row["passed"]:
+            best = (count, row)
+            break
+        failed_at = count
+        if count == total:
+            return None, True
+        count *= 2
+    if best is not None:
+        lo, hi = failed_at, best[0]
+        while hi - lo > 1 and not over_budget():
+            mid = (lo + hi) // 2
+            row = trial(mid)
+            if row["passed"]:
+                hi, best = mid, (mid, row)
+            else:
+                lo = mid
+    return best, False
+
+
+def htp_search(
+    float_model: Path,
+    calibration: Samples,
+    thresholds: dict[str, Any],
+    budget: Budget,
+    min_validation: int,
+    quantize: Callable[[Samples, dict[str, Any] | None, Path], None],
+    workdir: Path,
+    base: dict[str, Any] | None = None,
+    keep_8bit: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The fewest 16-bit tensors that meet the gate: (encodings to apply, or None when plain INT8
+    passes; the search record). First activations, most sensitive first; when every activation at
+    16 bits is not enough, also the weights of the layers that read them (per tensor).
+    ``quantize(statistics, encodings, out)`` makes a QDQ model."""
+    from edgeconv.runtime import onnx_runner
+
+    statistics, held = split(calibration, budget.holdout, min_validation)
+    search = Search("qnn_htp", thresholds, len(next(iter(statistics.values()))), len(next(iter(held.values()))))
+    feeds = samples_of(held)
+    ref = onnx_runner(float_model)
+    expected = [ref(f) for f in feeds]
+    del ref
+
+    def trial(acts: list[str], weights: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        started = time.monotonic()
+        out = workdir / f"trial_{len(search.trials)}.onnx"
+        encodings = promotion_encodings(acts, base, list(weights)) if acts or weights or base else None
+        quantize(statistics, encodings, out)
+        run = onnx_runner(out)
+        result = gate(expected, [run(f) for f in feeds], thresholds)
+        del run
+        out.unlink(missing_ok=True)
+        row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(weights),
+               "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
+               "passed": result["passed"], "seconds": round(time.monotonic() - started, 2)}
+        search.trials.append(row)
+        return row
+
+    def over_budget() -> bool:
+        return len(search.trials) >= budget.max_trials or time.monotonic() - search.started > budget.max_seconds
+
+    plain = trial([])
+    candidates = activation_candidates(float_model, set(keep_8bit))
+    if plain["passed"]:
+        search.candidates = len(candidates)
+        plain["chosen"] = True
+        return None, search.record()
+    ranked = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
+    weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
+    search.candidates = len(ranked) + len(weights)
+    best, exhausted = _ladder(lambda k: trial(ranked[:k]), len(ranked), over_budget)
+    chosen_acts, chosen_weights = (ranked[: best[0]], []) if best else (ranked, [])
+    if best is None and exhausted and weights:
+        best, exhausted = _ladder(lambda k: trial(ranked, weights[:k]), len(weights), over_budget)
+        chosen_weights = weights[: best[0]] if best else []
+    if best is None:
+        top = max(search.trials, key=lambda t: t["worst_cosine"])
+        why = ("even with every candidate activation and weight at 16 bits" if exhausted
+               else f"within the budget ({len(search.trials)} trials, {time.monotonic() - search.started:.0f} s)")
+        raise GateNotMet(
+            f"accuracy control (qnn_htp): the gate {thresholds} was not met {why}; best worst-output cosine "
+            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} with {top['activations_16bit']} of {len(ranked)} "
+            f"activations and {top['weights_16bit']} of {len(weights)} weights at 16 bits. Raise "
+            "rvc4.accuracy_control.max_trials, use FP16_STANDARD, or give more representative calibration data"
+        )
+    best[1]["chosen"] = True
+    search.promoted = chosen_acts + chosen_weights
+    record = search.record()
+    record["activations_16bit"], record["weights_16bit"] = chosen_acts, chosen_weights
+    return promotion_encodings(chosen_acts, base, chosen_weights), record
+
+
+# --------------------------------------------------------------------------- OpenVINO
+
+
+def openvino_search(
+    model: Any,
+    calibration: Samples,
+    thresholds: dict[str, Any],
+    budget: Budget,
+    min_validation: int,
+    options: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """NNCF INT8 of an OpenVINO model that meets the gate: plain ``nncf.quantize`` first; when it
+    fails, ``nncf.quantize_with_accuracy_control`` with the verify metric (worst-output cosine over
+    the held-back samples, 1.0 for the float model), ``max_drop = 1 - min_cosine``."""
+    import nncf
+    import openvino as ov
+
+    statistics, held = split(calibration, budget.holdout, min_validation)
+    names = [p.get_any_name() for p in model.inputs]
+    stats = [{n: s[n] for n in names} for s in samples_of(statistics)]
+    feeds = [{n: s[n] for n in names} for s in samples_of(held)]
+    search = Search("openvino", thresholds, len(stats), len(feeds))
+    core = ov.Core()
+    compiled = core.compile_model(model, "CPU")
+    outputs = [o.get_any_name() for o in model.outputs]
+    expected = [{n: compiled(f)[i] for i, n in enumerate(outputs)} for f in feeds]
+    del compiled
+
+    def evaluate(compiled_model: Any) -> dict[str, Any]:
+        got = []
+        for f in feeds:
+            res = compiled_model(f)
+            got.append({n: res[i] for i, n in enumerate(outputs)})
+        return gate(expected, got, thresholds)
+
+    preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
+    common = {"preset": preset, "subset_size": min(int(options.get("subset_size", 300)), len(stats)),
+              "fast_bias_correction": bool(options.get("fast_bias_correction", True))}
+    started = time.monotonic()
+    plain = nncf.quantize(model, nncf.Dataset(stats), **common)
+    result = evaluate(core.compile_model(plain, "CPU"))
+    search.candidates = _fake_quantizes(plain)
+    search.trials.append({"trial": 0, "kind": "nncf.quantize", "worst_cosine": round(result["worst_cosine"], 6),
+                          "worst_output": result["worst_output"], "passed": result["passed"],
+                          "seconds": round(time.monotonic() - started, 2)})
+    if result["passed"]:
+        search.trials[-1]["chosen"] = True
+        return plain, search.record()
+    if thresholds.get("min_cosine") is None:
+        raise GateNotMet("openvino.accuracy_control needs verify.openvino_int8.min_cosine (the gate it searches for)")
+    started = time.monotonic()
+    controlled = nncf.quantize_with_accuracy_control(
+        model,
+        nncf.Dataset(stats),
+        # Items carry their index: NNCF ranks on subsets and hands the validation function raw items.
+        nncf.Dataset(list(enumerate(feeds)), lambda item: item[1]),
+        lambda compiled_model, data: _ov_metric(compiled_model, data, expected, outputs),
+        max_drop=1.0 - float(thresholds["min_cosine"]),
+        drop_type=nncf.DropType.ABSOLUTE,
+        advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
+            max_num_iterations=max(budget.max_trials - 1, 1)),
+        **common,
+    )
+    result = evaluate(core.compile_model(controlled, "CPU"))
+    search.promoted = sorted(_float_ops(plain, controlled))
+    kept = _fake_quantizes(controlled)
+    search.trials.append({"trial": 1, "kind": "nncf.quantize_with_accuracy_control", "worst_cosine": round(result["worst_cosine"], 6),
+                          "worst_output": result["worst_output"], "passed": result["passed"],
+                          "quantizers_removed": search.candidates - kept,
+                          "seconds": round(time.monotonic() - started, 2)})
+    if not result["passed"]:
+        raise GateNotMet(
+            f"accuracy control (openvino): the gate {thresholds} was not met; best worst-output cosine "
+            f"{max(t['worst_cosine'] for t in search.trials):.6f} on {result['worst_output']!r} after NNCF returned "
+            f"{len(search.promoted)} op(s) to float ({search.candidates - kept} of {search.candidates} quantizers removed). "
+            "Raise openvino.accuracy_control.max_trials, use preset mixed, or give more representative calibration data"
+        )
+    search.trials[-1]["chosen"] = True
+    record = search.record()
+    record["share_8bit"] = round(kept / search.candidates, 4) if search.candidates else 1.0
+    return controlled, record
+
+
+def _ov_metric(compiled_model: Any, data: Any, expected: list[dict[str, np.ndarray]],
+               outputs: list[str]) -> tuple[float, list[float]]:
+    """NNCF's validation function: the worst cosine over the given samples and every output, and
+    the worst per sample (NNCF ranks layers by it)."""
+    per_sample = []
+    for index, feed in data:
+        res = compiled_model(feed)
+        per_sample.append(min(metrics(expected[index][n], res[i])["cosine"] for i, n in enumerate(outputs)))
+    return (min(per_sample) if per_sample else 1.0), per_sample
+
+
+def _fake_quantizes(model: Any) -> int:
+    return sum(1 for op in model.get_ops() if op.get_type_name() == "FakeQuantize")
+
+
+def _float_ops(plain: Any, controlled: Any) -> set[str]:
+    """Ops an activation quantizer (FakeQuantize) fed in the plain INT8 model and none feeds after
+    accuracy control: the layers NNCF returned to float."""
+
+    def quantized(model: Any) -> set[str]:
+        return {
+            op.get_friendly_name()
+            for op in model.get_ops()
+            if op.get_type_name() != "FakeQuantize"
+            and any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
+        }
+
+    return quantized(plain) - quantized(controlled)
