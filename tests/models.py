@@ -311,3 +311,33 @@ def io_net(inputs: dict[str, list[int]], outputs: dict[str, list[int]], path: Pa
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def sensitive_net(path: Path, seed: int = 0) -> Path:
+    """x [1,4,8,8] -> Conv a (4->8) -> Relu r -> Conv wide (8->8, one channel x1000: a large-range
+    activation `wide`) -> Conv b (8->4, ignores the large channel) -> Relu -> Conv c -> GAP -> out.
+    Quantizing `wide` to 8 bits crushes the channels the output depends on; nothing else matters."""
+    rng = np.random.default_rng(seed)
+    wa = (rng.standard_normal((8, 4, 3, 3)) * 0.3).astype(np.float32)
+    ww = (rng.standard_normal((8, 8, 1, 1)) * 0.4).astype(np.float32)
+    ww[0] *= 1000.0  # channel 0 of `wide` spans +-1000s, the others +-1
+    wb = (rng.standard_normal((4, 8, 1, 1)) * 0.5).astype(np.float32)
+    wb[:, 0] = 0.0  # ... and is not used: the output depends on the small channels only
+    wc = (rng.standard_normal((4, 4, 3, 3)) * 0.3).astype(np.float32)
+    inits = [numpy_helper.from_array(v, n) for n, v in (("wa", wa), ("ww", ww), ("wb", wb), ("wc", wc))]
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["r", "ww"], ["wide"]),
+        helper.make_node("Conv", ["wide", "wb"], ["b"]),
+        helper.make_node("Relu", ["b"], ["rb"]),
+        helper.make_node("Conv", ["rb", "wc"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["out"]),
+    ]
+    graph = helper.make_graph(nodes, "sensitive", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    _save(model, path)
+    return path

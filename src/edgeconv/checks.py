@@ -20,6 +20,21 @@ def check_qnn(unit: Any) -> None:
     require_qnn()
 
 
+def check_htp_accuracy_control(unit: Any) -> None:
+    """``rvc4.accuracy_control``: a quantizing mode the QDQ quantizer has (the search runs on
+    onnxruntime's CPU QDQ simulation: no onnxruntime-qnn needed for rvc4 alone)."""
+    from edgeconv.targets.qnn_htp import scheme_for
+
+    mode = unit.stage.rvc4.quantization_mode
+    if mode == "FP16_STANDARD" or unit.stage.rvc4.disable_calibration:
+        raise ConfigError(unit.source, [f"{unit.key_prefix}rvc4.accuracy_control: nothing to search without quantization "
+                                        f"(quantization_mode {mode}, disable_calibration); remove accuracy_control"])
+    try:
+        scheme_for(mode)
+    except ConversionError as exc:
+        raise ConfigError(unit.source, [f"{unit.key_prefix}rvc4.accuracy_control: {exc}"]) from None
+
+
 def check_compile_tool_args(unit: Any, target: str, args: list[str]) -> None:
     """``<target>.compile_tool_args`` cannot set what the workflow sets (paths, device)."""
     from edgeconv.targets.rvc2 import check_compile_tool_args as problem_in

@@ -578,11 +578,18 @@ class Models:
                 files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
         return sorted(set(files))
 
-    def encodings_input(self, name: str) -> dict[str, str]:
+    def user_encodings_input(self, name: str) -> dict[str, str]:
         """``{"encodings": path}`` when ``rvc4.encodings`` names a JSON file (an input of the steps
         that apply it, so editing the file reruns them), else nothing (inline: a parameter)."""
         value = self.unit(name).stage.rvc4.encodings
         return {"encodings": value} if isinstance(value, str) else {}
+
+    def encodings_input(self, name: str) -> dict[str, str]:
+        """The encodings quantize_qdq and onnx_to_dlc apply: with ``rvc4.accuracy_control`` the
+        ones its search chose (the user's own included), else the user's file."""
+        if self.unit(name).stage.rvc4.accuracy_control is not None:
+            return {"encodings": layout.htp_encodings(name)}
+        return self.user_encodings_input(name)
 
     def calibration_dirs(self, name: str) -> list[str]:
         """Calibration directories made by a rule (archives of images, extracted): inputs of the

@@ -53,6 +53,11 @@ def target_dir(unit: str, target: str) -> str:
     return f"{intermediate(unit)}/{target}"
 
 
+def htp_encodings(unit: str) -> str:
+    """The encodings the HTP accuracy-control search chose (rvc4.accuracy_control)."""
+    return f"{target_dir(unit, 'qnn_htp')}/accuracy_control.encodings.json"
+
+
 def records_dir_of(path: str | Path) -> Path | None:
     """The records directory of the unit a built file belongs to (None for files given by the user)."""
     parts = Path(path).parts

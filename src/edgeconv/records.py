@@ -177,6 +177,7 @@ def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]],
                 "tool_calls": r.get("tool_calls", []),
                 "tool_versions": r["tool_versions"],
                 **({"toolchain": r["toolchain"]} if r.get("toolchain") else {}),
+                **({"accuracy_control": r["accuracy_control"]} if r.get("accuracy_control") else {}),
                 "inputs": r["inputs"],
                 "outputs": r["outputs"],
                 "duration_s": r["duration_s"],
@@ -184,6 +185,9 @@ def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]],
             for r in records
         ],
         "verification": verify,
+        # What accuracy control kept at higher precision and the figure of each trial of its search.
+        **({"accuracy_control": control} if (control := next((r["accuracy_control"] for r in records
+                                                               if r.get("accuracy_control")), None)) else {}),
         "environment": environments(records),
     }
 

@@ -88,6 +88,8 @@ def project(tmp_path):
             "rvc4": {"bin_dir": str(DOUBLES)},
             "hailo": {"python": str(DOUBLES / "hailo" / "python")},
         },
+        # The accuracy-control steps' parameters exist only with it on.
+        "overrides": {"m": {"rvc4.accuracy_control": True, "openvino.accuracy_control": True}},
     }
     return Project(config, root=tmp_path)
 

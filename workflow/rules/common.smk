@@ -110,8 +110,14 @@ def input_archive(wildcards):
 
 
 def encodings_input(wildcards):
-    """The rvc4.encodings JSON file, when the config names one (inline encodings are a parameter)."""
+    """The encodings quantize_qdq and onnx_to_dlc apply: the accuracy-control search's (with
+    rvc4.accuracy_control), else the rvc4.encodings JSON file the config names (inline: a parameter)."""
     return _checked(PROJECT.encodings_input, wildcards.model)
+
+
+def user_encodings_input(wildcards):
+    """The rvc4.encodings JSON file the config names, for the accuracy-control search."""
+    return _checked(PROJECT.user_encodings_input, wildcards.model)
 
 
 def qdq_inputs(wildcards):

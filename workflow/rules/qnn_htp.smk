@@ -4,6 +4,33 @@
 # deployments and measures quantization accuracy on this machine.
 
 
+# rvc4.accuracy_control: the fewest 16-bit tensors that meet verify.qnn_htp on held-back
+# samples; its encodings feed quantize_qdq and (for rvc4) snpe-onnx-to-dlc.
+rule htp_accuracy_control:
+    input:
+        unpack(user_encodings_input),
+        onnx=f"{INTERMEDIATE}/simplified.onnx",
+        calibration=f"{INTERMEDIATE}/calibration.npz",
+    output:
+        encodings=f"{INTERMEDIATE}/qnn_htp/accuracy_control.encodings.json",
+        record=f"{RECORDS}/htp_accuracy_control.json",
+    log:
+        f"{LOGS}/htp_accuracy_control.log",
+    benchmark:
+        f"{BENCH}/htp_accuracy_control.tsv"
+    conda:
+        "../../envs/edgeconv.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(1500, 4),
+    params:
+        spec=step_params("htp_accuracy_control"),
+        inputs=input_args,
+    shell:
+        "edgeconv-step htp_accuracy_control {params.inputs} --output encodings={output.encodings}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
 rule quantize_qdq:
     input:
         unpack(qdq_inputs),

@@ -254,6 +254,26 @@ class _PlatformBase(Strict):
     disable_calibration: bool = False
 
 
+class AccuracyControl(Strict):
+    """Quantization that searches for the precision meeting the target's ``verify`` thresholds
+    (``accuracy_control: true``, or these keys). See edgeconv.accuracy_control."""
+
+    max_trials: int = Field(default=32, ge=1)  # quantize-and-measure rounds of the search
+    max_seconds: float = Field(default=1800, gt=0)
+    holdout: float = Field(default=0.25, gt=0, lt=1)  # share of calibration samples held back for the gate
+    # The search aims this much above verify's min_cosine, so that the runtime the artifact is
+    # verified on (the HTP simulator, OpenVINO CPU) still meets it.
+    margin: float = Field(default=0.003, ge=0, lt=1)
+
+
+def _accuracy_control(value: Any) -> Any:
+    if value is True:
+        return AccuracyControl()
+    if value is False or value is None:
+        return None
+    return value
+
+
 class HailoSection(_PlatformBase):
     force_onnx_names: bool = True
     optimization_level: Literal[-100, 0, 1, 2, 3, 4] = 2
@@ -305,6 +325,14 @@ class RVC4Section(_PlatformBase):
     encodings: dict[str, Any] | str | None = None
     strict_quantization_overrides: bool = False
     normalize_io_encodings: bool = True
+    # For qnn_htp, and the encodings it finds for rvc4: the fewest tensors at 16 bits that meet
+    # verify.qnn_htp's thresholds.
+    accuracy_control: AccuracyControl | None = None
+
+    @field_validator("accuracy_control", mode="before")
+    @classmethod
+    def _ac(cls, v: Any) -> Any:
+        return _accuracy_control(v)
 
     @field_validator("encodings", mode="before")
     @classmethod
@@ -352,6 +380,13 @@ class OpenVINOSection(_PlatformBase):
     preset: Literal["performance", "mixed"] = "performance"
     fast_bias_correction: bool = True
     subset_size: int = Field(default=300, ge=1)
+    # NNCF's quantize_with_accuracy_control until verify.openvino_int8's thresholds are met.
+    accuracy_control: AccuracyControl | None = None
+
+    @field_validator("accuracy_control", mode="before")
+    @classmethod
+    def _ac(cls, v: Any) -> Any:
+        return _accuracy_control(v)
 
 
 class Thresholds(Strict):

@@ -32,6 +32,10 @@ def quantize_ir(
         raise ConversionError(f"quantize_ir: calibration data has no samples for input(s) {missing}")
     n = len(next(iter(calibration.values())))
     samples = [{name: calibration[name][i] for name in names} for i in range(n)]
+    compress = bool(options.get("compress_to_fp16", True))
+    control = options.get("accuracy_control")
+    if control:
+        return _with_accuracy_control(model, calibration, xml, options, compress)
     preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
     subset_size = min(int(options.get("subset_size", 300)), n)
     fast_bias_correction = bool(options.get("fast_bias_correction", True))
@@ -42,7 +46,6 @@ def quantize_ir(
         subset_size=subset_size,
         fast_bias_correction=fast_bias_correction,
     )
-    compress = bool(options.get("compress_to_fp16", True))
     save_ir(quantized, xml, compress)
     return {
         "tool": "nncf",
@@ -54,29 +57,71 @@ def quantize_ir(
     }
 
 
+def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: Path, options: dict[str, Any],
+                           compress: bool) -> dict[str, Any]:
+    """``openvino.accuracy_control``: NNCF INT8 that meets verify.openvino_int8's thresholds on
+    held-back samples (edgeconv.accuracy_control.openvino_search)."""
+    import nncf
+    import openvino as ov
+
+    from edgeconv import accuracy_control as ac
+
+    settings = options["accuracy_control"]
+    budget = ac.Budget(max_trials=int(settings["max_trials"]), max_seconds=float(settings["max_seconds"]),
+                       holdout=float(settings["holdout"]))
+    gate = dict(options["thresholds"])
+    if gate.get("min_cosine") is not None:
+        gate["min_cosine"] = min(1.0, float(gate["min_cosine"]) + float(settings.get("margin", 0.0)))
+    quantized, record = ac.openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options)
+    save_ir(quantized, xml, compress)
+    record["verify_gate"] = options["thresholds"]
+    return {
+        "tool": "nncf",
+        "version": nncf.__version__,
+        "openvino_version": ov.__version__,
+        "call": "nncf.quantize_with_accuracy_control (after nncf.quantize missed the gate)"
+        if len(record["trials"]) > 1 else "nncf.quantize (met the gate: no search needed)",
+        "calibration_samples": record["statistics_samples"],
+        "accuracy_control": record,
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class QuantizeIrParams(Params):
     compress_to_fp16: bool
     preset: str
     fast_bias_correction: bool
     subset_size: int
+    # openvino.accuracy_control: its settings, the gate (verify.openvino_int8) and how many samples
+    # verify reads (held back with the gate's).
+    accuracy_control: dict[str, Any] | None = None
+    thresholds: dict[str, Any] | None = None
+    verify_images: int | None = None
 
 
 def configure(ctx: Context) -> QuantizeIrParams:
+    from edgeconv.metrics import thresholds_for, verify_images
+
     ov = ctx.stage.openvino
+    control = ov.accuracy_control
     return ctx.make(
         QuantizeIrParams,
         compress_to_fp16=ov.compress_to_fp16,
         preset=ov.preset,
         fast_bias_correction=ov.fast_bias_correction,
         subset_size=ov.subset_size,
+        accuracy_control=control.model_dump() if control is not None else None,
+        thresholds=thresholds_for(ctx.settings, ctx.stage, "openvino_int8") if control is not None else None,
+        verify_images=verify_images(ctx.settings, ctx.stage) if control is not None else None,
     )
 
 
 def run(inputs: Paths, outputs: Paths, params: QuantizeIrParams) -> dict[str, Any]:
     from edgeconv.arrays import load_npz
 
-    return {"tool_calls": [quantize_ir(inputs["onnx"], load_npz(inputs["calibration"]), outputs["xml"], asdict(params))]}
+    call = quantize_ir(inputs["onnx"], load_npz(inputs["calibration"]), outputs["xml"], asdict(params))
+    control = call.pop("accuracy_control", None)
+    return {"tool_calls": [call], **({"accuracy_control": control} if control else {})}
 
 
 STEP = Step("quantize_ir", run, QuantizeIrParams, configure, inputs=("onnx", "calibration"), outputs=("xml",))

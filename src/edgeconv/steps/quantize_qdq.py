@@ -17,6 +17,9 @@ class QdqParams(Params):
     encodings: dict[str, Any] | None = None
     normalize_io_encodings: bool = True
     strict_quantization_overrides: bool = False
+    # rvc4.accuracy_control: quantize on the samples the search took statistics from, not the
+    # ones held back for its gate (and read by verify).
+    holdout: dict[str, Any] | None = None
 
 
 def configure(ctx: Context) -> QdqParams:
@@ -24,15 +27,25 @@ def configure(ctx: Context) -> QdqParams:
 
     check_qnn(ctx.unit)
     rvc4 = ctx.stage.rvc4
-    given = rvc4.encodings is not None
+    # With accuracy control the search's encodings (the user's own included, checked there) are
+    # the ``encodings`` input.
+    searched = rvc4.accuracy_control is not None
+    given = rvc4.encodings is not None and not searched
     return ctx.make(
         QdqParams,
         quantization_mode=rvc4.quantization_mode,
         use_per_channel_quantization=rvc4.use_per_channel_quantization,
-        encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) else None,
-        normalize_io_encodings=rvc4.normalize_io_encodings if given else True,
+        encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) and not searched else None,
+        normalize_io_encodings=rvc4.normalize_io_encodings if given or searched else True,
         strict_quantization_overrides=rvc4.strict_quantization_overrides if given else False,
+        holdout=holdout(ctx) if searched else None,
     )
+
+
+def holdout(ctx: Context) -> dict[str, Any]:
+    from edgeconv.metrics import verify_images
+
+    return {"share": ctx.stage.rvc4.accuracy_control.holdout, "verify_images": verify_images(ctx.settings, ctx.stage)}
 
 
 def run(inputs: Paths, outputs: Paths, params: QdqParams) -> dict[str, Any]:
@@ -42,6 +55,10 @@ def run(inputs: Paths, outputs: Paths, params: QdqParams) -> dict[str, Any]:
     from edgeconv.targets.qnn_htp import quantize_qdq
 
     calibration = load_npz(inputs["calibration"]) if "calibration" in inputs else None
+    if calibration and params.holdout:
+        from edgeconv.accuracy_control import split
+
+        calibration = split(calibration, params.holdout["share"], params.holdout["verify_images"])[0]
     info = read_model_info(inputs["onnx"])
     payload, note = encodings.for_model(
         params.encodings, inputs.get("encodings"), inputs["onnx"], [t.name for t in (*info.inputs, *info.outputs)],

@@ -20,7 +20,7 @@ import onnx
 from edgeconv.config.resolved import ResolvedStage
 from edgeconv.arrays import load_npz
 from edgeconv.errors import VerificationError
-from edgeconv.metrics import metrics
+from edgeconv.metrics import metrics, thresholds_for, verify_images
 from edgeconv.onnx_io import load_onnx, numpy_dtype
 from edgeconv.runtime import Runner, ir_runner, onnx_runner, runnable
 from edgeconv.onnx_graph import fix_shape, select_outputs
@@ -120,14 +120,7 @@ def verify(
     }
 
 
-# The checks' default thresholds, per kind of artifact (``verify.<kind>`` in config.yaml or the
-# model's config overrides them).
-DEFAULT_THRESHOLDS = {
-    "onnx": {"min_cosine": 0.9999},
-    "openvino_fp16": {"min_cosine": 0.999},
-    "openvino_int8": {"min_cosine": 0.98},
-    "qnn_htp": {"min_cosine": 0.98},
-}
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,13 +134,8 @@ class VerifyParams(StageParams):
 
 
 def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
-    settings = ctx.settings.get("verify") or {}
-    thresholds = dict(DEFAULT_THRESHOLDS[kind])
-    thresholds.update(settings.get(kind) or {})
-    local = getattr(ctx.stage.verify, kind)
-    if local is not None:
-        thresholds.update({k: v for k, v in local.model_dump().items() if v is not None})
-    max_images = ctx.stage.verify.max_images or settings.get("max_images", 4)
+    thresholds = thresholds_for(ctx.settings, ctx.stage, kind)
+    max_images = verify_images(ctx.settings, ctx.stage)
     runtime = None
     if kind == "qnn_htp":
         from edgeconv.targets.qnn_htp import htp_runtime
