@@ -112,7 +112,7 @@ $(UV): $(LOCKS)/uv.txt
 
 lock: $(UV)
 	$(UV_COMPILE) --universal --python-version 3.11 pyproject.toml $(LOCKS)/bootstrap.in \
-		--extra test --extra qnn --extra tflite --extra cluster -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+		--extra test --extra qnn --extra tflite --extra cluster --extra ldf -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
 	$(UV_COMPILE) --universal --python-version 3.9 $(LOCKS)/openvino-2022.3.in -o $(LOCKS)/openvino-2022.3.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt

@@ -111,6 +111,7 @@ class Search:
     trials: list[dict[str, Any]] = field(default_factory=list)
     promoted: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    measured_in: str = ""
 
     def record(self) -> dict[str, Any]:
         plain = self.trials[0] if self.trials else None
@@ -118,6 +119,7 @@ class Search:
         return {
             "target": self.target,
             "gate": self.thresholds,
+            "measured_in": self.measured_in,
             "statistics_samples": self.statistics_samples,
             "gate_samples": self.gate_samples,
             "candidates": self.candidates,
@@ -278,15 +280,23 @@ def htp_search(
     workdir: Path,
     base: dict[str, Any] | None = None,
     keep_8bit: set[str] = frozenset(),  # type: ignore[assignment]
+    activations_16bit: bool = False,
+    runner_for: Callable[[Path], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] | None = None,
+    measured_in: str = "onnxruntime QDQ simulation (CPU)",
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The fewest 16-bit tensors that meet the gate: (encodings to apply, or None when plain INT8
     passes; the search record). First activations, most sensitive first; when every activation at
-    16 bits is not enough, also the weights of the layers that read them (per tensor).
-    ``quantize(statistics, encodings, out)`` makes a QDQ model."""
+    16 bits is not enough, also the weights of the layers that read them (per tensor). With
+    ``activations_16bit`` (a mode that already quantizes activations to 16 bits) only weights are
+    searched. ``quantize(statistics, encodings, out)`` makes a QDQ model; ``runner_for(path)``
+    runs one (by default onnxruntime on the CPU; the HTP simulator when onnxruntime-qnn is there)."""
     from edgeconv.runtime import onnx_runner
+
+    runner_for = runner_for or onnx_runner
 
     statistics, held = split(calibration, budget.holdout, min_validation)
     search = Search("qnn_htp", thresholds, len(next(iter(statistics.values()))), len(next(iter(held.values()))))
+    search.measured_in = measured_in
     feeds = samples_of(held)
     ref = onnx_runner(float_model)
     expected = [ref(f) for f in feeds]
@@ -297,10 +307,11 @@ def htp_search(
         out = workdir / f"trial_{len(search.trials)}.onnx"
         encodings = promotion_encodings(acts, base, list(weights)) if acts or weights or base else None
         quantize(statistics, encodings, out)
-        run = onnx_runner(out)
+        run = runner_for(out)
         result = gate(expected, [run(f) for f in feeds], thresholds)
         del run
-        out.unlink(missing_ok=True)
+        for made in workdir.glob(f"{out.name.removesuffix('.onnx')}*"):
+            made.unlink(missing_ok=True)
         row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(weights),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
                "passed": result["passed"], "seconds": round(time.monotonic() - started, 2)}
@@ -316,10 +327,15 @@ def htp_search(
         search.candidates = len(candidates)
         plain["chosen"] = True
         return None, search.record()
-    ranked = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
     weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
-    search.candidates = len(ranked) + len(weights)
-    best, exhausted = _ladder(lambda k: trial(ranked[:k]), len(ranked), over_budget)
+    if activations_16bit:  # nothing to gain on activations: straight to the weights
+        ranked: list[str] = []
+        best, exhausted = None, True
+        search.candidates = len(weights)
+    else:
+        ranked = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
+        search.candidates = len(ranked) + len(weights)
+        best, exhausted = _ladder(lambda k: trial(ranked[:k]), len(ranked), over_budget)
     chosen_acts, chosen_weights = (ranked[: best[0]], []) if best else (ranked, [])
     if best is None and exhausted and weights:
         best, exhausted = _ladder(lambda k: trial(ranked, weights[:k]), len(weights), over_budget)
@@ -362,7 +378,7 @@ def openvino_search(
     names = [p.get_any_name() for p in model.inputs]
     stats = [{n: s[n] for n in names} for s in samples_of(statistics)]
     feeds = [{n: s[n] for n in names} for s in samples_of(held)]
-    search = Search("openvino", thresholds, len(stats), len(feeds))
+    search = Search("openvino", thresholds, len(stats), len(feeds), measured_in="OpenVINO CPU")
     core = ov.Core()
     compiled = core.compile_model(model, "CPU")
     outputs = [o.get_any_name() for o in model.outputs]

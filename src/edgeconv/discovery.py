@@ -70,6 +70,8 @@ class Models:
     remote_objects: dict[str, tuple[str, str]] = field(default_factory=dict)
     remote_archives: dict[str, str] = field(default_factory=dict)
     remote_dirs: dict[str, list[str]] = field(default_factory=dict)
+    # Luxonis dataset splits: export directory -> (dataset, split, version).
+    ldf_exports: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     _checked_buckets: set[str] = field(default_factory=set)
     _resolving: list[str] = field(default_factory=list)
 
@@ -257,6 +259,8 @@ class Models:
             if is_remote(cal.path):
                 return cal.model_copy(update={"path": self._mirror_images(cal.path, source, f"{key}.path")})
             path = self._beside_config(cal.path, config_dir)
+            if not (self.root / path).exists() and path not in self.ldf_exports:
+                path = self._ldf_images(cal.path, source, f"{key}.path") or path
             return cal if path == cal.path else cal.model_copy(update={"path": path})
         if isinstance(cal, LinkCalibration) and cal.script is not None:
             self._check_scheme(cal.script.strip(), source, f"{key}.script")
@@ -266,6 +270,31 @@ class Models:
                 path = self._beside_config(script_file(cal.script), config_dir)
                 return cal if path == script_file(cal.script) else cal.model_copy(update={"script": path})
         return cal
+
+    def _ldf_images(self, spec: str, source: str, key: str) -> str | None:
+        """``<dataset>:<split>`` of a Luxonis dataset: looked up now, exported by the export_ldf
+        rule into the directory returned. None when ``spec`` is not of that form."""
+        from edgeconv import ldf
+
+        parsed = ldf.parse(spec)
+        if parsed is None:
+            return None
+        try:
+            version = ldf.look_up(*parsed)
+        except ldf.LdfError as exc:
+            raise ConfigError(source, [f"{key}: {exc}"]) from None
+        directory = layout.ldf_images(parsed[0], parsed[1])
+        self.ldf_exports[directory] = (parsed[0], parsed[1], version)
+        return directory
+
+    def ldf_source(self, directory: str) -> tuple[str, str, str]:
+        """(dataset, split, version) of an export directory, for the export_ldf rule."""
+        if directory not in self.ldf_exports:
+            for model in self.config.get("models") or []:
+                self._load(str(model))
+        if directory not in self.ldf_exports:
+            raise ConfigError(directory, ["no model config names the Luxonis dataset split this directory holds"])
+        return self.ldf_exports[directory]
 
     def _localize_encodings(self, value: Any, source: str, key: str, config_dir: Path | None) -> Any:
         """``rvc4.encodings`` naming a file: its mirror (s3://) or its path, read and checked now."""
@@ -457,7 +486,7 @@ class Models:
 
     def _remote_images(self, cal: Any) -> bool:
         path = getattr(cal, "path", None)
-        return path in self.remote_dirs or path in self.remote_archives
+        return path in self.remote_dirs or path in self.remote_archives or path in self.ldf_exports
 
     @staticmethod
     def input_specs(unit: Unit):
@@ -572,8 +601,8 @@ class Models:
             if isinstance(cal, ImageCalibration) and cal.path in self.remote_dirs:
                 listed = self.remote_dirs[cal.path]
                 files.extend(listed if cal.max_images < 0 else listed[: cal.max_images])
-            elif isinstance(cal, ImageCalibration) and cal.path in self.remote_archives:
-                continue  # a directory extract_calibration makes: calibration_dirs
+            elif isinstance(cal, ImageCalibration) and (cal.path in self.remote_archives or cal.path in self.ldf_exports):
+                continue  # a directory extract_calibration or export_ldf makes: calibration_dirs
             elif isinstance(cal, ImageCalibration):
                 files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
         return sorted(set(files))
@@ -596,7 +625,8 @@ class Models:
         calibration step by name, so its record links to the extraction and the download."""
         unit = self.unit(name)
         cals = [spec.calibration or unit.stage.calibration for spec in self.input_specs(unit)]
-        return sorted({c.path for c in cals if getattr(c, "path", None) in self.remote_archives})
+        made = {**self.remote_archives, **self.ldf_exports}
+        return sorted({c.path for c in cals if getattr(c, "path", None) in made})
 
     def has_calibration_data(self, name: str) -> bool:
         """Every input is calibrated on real data (images, arrays, another stage), none on random."""

@@ -148,6 +148,11 @@ def remote_copy(url: str) -> str:
     return f"{REMOTE}/s3/{bucket}/{key}".rstrip("/")
 
 
+def ldf_images(dataset: str, split: str) -> str:
+    """Where the images of a Luxonis dataset's split are exported (calibration.path <dataset>:<split>)."""
+    return f"{REMOTE}/ldf/{dataset}/{split}"
+
+
 def remote_record(mirror: str) -> str:
     """The record of the step that made a mirror file or extracted directory under results/remote/."""
     return f"{REMOTE}/records/{Path(mirror).relative_to(REMOTE)}.json"

@@ -106,7 +106,7 @@ def test_steps_without_parameters_take_none():
 # Every step the project configures (tflite_to_dlc needs a TFLite model: test_tflite_workflow;
 # fetch_demo and fetch_remote are given a file to fetch, not a unit: test_remote.py).
 CONFIGURED = [n for n in step_names() if step(n).params not in (NoParams,)
-              and n not in ("fetch_demo", "fetch_remote", "tflite_to_dlc")]
+              and n not in ("fetch_demo", "fetch_remote", "export_ldf", "tflite_to_dlc")]
 
 
 @pytest.mark.parametrize("name", CONFIGURED)

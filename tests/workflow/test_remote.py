@@ -206,3 +206,49 @@ def test_convert_takes_an_s3_model_config_or_nn_archive(tmp_path, s3):
     assert (tmp_path / "from-config" / "cfgnet.xml").is_file()
     missing = convert("--path", "s3://zoo/cli/missing.tar.xz")
     assert missing.returncode == 2 and "--path s3://zoo/cli/missing.tar.xz: no such object (endpoint" in missing.stderr
+
+
+MAKE_DATASET = """
+import sys
+from pathlib import Path
+from luxonis_ml.data import LuxonisDataset
+images = sorted(Path(sys.argv[1]).glob("*.png"))
+ds = LuxonisDataset("calib_set", delete_local=True)
+ds.add({"file": str(p), "annotation": {"class": "text"}} for p in images)
+ds.make_splits({"train": [str(p) for p in images[:5]], "val": [str(p) for p in images[5:]]})
+"""
+
+
+def test_calibration_from_a_luxonis_dataset_split(tmp_path):
+    """calibration.path <dataset>:<split> (the reference's LDF form): exported by luxonis-ml, reruns
+    when the split changes; a missing dataset or split stops the run before any job."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("luxonis_ml.data", reason="luxonis-ml[data] is installed by `make test` (extra 'ldf')")
+    from harness import write_images
+
+    env = {**__import__("os").environ, "LUXONISML_BASE_PATH": str(tmp_path / "luxonis_ml")}
+    write_images(tmp_path / "source", 8)
+    subprocess.run([sys.executable, "-c", MAKE_DATASET, str(tmp_path / "source")], check=True, env=env)
+    root = new_project(tmp_path / "project", ["net"])
+    conv_net(root / "models" / "net.onnx")
+    write_yaml(root / "config" / "models" / "net.yaml", {
+        "input_model": "models/net.onnx", "calibration": {"path": "calib_set:train"}, "openvino": {"quantize": True}})
+    snakemake(root, env=env)
+    exported = root / "results" / "remote" / "ldf" / "calib_set" / "train"
+    assert sorted(p.name for p in exported.glob("*.png")) == [f"{i:06d}.png" for i in range(5)]
+    info = json.loads((root / "results" / "openvino" / "net.int8.buildinfo.json").read_text())
+    assert "export_ldf" in [s["step"] for s in info["steps"]]
+    assert json.loads((root / "results" / "openvino" / "net.int8.verify.json").read_text())["passed"]
+    assert planned(root, env=env) == set()
+
+    write_yaml(root / "config" / "models" / "net.yaml", {"input_model": "models/net.onnx",
+                                                        "calibration": {"path": "calib_set:test"}})
+    proc = snakemake(root, "-n", check=False, env=env)
+    assert proc.returncode != 0
+    assert "calibration.path: Luxonis dataset 'calib_set' has no split 'test'; its splits are: train, val" in proc.stderr
+    write_yaml(root / "config" / "models" / "net.yaml", {"input_model": "models/net.onnx",
+                                                        "calibration": {"path": "nope:train"}})
+    proc = snakemake(root, "-n", check=False, env=env)
+    assert proc.returncode != 0 and "calibration.path: no Luxonis dataset 'nope' under" in proc.stderr

@@ -314,6 +314,14 @@ def remote_params(wildcards):
     return json.dumps({"url": url, "version": version})
 
 
+def ldf_params(wildcards):
+    """The Luxonis dataset split an export directory holds, and its version as this run found it."""
+    dataset, split, version = _checked(
+        PROJECT.ldf_source, f"{REMOTE}/ldf/{wildcards.dataset}/{wildcards.split}"
+    )
+    return json.dumps({"dataset": dataset, "split": split, "version": version})
+
+
 def demo_params(wildcards):
     return json.dumps({"name": wildcards.demo, "cache": "models/.downloads"})
 

@@ -39,6 +39,22 @@ rule extract_calibration:
         " --record {output.record} --log {log}"
 
 
+# calibration.path <dataset>:<split>: a Luxonis dataset's split (luxonis-ml), written as PNG files.
+rule export_ldf:
+    output:
+        images=directory(f"{REMOTE}/ldf/{{dataset}}/{{split}}"),
+        record=f"{REMOTE}/records/ldf/{{dataset}}/{{split}}.json",
+    log:
+        "logs/remote/ldf/{dataset}/{split}.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=ldf_params,
+    shell:
+        "edgeconv-step export_ldf --output images={output.images} --params {params.spec:q}"
+        " --record {output.record} --log {log}"
+
+
 # The published files of an artifact (and with intermediate_outputs_remote_url its intermediates),
 # uploaded once built and verified; the manifest lists URL, ETag and sha256 of each file sent.
 rule upload_remote:

@@ -22,6 +22,7 @@ class HtpAccuracyParams(Params):
     thresholds: dict[str, Any]  # verify.qnn_htp's: the gate
     accuracy_control: dict[str, Any]  # max_trials, max_seconds, holdout, margin
     verify_images: int  # the gate samples include the ones verify reads
+    soc: str  # the SoC the trials are compiled for when onnxruntime-qnn is installed
     encodings: dict[str, Any] | None = None
     normalize_io_encodings: bool = True
     strict_quantization_overrides: bool = False
@@ -45,6 +46,7 @@ def configure(ctx: Context) -> HtpAccuracyParams:
         thresholds=thresholds_for(ctx.settings, ctx.stage, "qnn_htp"),
         accuracy_control=rvc4.accuracy_control.model_dump(),
         verify_images=verify_images(ctx.settings, ctx.stage),
+        soc=rvc4.htp_socs[0],
         encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) else None,
         normalize_io_encodings=rvc4.normalize_io_encodings,
         strict_quantization_overrides=rvc4.strict_quantization_overrides if given else False,
@@ -58,11 +60,23 @@ def search_gate(thresholds: dict[str, Any], margin: float) -> dict[str, Any]:
     return {**thresholds, "min_cosine": min(1.0, float(thresholds["min_cosine"]) + margin)}
 
 
+def _runtime(soc: str) -> dict[str, Any]:
+    """Trials run where the qnn_htp artifact is verified, the HTP simulator, when onnxruntime-qnn is
+    installed (x86-64 Linux); else onnxruntime's CPU QDQ simulation (rvc4 alone)."""
+    try:
+        import onnxruntime_qnn  # noqa: F401
+    except ImportError:
+        return {}
+    from edgeconv.targets.qnn_htp import simulator_runner
+
+    return {"runner_for": simulator_runner(soc), "measured_in": f"QNN HTP simulator ({soc}, onnxruntime-qnn)"}
+
+
 def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, Any]:
     from edgeconv import accuracy_control as ac, encodings
     from edgeconv.arrays import load_npz
     from edgeconv.onnx_io import read_model_info
-    from edgeconv.targets.qnn_htp import quantize_qdq
+    from edgeconv.targets.qnn_htp import quantize_qdq, scheme_for
 
     model = inputs["onnx"]
     info = read_model_info(model)
@@ -84,6 +98,8 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
         chosen, record = ac.htp_search(
             model, load_npz(inputs["calibration"]), gate, budget, params.verify_images, quantize, Path(tmp),
             base=base, keep_8bit=set(io_names) if params.normalize_io_encodings else set(),
+            activations_16bit=scheme_for(params.quantization_mode).activations in ("QUInt16", "QInt16"),
+            **_runtime(params.soc),
         )
         payload = chosen or base or {"activation_encodings": {}, "param_encodings": {}}
         staged = Path(tmp) / "encodings.json"

@@ -277,8 +277,9 @@ def partition_summary(ctx_model: onnx.ModelProto) -> dict[str, Any]:
     return {"ep_context_nodes": len(ep_nodes), "cpu_nodes": outside, "qnn_sdk_version": sdk}
 
 
-def run_context(ctx_path: Path, feeds: dict[str, np.ndarray], soc: str, fp16: bool) -> dict[str, np.ndarray]:
-    """Run an EP-context model in the HTP simulator (x86-64) through onnxruntime-qnn."""
+def context_runner(ctx_path: Path, soc: str, fp16: bool) -> Any:
+    """One HTP-simulator session (x86-64, onnxruntime-qnn) for an EP-context model:
+    ``runner(feeds) -> outputs``."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -287,5 +288,24 @@ def run_context(ctx_path: Path, feeds: dict[str, np.ndarray], soc: str, fp16: bo
     sess = ort.InferenceSession(str(ctx_path), so)
     names = [o.name for o in sess.get_outputs()]
     wanted = {i.name for i in sess.get_inputs()}
-    values = sess.run(names, {k: v for k, v in feeds.items() if k in wanted})
-    return dict(zip(names, values))
+
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(names, sess.run(names, {k: v for k, v in feeds.items() if k in wanted})))
+
+    return run
+
+
+def run_context(ctx_path: Path, feeds: dict[str, np.ndarray], soc: str, fp16: bool) -> dict[str, np.ndarray]:
+    """Run an EP-context model in the HTP simulator (x86-64) through onnxruntime-qnn."""
+    return context_runner(ctx_path, soc, fp16)(feeds)
+
+
+def simulator_runner(soc: str) -> Any:
+    """For a QDQ model: compile it for ``soc`` and return a runner of it in the HTP simulator."""
+
+    def make(qdq_path: Path) -> Any:
+        ctx = qdq_path.with_name(qdq_path.name.removesuffix(".onnx") + ".ctx.onnx")
+        compile_htp(qdq_path, ctx, soc, False)
+        return context_runner(ctx, soc, False)
+
+    return make
