@@ -63,7 +63,7 @@ def records_dir_of(path: str | Path) -> Path | None:
     parts = Path(path).parts
     if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "intermediate":
         return Path(*parts[:3]) / "records"
-    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "remote" and parts[2] in ("s3", "extracted"):
+    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "remote" and parts[2] in ("s3", "extracted", "ldf"):
         return Path(remote_record(str(Path(path)))).parent  # a download's own record, beside no other
     return None
 
