@@ -289,12 +289,17 @@ class Models:
 
     def ldf_source(self, directory: str) -> tuple[str, str, str]:
         """(dataset, split, version) of an export directory, for the export_ldf rule."""
-        if directory not in self.ldf_exports:
+        return self._named_by_a_config(self.ldf_exports, directory, "the Luxonis dataset split this directory holds")
+
+    def _named_by_a_config(self, table: dict[str, Any], path: str, what: str) -> Any:
+        """``table[path]``, filled while the matrix's configs are read (a rule may be asked for a
+        path before any config that names it was loaded)."""
+        if path not in table:
             for model in self.config.get("models") or []:
                 self._load(str(model))
-        if directory not in self.ldf_exports:
-            raise ConfigError(directory, ["no model config names the Luxonis dataset split this directory holds"])
-        return self.ldf_exports[directory]
+        if path not in table:
+            raise ConfigError(path, [f"no model config names {what}"])
+        return table[path]
 
     def _localize_encodings(self, value: Any, source: str, key: str, config_dir: Path | None) -> Any:
         """``rvc4.encodings`` naming a file: its mirror (s3://) or its path, read and checked now."""
@@ -373,12 +378,7 @@ class Models:
 
     def remote_source(self, local: str) -> tuple[str, str]:
         """(URL, version) of a mirror path, for the fetch_remote rule."""
-        if local not in self.remote_objects:
-            for model in self.config.get("models") or []:
-                self._load(str(model))
-        if local not in self.remote_objects:
-            raise ConfigError(local, ["no model config names the s3:// object this path mirrors"])
-        return self.remote_objects[local]
+        return self._named_by_a_config(self.remote_objects, local, "the s3:// object this path mirrors")
 
     def _load_archive(self, model: str, archive: Path):
         from edgeconv.archive_input import MODEL_NAME_IN_ARCHIVE, model_config_from_archive, postprocessor_path, read_config

@@ -189,3 +189,25 @@ def test_dynamic_dims_resolved_by_shape_and_intermediate_outputs_allowed():
         {"input_model": "m.onnx", "shape": [1, 3, 24, 24], "outputs": [{"name": "r1"}]}, conv_net(dynamic_hw=True)
     )
     assert stage.inputs[0].shape == [1, 3, 24, 24] and stage.outputs == ["r1"]
+
+
+@pytest.mark.parametrize(
+    "shape, layout, encoding, expected",
+    [
+        ([1, 3, 16, 16], None, None, ("RGB", "BGR")),  # NCHW colour image
+        ([1, 16, 16, 3], None, None, ("RGB", "BGR")),  # NHWC colour image
+        ([1, 1, 28, 28], None, None, ("GRAY", "GRAY")),  # one channel: grayscale
+        ([3, 16, 16], None, None, ("NONE", "NONE")),  # batchless CHW: a raw tensor (0.6.2)
+        ([16, 16, 3], "HWC", None, ("NONE", "NONE")),  # batchless HWC, even with the layout given
+        ([3, 16, 16], "CHW", "RGB", ("RGB", "RGB")),  # an explicit encoding makes it an image
+        ([1, 5, 16, 16], None, None, ("NONE", "NONE")),  # 5 channels: not an image
+    ],
+)
+def test_default_encoding_follows_modelconv_062(shape, layout, encoding, expected):
+    from models import identity_net
+
+    model = identity_net(shape)
+    data = {"input_model": "m.onnx", **({"layout": layout} if layout else {}), **({"encoding": encoding} if encoding else {})}
+    cfg = validate_model_config(data, "m", "m.yaml")
+    stage = resolve_stage(cfg.stages["m"], model_info(model, "m.onnx"), "m.yaml")
+    assert (stage.inputs[0].encoding_from, stage.inputs[0].encoding_to) == expected

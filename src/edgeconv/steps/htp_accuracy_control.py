@@ -63,9 +63,9 @@ def search_gate(thresholds: dict[str, Any], margin: float) -> dict[str, Any]:
 def _runtime(soc: str) -> dict[str, Any]:
     """Trials run where the qnn_htp artifact is verified, the HTP simulator, when onnxruntime-qnn is
     installed (x86-64 Linux); else onnxruntime's CPU QDQ simulation (rvc4 alone)."""
-    try:
-        import onnxruntime_qnn  # noqa: F401
-    except ImportError:
+    from importlib.util import find_spec
+
+    if find_spec("onnxruntime_qnn") is None:
         return {}
     from edgeconv.targets.qnn_htp import simulator_runner
 
