@@ -56,10 +56,10 @@ def main() -> None:
         _build(root, targets)
         wall = time.perf_counter() - started
         for model in MODELS:
-            htp = _record(root, model, "htp_accuracy_control")["accuracy_control"]
-            ov = _record(root, model, "quantize_ir")["accuracy_control"]
-            for target, rec in (("qnn_htp", htp), ("openvino", ov)):
-                rows.append((model, target, rec))
+            htp = _record(root, model, "htp_accuracy_control")
+            ov = _record(root, model, "quantize_ir")
+            rows.append((model, "qnn_htp", htp["params"]["quantization_mode"], htp["accuracy_control"]))
+            rows.append((model, "openvino", f"NNCF {ov['params']['preset']}", ov["accuracy_control"]))
     lines = [
         MARK, "",
         f"Written by `bench/accuracy_control.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, "
@@ -70,10 +70,7 @@ def main() -> None:
         "| model | target | mode | plain INT8 | accuracy control | gate | 8-bit share | kept higher precision | trials | search s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for model, target, rec in rows:
-        mode = json.loads((REPO / "config" / "models" / f"{model}.yaml").read_text().split("quantization_mode:")[1].split()[0]
-                          if "quantization_mode" in (REPO / "config" / "models" / f"{model}.yaml").read_text() else '"INT8_STANDARD"') \
-            if target == "qnn_htp" else "NNCF"
+    for model, target, mode, rec in rows:
         kept = rec["kept_higher_precision"]
         what = "none (plain INT8 meets the gate)" if not kept else (
             f"{len(kept)} op(s) in float: {', '.join(kept[:3])}" if target == "openvino"

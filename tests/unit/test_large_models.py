@@ -142,3 +142,23 @@ def test_truncated_external_data_is_refused(on_disk_limits, tmp_path):
     data.write_bytes(data.read_bytes()[:100])
     with pytest.raises(ModelFileError, match=r"m.onnx: tensor '\w+' reaches past the end of m.onnx_data"):
         onnx_io.load_onnx(tmp_path / "m.onnx")
+
+
+def test_an_ir_over_2gb_is_read_without_convert_models_copies(tmp_path, monkeypatch):
+    """Over the limit, convert_ir reads the ONNX with read_model (no transposed weight copies) and
+    says so; the IR computes what the ONNX computes."""
+    from edgeconv.runtime import run_ir
+    from edgeconv.steps.convert_ir import convert_ir
+    from edgeconv.targets import openvino
+
+    path = tmp_path / "m.onnx"
+    conv_net(path)
+    small = convert_ir(path, tmp_path / "small.xml", False)
+    assert "convert_model" in small["call"] and "reader" not in small
+    monkeypatch.setattr(openvino, "LEAN_READ_BYTES", 1000)
+    assert openvino.onnx_reader(path) == "read_model"
+    big = convert_ir(path, tmp_path / "big.xml", False)
+    assert "read_model" in big["call"] and big["reader"].startswith("read_model: the model's files exceed 2 GB")
+    x = np.random.default_rng(0).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    want = run_onnx(onnx.load(path), {"x": x})["out"]
+    np.testing.assert_allclose(run_ir(tmp_path / "big.xml", {"x": x})["out"], want, rtol=1e-4, atol=1e-5)

@@ -14,13 +14,19 @@ from edgeconv.targets.openvino import read_onnx, save_ir
 def convert_ir(onnx_path: Path, xml: Path, compress_to_fp16: bool) -> dict[str, Any]:
     import openvino as ov
 
-    model = read_onnx(onnx_path)
+    from edgeconv.targets.openvino import onnx_reader
+
+    reader = onnx_reader(onnx_path)
+    model = read_onnx(onnx_path, reader)
     save_ir(model, xml, compress_to_fp16)
+    read = f"openvino.convert_model({str(onnx_path)!r})" if reader == "convert_model" else (
+        f"openvino.Core().read_model({str(onnx_path)!r})")
     return {
         "tool": "openvino",
         "version": ov.__version__,
-        "call": f"openvino.save_model(openvino.convert_model({str(onnx_path)!r}), {str(xml)!r}, "
-        f"compress_to_fp16={compress_to_fp16})",
+        "call": f"openvino.save_model({read}, {str(xml)!r}, compress_to_fp16={compress_to_fp16})",
+        **({"reader": "read_model: the model's files exceed 2 GB; convert_model would copy the transposed MatMul "
+                      "weights (BENCHMARKS.md (d))"} if reader == "read_model" else {}),
     }
 
 

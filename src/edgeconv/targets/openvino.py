@@ -47,10 +47,28 @@ def save_ir(model: Any, xml: Path, compress_to_fp16: bool) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def read_onnx(onnx_path: Path) -> Any:
+# Over protobuf's 2 GB, convert_model's offline transformations make a float32 copy of every
+# MatMul weight they transpose (BENCHMARKS.md (d): 4.65 GB peak for 2.4 GB of weights), so such a
+# model is read by the ONNX frontend alone (read_model: the weights stay mapped from the file).
+# The IR keeps the MatMul's transpose flag instead of a transposed constant; verify_ir checks it.
+LEAN_READ_BYTES = 2**31
+
+
+def onnx_reader(onnx_path: Path) -> str:
+    """``convert_model``, or ``read_model`` for a model whose files exceed ``LEAN_READ_BYTES``."""
+    from edgeconv.tools import model_files
+
+    size = sum(p.stat().st_size for p in model_files(onnx_path))
+    return "read_model" if size > LEAN_READ_BYTES else "convert_model"
+
+
+def read_onnx(onnx_path: Path, reader: str | None = None) -> Any:
     import openvino as ov
 
+    reader = reader or onnx_reader(onnx_path)
     try:
+        if reader == "read_model":
+            return ov.Core().read_model(str(onnx_path))
         return ov.convert_model(str(onnx_path))
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
