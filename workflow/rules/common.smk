@@ -111,7 +111,8 @@ def input_archive(wildcards):
 
 def encodings_input(wildcards):
     """The encodings quantize_qdq and onnx_to_dlc apply: the accuracy-control search's (with
-    rvc4.accuracy_control), else the rvc4.encodings JSON file the config names (inline: a parameter)."""
+    rvc4.accuracy_control), else the rvc4.encodings JSON file the config names (inline: a parameter).
+    """
     return _checked(PROJECT.encodings_input, wildcards.model)
 
 
