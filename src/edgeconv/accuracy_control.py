@@ -156,7 +156,7 @@ def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
 def rank_by_sensitivity(model_path: Path, statistics: Samples, candidates: list[str], bits: int = 8) -> list[tuple[str, float]]:
     """Candidates ordered by the noise 8-bit quantization adds to them, most sensitive first:
     noise-to-signal power of uniform asymmetric quantization over the tensor's calibration range
-    (one run of the float model with every candidate exposed)."""
+    (two runs of the float model over the statistics samples, every candidate exposed)."""
     import onnx
 
     from edgeconv.runtime import onnx_runner
@@ -167,21 +167,28 @@ def rank_by_sensitivity(model_path: Path, statistics: Samples, candidates: list[
         if name not in have:
             model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     run = onnx_runner(model)
-    values: dict[str, list[np.ndarray]] = {name: [] for name in candidates}
-    for sample in samples_of(statistics):
+    samples = samples_of(statistics)
+    # Two passes over the samples, keeping sums only (every activation of every sample would not
+    # fit in memory for a large model): the calibration range, then noise and signal in it.
+    lo = {name: 0.0 for name in candidates}
+    hi = {name: 0.0 for name in candidates}
+    for sample in samples:
         got = run(sample)
         for name in candidates:
-            values[name].append(np.asarray(got[name], dtype=np.float64).reshape(-1))
-    scores = []
+            x = np.asarray(got[name])
+            lo[name], hi[name] = min(lo[name], float(x.min(initial=0.0))), max(hi[name], float(x.max(initial=0.0)))
     levels = (1 << bits) - 1
-    for name in candidates:
-        x = np.concatenate(values[name]) if values[name] else np.zeros(1)
-        lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
-        scale = (hi - lo) / levels if hi > lo else 1.0
-        q = np.clip(np.round((x - lo) / scale), 0, levels) * scale + lo
-        signal = float(np.mean(x * x))
-        noise = float(np.mean((x - q) ** 2))
-        scores.append((name, noise / signal if signal > 0 else 0.0))
+    noise = {name: 0.0 for name in candidates}
+    signal = {name: 0.0 for name in candidates}
+    for sample in samples:
+        got = run(sample)
+        for name in candidates:
+            x = np.asarray(got[name], dtype=np.float64)
+            scale = (hi[name] - lo[name]) / levels if hi[name] > lo[name] else 1.0
+            q = np.clip(np.round((x - lo[name]) / scale), 0, levels) * scale + lo[name]
+            noise[name] += float(np.sum((x - q) ** 2))
+            signal[name] += float(np.sum(x * x))
+    scores = [(name, noise[name] / signal[name] if signal[name] > 0 else 0.0) for name in candidates]
     return sorted(scores, key=lambda s: -s[1])
 
 
