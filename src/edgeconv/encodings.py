@@ -251,6 +251,21 @@ def for_model(
     return payload, note
 
 
+def step_settings(rvc4: Any, *, searcher: bool = False) -> dict[str, Any]:
+    """The encodings parameters of a step that applies them (``onnx_to_dlc``, ``quantize_qdq``),
+    or of the accuracy-control search (``searcher``). With accuracy control the appliers get the
+    search's encodings as their ``encodings`` input (the user's own merged and checked there), so
+    their parameters carry none. Keys that cannot matter are left at their defaults, so changing
+    them reruns nothing."""
+    searched = rvc4.accuracy_control is not None and not searcher
+    given = rvc4.encodings is not None and not searched
+    return {
+        "encodings": rvc4.encodings if isinstance(rvc4.encodings, dict) and not searched else None,
+        "normalize_io_encodings": rvc4.normalize_io_encodings if given or searched or searcher else True,
+        "strict_quantization_overrides": rvc4.strict_quantization_overrides if given else False,
+    }
+
+
 def write(payload: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path

@@ -38,7 +38,8 @@ def configure(ctx: Context) -> HtpAccuracyParams:
         from edgeconv.errors import ConfigError
 
         raise ConfigError(ctx.unit.source, [f"{ctx.unit.key_prefix}rvc4.accuracy_control is not set; the search runs only with it"])
-    given = rvc4.encodings is not None
+    from edgeconv.encodings import step_settings
+
     return ctx.make(
         HtpAccuracyParams,
         quantization_mode=rvc4.quantization_mode,
@@ -47,9 +48,7 @@ def configure(ctx: Context) -> HtpAccuracyParams:
         accuracy_control=rvc4.accuracy_control.model_dump(),
         verify_images=verify_images(ctx.settings, ctx.stage),
         soc=rvc4.htp_socs[0],
-        encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) else None,
-        normalize_io_encodings=rvc4.normalize_io_encodings,
-        strict_quantization_overrides=rvc4.strict_quantization_overrides if given else False,
+        **step_settings(rvc4, searcher=True),
     )
 
 

@@ -27,19 +27,15 @@ class ToDlcParams(StageParams):
 
 
 def configure(ctx: Context, tool: str = "snpe-onnx-to-dlc") -> ToDlcParams:
+    from edgeconv.encodings import step_settings
+
     rvc4_section = ctx.stage.rvc4
-    # With accuracy control the search's encodings (the user's own included, checked there) are
-    # the ``encodings`` input.
-    searched = rvc4_section.accuracy_control is not None
-    given = rvc4_section.encodings is not None and not searched
     return ctx.make(
         ToDlcParams,
         tool=ctx.tool("rvc4", tool),
         fp16=rvc4_section.quantization_mode == "FP16_STANDARD",
         snpe_onnx_to_dlc_args=rvc4_section.snpe_onnx_to_dlc_args,
-        encodings=rvc4_section.encodings if isinstance(rvc4_section.encodings, dict) and not searched else None,
-        normalize_io_encodings=rvc4_section.normalize_io_encodings if given or searched else True,
-        strict_quantization_overrides=rvc4_section.strict_quantization_overrides if given else False,
+        **step_settings(rvc4_section),
     )
 
 

@@ -25,20 +25,16 @@ class QdqParams(Params):
 def configure(ctx: Context) -> QdqParams:
     from edgeconv.checks import check_qnn
 
+    from edgeconv.encodings import step_settings
+
     check_qnn(ctx.unit)
     rvc4 = ctx.stage.rvc4
-    # With accuracy control the search's encodings (the user's own included, checked there) are
-    # the ``encodings`` input.
-    searched = rvc4.accuracy_control is not None
-    given = rvc4.encodings is not None and not searched
     return ctx.make(
         QdqParams,
         quantization_mode=rvc4.quantization_mode,
         use_per_channel_quantization=rvc4.use_per_channel_quantization,
-        encodings=rvc4.encodings if isinstance(rvc4.encodings, dict) and not searched else None,
-        normalize_io_encodings=rvc4.normalize_io_encodings if given or searched else True,
-        strict_quantization_overrides=rvc4.strict_quantization_overrides if given else False,
-        holdout=holdout(ctx) if searched else None,
+        **step_settings(rvc4),
+        holdout=holdout(ctx) if rvc4.accuracy_control is not None else None,
     )
 
 
