@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 NAMED_VALUES: dict[str, dict[str, list[float]]] = {
     "imagenet": {
@@ -274,6 +274,10 @@ def _accuracy_control(value: Any) -> Any:
     return value
 
 
+# ``accuracy_control: true`` (the defaults), ``false``/unset, or the keys of AccuracyControl.
+AccuracyControlSetting = Annotated[AccuracyControl | None, BeforeValidator(_accuracy_control)]
+
+
 class HailoSection(_PlatformBase):
     force_onnx_names: bool = True
     optimization_level: Literal[-100, 0, 1, 2, 3, 4] = 2
@@ -327,12 +331,7 @@ class RVC4Section(_PlatformBase):
     normalize_io_encodings: bool = True
     # For qnn_htp, and the encodings it finds for rvc4: the fewest tensors at 16 bits that meet
     # verify.qnn_htp's thresholds.
-    accuracy_control: AccuracyControl | None = None
-
-    @field_validator("accuracy_control", mode="before")
-    @classmethod
-    def _ac(cls, v: Any) -> Any:
-        return _accuracy_control(v)
+    accuracy_control: AccuracyControlSetting = None
 
     @field_validator("encodings", mode="before")
     @classmethod
@@ -381,12 +380,7 @@ class OpenVINOSection(_PlatformBase):
     fast_bias_correction: bool = True
     subset_size: int = Field(default=300, ge=1)
     # NNCF's quantize_with_accuracy_control until verify.openvino_int8's thresholds are met.
-    accuracy_control: AccuracyControl | None = None
-
-    @field_validator("accuracy_control", mode="before")
-    @classmethod
-    def _ac(cls, v: Any) -> Any:
-        return _accuracy_control(v)
+    accuracy_control: AccuracyControlSetting = None
 
 
 class Thresholds(Strict):
