@@ -341,3 +341,26 @@ def sensitive_net(path: Path, seed: int = 0) -> Path:
     model.ir_version = 8
     _save(model, path)
     return path
+
+
+def heavy_net(path: Path | None = None, hidden: int = 20000, seed: int = 0) -> onnx.ModelProto:
+    """x [1,3,16,16] -> Flatten -> Gemm (768 x hidden, 61 MB at 20000) -> Relu -> Gemm -> out [1,4]:
+    small to run, heavy enough that each step works for a second or more (a step to kill)."""
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((768, hidden)) * 0.01).astype(np.float32)
+    w2 = (rng.standard_normal((hidden, 4)) * 0.01).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["x"], ["f"]),
+            helper.make_node("Gemm", ["f", "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("Gemm", ["r", "w2"], ["out"]),
+        ],
+        "heavy",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return _save(model, path)

@@ -8,7 +8,8 @@ runs) and copies the artifacts to ``--output-dir``; ``key value`` pairs are dott
 as in ModelConverter (``inputs.0.shape "[1,3,320,320]" rvc4.quantization_mode FP16_STANDARD``).
 ``infer`` runs an artifact that runs on this machine (ONNX, OpenVINO IR, HTP context model) on
 the reference's layout: ``<input-path>/<input name>/*.npy`` in, ``<output-dir>/<output name>/*.npy``
-out. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line.
+out. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line, 3 another run
+is converting in the directory.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgeconv import __version__, layout
+from edgeconv import __version__, layout, runlock
 from edgeconv.project import TARGETS
 
 REPO_SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
@@ -102,7 +103,13 @@ def convert(args: argparse.Namespace) -> int:
         cmd.append("-n")
     elif progress_logger(args.progress, sys.stdout.isatty()):
         cmd[3:3] = ["--logger", "rich"]  # before -s: --logger takes every value up to the next option
+    # Held for the whole run: a second live run here is refused, and what a killed run left
+    # behind (its locks) is cleared because no run is live (src/edgeconv/runlock.py).
+    run = runlock.enter() if args.dry_run else runlock.enter_alone()
     print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
+    if run.cleared:
+        print(f"edgeconv: cleared {len(run.cleared)} lock(s) left by a run that was killed or crashed;"
+              " its unfinished steps run again", flush=True)
     # Targets first: --configfile and --config take every value that follows them.
     cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
     with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
@@ -241,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"edgeconv {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except runlock.LiveRun as exc:
+        print(f"edgeconv {args.command}: error: {exc}", file=sys.stderr)
+        return 3
     except Exception as exc:  # a model that does not run: one line, not a traceback
         print(f"edgeconv {args.command}: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
               file=sys.stderr)

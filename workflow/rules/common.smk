@@ -6,7 +6,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from edgeconv import layout
+from edgeconv import layout, runlock
 from edgeconv.errors import ConversionError
 from edgeconv.project import Project
 
@@ -14,6 +14,17 @@ from edgeconv.project import Project
 envvars:
     "PATH",
 
+
+if not (workflow.remote_exec or workflow.subprocess_exec):
+    # The main Snakemake process joins the directory's runs: what a killed run left behind (its
+    # locks) is cleared when no other run is live (src/edgeconv/runlock.py).
+    _cleared = runlock.enter().cleared
+    if _cleared:
+        print(
+            f"note: cleared {len(_cleared)} lock(s) left by a run that was killed or crashed;"
+            " its unfinished steps run again",
+            file=sys.stderr,
+        )
 
 PROJECT = Project(config)
 PROJECT.apptainer_enabled = "APPTAINER" in {
