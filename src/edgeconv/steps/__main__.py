@@ -13,10 +13,13 @@ where, and what to do.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -77,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # an unexpected failure: the traceback goes to the log, one line to the console
         log.error("%s", traceback.format_exc())
+        full = no_space(exc, [*outputs.values(), *([Path(args.log)] if args.log else [])])
+        if full:
+            _fail(console, log, outputs, f"{args.step} ({label}): {full} (see {args.log})")
+            return 1
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(console, log, outputs, f"{args.step} ({label}): unexpected {type(exc).__name__}: {first} (see {args.log})")
         return 1
@@ -116,6 +123,50 @@ def _record(
         "params": params,
         **({"toolchain": toolchain} if toolchain else {}),
     }
+
+
+def _space_errors(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            yield exc
+        elif "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            yield exc  # a library's own exception around the system's error (protobuf, OpenVINO)
+        exc = exc.__cause__ or exc.__context__
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def no_space(exc: BaseException, written: list[Path]) -> str | None:
+    """For a full disk (or quota): the error with the file system it hit, and what to do."""
+    found = next(_space_errors(exc), None)
+    if found is None:
+        return None
+    named = getattr(found, "filename", None)
+    candidates = [Path(named)] if named else []
+    candidates += [p.parent for p in written] + [Path(tempfile.gettempdir())]
+    free = {}
+    for c in candidates:
+        existing = next((p for p in (c, *c.parents) if p.exists()), None)
+        if existing is not None:
+            free.setdefault(existing, shutil.disk_usage(existing).free)
+    # The file the system named, else the fullest of the places the step writes to.
+    where = Path(os.path.abspath(named if named else min(free, key=free.get)))
+    known = next((p for p in free if where == p.absolute() or p.absolute() in where.parents), where)
+    left = free.get(known)
+    first = str(found).strip().splitlines()[0] if str(found).strip() else type(found).__name__
+    if isinstance(found, OSError) and found.strerror:
+        first = f"[Errno {found.errno}] {found.strerror}"
+    return (
+        f"{type(found).__name__}: {first} on the file system of {where} (mounted at {_mount_point(known)},"
+        f" {(left or 0) / 1e6:.1f} MB free): free space there, then run the same command again"
+    )
 
 
 def _fail(console: Any, log: logging.Logger, outputs: dict[str, Path], message: str) -> None:
