@@ -13,6 +13,8 @@ rule prepare_calibration:
         f"{LOGS}/prepare_calibration.log",
     benchmark:
         f"{BENCH}/prepare_calibration.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -36,6 +38,8 @@ rule stage_outputs:
         f"{LOGS}/stage_outputs.log",
     benchmark:
         f"{BENCH}/stage_outputs.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

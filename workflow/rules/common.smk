@@ -39,6 +39,10 @@ os.environ["PATH"] = (
 RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
 LOGS, BENCH, ONNX_STAGES = layout.LOGS, layout.BENCH, layout.ONNX_STAGES
 REMOTE = layout.REMOTE
+# The group of every conversion step: on a cluster, a model's whole chain (all its targets) is one
+# job, and --group-components chain=N (profiles/slurm) puts N models in one job. Local runs
+# ignore groups.
+CHAIN = "chain"
 
 
 wildcard_constraints:

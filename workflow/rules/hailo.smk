@@ -13,6 +13,8 @@ rule hailo_parse:
         f"{LOGS}/hailo_parse.log",
     benchmark:
         f"{BENCH}/hailo_parse.tsv"
+    group:
+        CHAIN
     conda:
         # The DFC itself lives in its own environment (toolchains.hailo.python).
         "../../envs/edgeconv.yaml"
@@ -37,6 +39,8 @@ rule hailo_optimize:
         f"{LOGS}/hailo_optimize.log",
     benchmark:
         f"{BENCH}/hailo_optimize.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     container:
@@ -59,6 +63,8 @@ rule hailo_compile:
         f"{LOGS}/hailo_compile.log",
     benchmark:
         f"{BENCH}/hailo_compile.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     container:
@@ -82,6 +88,8 @@ rule publish_hailo:
         f"{LOGS}/publish_hailo_{{kind}}.log",
     wildcard_constraints:
         kind="hef|har|parsed\\.har",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

@@ -12,6 +12,8 @@ rule nn_archive:
         f"{LOGS}/{{target}}_nn_archive.log",
     wildcard_constraints:
         target="openvino|qnn_htp|rvc2|rvc3|rvc4|hailo",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -31,6 +33,8 @@ rule extract_archive:
         record=f"{RECORDS}/extract_archive.json",
     log:
         f"{LOGS}/extract_archive.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     shell:
@@ -47,6 +51,8 @@ rule extract_postprocessor:
         record=f"{RECORDS}/extract_postprocessor.json",
     log:
         f"{LOGS}/extract_postprocessor.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     shell:

@@ -13,6 +13,8 @@ rule tflite_to_onnx:
         f"{LOGS}/tflite_to_onnx.log",
     benchmark:
         f"{BENCH}/tflite_to_onnx.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -33,6 +35,8 @@ rule attach_normalization:
         f"{LOGS}/attach_normalization.log",
     benchmark:
         f"{BENCH}/attach_normalization.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -55,6 +59,8 @@ rule optimize_onnx:
         f"{LOGS}/optimize_onnx.log",
     benchmark:
         f"{BENCH}/optimize_onnx.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -76,6 +82,8 @@ rule simplify:
         f"{LOGS}/simplify.log",
     benchmark:
         f"{BENCH}/simplify.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:

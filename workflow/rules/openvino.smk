@@ -14,6 +14,8 @@ rule convert_ir:
         f"{LOGS}/convert_ir.log",
     benchmark:
         f"{BENCH}/convert_ir.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -37,6 +39,8 @@ rule quantize_ir:
         f"{LOGS}/quantize_ir.log",
     benchmark:
         f"{BENCH}/quantize_ir.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that

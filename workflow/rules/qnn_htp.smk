@@ -18,6 +18,8 @@ rule htp_accuracy_control:
         f"{LOGS}/htp_accuracy_control.log",
     benchmark:
         f"{BENCH}/htp_accuracy_control.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     threads: 2
@@ -41,6 +43,8 @@ rule quantize_qdq:
         f"{LOGS}/quantize_qdq.log",
     benchmark:
         f"{BENCH}/quantize_qdq.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that
@@ -67,6 +71,8 @@ rule compile_htp:
         f"{LOGS}/compile_htp.log",
     benchmark:
         f"{BENCH}/compile_htp.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     # Multi-threaded (NNCF, onnxruntime use every core they see): two cores reserved, so that
@@ -93,6 +99,8 @@ rule verify_htp:
         f"{LOGS}/verify_htp.log",
     benchmark:
         f"{BENCH}/verify_htp.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -119,6 +127,8 @@ rule publish_htp:
         buildinfo=f"{RESULTS}/qnn_htp/{{model}}.buildinfo.json",
     log:
         f"{LOGS}/publish_htp.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

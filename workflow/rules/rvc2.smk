@@ -15,6 +15,8 @@ rule convert_mo:
         f"{LOGS}/{{mo_target}}_convert_mo.log",
     benchmark:
         f"{BENCH}/{{mo_target}}_convert_mo.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/openvino-2022.3.yaml"
     container:
@@ -51,6 +53,8 @@ rule compile_blob:
         f"{LOGS}/compile_blob.log",
     benchmark:
         f"{BENCH}/compile_blob.tsv"
+    group:
+        CHAIN
     conda:
         # compile_tool itself comes from the vendor archive (toolchains.rvc2.compile_tool).
         "../../envs/edgeconv.yaml"
@@ -75,6 +79,8 @@ rule compile_blob_variant:
         f"{BENCH}/compile_blob_{{shaves}}shave.tsv"
     wildcard_constraints:
         shaves="[0-9]+",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     container:
@@ -97,6 +103,8 @@ rule blob_patch:
         f"{LOGS}/blob_patch_{{shaves}}shave.log",
     wildcard_constraints:
         shaves="[0-9]+",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     shell:
@@ -112,6 +120,8 @@ rule assemble_superblob:
         record=f"{RECORDS}/assemble_superblob.json",
     log:
         f"{LOGS}/assemble_superblob.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -131,6 +141,8 @@ rule publish_blob:
         f"{LOGS}/publish_{{kind}}.log",
     wildcard_constraints:
         kind="blob|superblob",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

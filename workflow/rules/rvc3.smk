@@ -15,6 +15,8 @@ rule pot_quantize:
         f"{LOGS}/pot_quantize.log",
     benchmark:
         f"{BENCH}/pot_quantize.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/openvino-2022.3.yaml"
     container:
@@ -50,6 +52,8 @@ rule compile_vpux_blob:
         f"{LOGS}/compile_vpux_blob.log",
     benchmark:
         f"{BENCH}/compile_vpux_blob.tsv"
+    group:
+        CHAIN
     conda:
         # compile_tool with VPUX comes from the vendor toolkit (toolchains.rvc3.compile_tool).
         "../../envs/edgeconv.yaml"
@@ -71,6 +75,8 @@ rule publish_rvc3:
         buildinfo=f"{RESULTS}/rvc3/{{model}}.buildinfo.json",
     log:
         f"{LOGS}/publish_rvc3.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

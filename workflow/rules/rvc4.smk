@@ -14,6 +14,8 @@ rule prepare_snpe_inputs:
         record=f"{RECORDS}/prepare_snpe_inputs.json",
     log:
         f"{LOGS}/prepare_snpe_inputs.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -36,6 +38,8 @@ rule onnx_to_dlc:
         f"{LOGS}/onnx_to_dlc.log",
     benchmark:
         f"{BENCH}/onnx_to_dlc.tsv"
+    group:
+        CHAIN
     conda:
         # SNPE itself comes from Qualcomm's SDK (toolchains.rvc4.bin_dir).
         "../../envs/edgeconv.yaml"
@@ -79,6 +83,8 @@ rule quantize_dlc:
         f"{LOGS}/quantize_dlc.log",
     benchmark:
         f"{BENCH}/quantize_dlc.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     container:
@@ -101,6 +107,8 @@ rule graph_prepare_dlc:
         f"{LOGS}/graph_prepare_dlc.log",
     benchmark:
         f"{BENCH}/graph_prepare_dlc.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     container:
@@ -124,6 +132,8 @@ rule publish_dlc:
         buildinfo=f"{RESULTS}/rvc4/{{model}}.buildinfo.json",
     log:
         f"{LOGS}/publish_dlc.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:

@@ -15,6 +15,8 @@ rule verify_onnx_stage:
         f"{LOGS}/verify_{{onnx_stage}}.log",
     benchmark:
         f"{BENCH}/verify_{{onnx_stage}}.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -38,6 +40,8 @@ rule verify_ir:
         f"{LOGS}/verify_ir.log",
     benchmark:
         f"{BENCH}/verify_ir.tsv"
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     resources:
@@ -77,6 +81,8 @@ rule publish_ir:
         buildinfo=f"{RESULTS}/openvino/{{model}}.buildinfo.json",
     log:
         f"{LOGS}/publish_ir.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
@@ -116,6 +122,8 @@ rule summarize:
         json=f"{RESULTS}/summary.json",
     log:
         "logs/summarize.log",
+    group:
+        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
