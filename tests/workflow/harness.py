@@ -42,7 +42,7 @@ def planned(workdir: Path, *args: str, env: dict[str, str] | None = None) -> set
     jobs: set[tuple[str, str]] = set()
     rule = None
     for line in out.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line)
+        m = re.match(r"^\s*(?:local)?rule (\w+):", line)
         if m:
             rule = m.group(1)
             if rule == "all":
