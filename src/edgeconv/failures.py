@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _BLOCK = re.compile(r"^Error in rule (\w+):\s*$")
+# A cluster job that ran a group of steps (group: chain): Snakemake's log names the job's own log,
+# where the node's Snakemake wrote the "Error in rule" block of the step that failed.
+_GROUP = re.compile(r"^(?:Error in group (\S+):|\s+message: Error in group (\S+))\s*$")
 _LOG = re.compile(r"^\s+log: (.*) \(check log file\(s\) for error details\)\s*$")
 _MESSAGE = re.compile(r"^\s+message: (.*)$")
 _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
@@ -31,15 +34,27 @@ class Failure:
         return f"  {label}: {what} (log: {where})"
 
 
-def failed_jobs(snakemake_log: Path) -> list[Failure]:
-    """Every "Error in rule" block of a Snakemake log, in order, once per log file."""
+def failed_jobs(snakemake_log: Path, _seen_logs: frozenset[Path] = frozenset()) -> list[Failure]:
+    """Every "Error in rule" block of a Snakemake log, in order, once per log file; for a failed
+    group job, the blocks of the log its cluster job wrote."""
     failures: list[Failure] = []
     current: Failure | None = None
+    group_logs: list[Path] | None = None
+    nested: list[Path] = []
     for line in snakemake_log.read_text(errors="replace").splitlines():
         m = _BLOCK.match(line)
         if m:
-            current = Failure(m.group(1), [])
+            current, group_logs = Failure(m.group(1), []), None
             failures.append(current)
+            continue
+        if _GROUP.match(line):
+            current, group_logs = None, nested
+            continue
+        if group_logs is not None:
+            if not line.startswith(" ") or line.startswith("    jobs:"):
+                group_logs = None  # the group's own log comes before the list of its steps
+            elif m := _LOG.match(line):
+                group_logs += [Path(p.strip()) for p in m.group(1).split(",") if p.strip()]
             continue
         if current is None:
             continue
@@ -48,10 +63,16 @@ def failed_jobs(snakemake_log: Path) -> list[Failure]:
             continue
         if m := _LOG.match(line):
             current.logs += [p.strip() for p in m.group(1).split(",") if p.strip()]
-        elif m := _MESSAGE.match(line):
+        elif (m := _MESSAGE.match(line)) and m.group(1).strip() != "None":
             current.message = current.message or m.group(1).strip()
         elif m := _WILDCARDS.match(line):
             current.wildcards = m.group(1).strip()
+    seen_logs = _seen_logs | {snakemake_log.resolve()}
+    for log in nested:
+        if log.is_file() and log.resolve() not in seen_logs:
+            for inner in failed_jobs(log, seen_logs):
+                inner.logs.append(str(log))  # the cluster job's log, after the step's own
+                failures.append(inner)
     seen: set[tuple[str, ...]] = set()
     unique = []
     for f in failures:  # a cluster executor may report a job twice (its own check and the job's exit)

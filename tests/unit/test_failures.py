@@ -69,3 +69,47 @@ def test_no_error_blocks_points_to_the_log(tmp_path):
     log = tmp_path / "run.log"
     log.write_text("Building DAG of jobs...\n")
     assert summary(log) == f"edgeconv: the run failed; see {log}"
+
+
+GROUP_LOG = """\
+[Sun Dec  6 01:10:57 2026]
+    message: Error in group chain
+    log: {job_log} (check log file(s)
+ for error details)
+    jobs:
+        rule attach_normalization:
+            jobid: 22
+            log: logs/bad/attach_normalization.log (check log file(s) for error details)
+        rule verify_ir:
+            jobid: 20
+            log: {step_log} (check log file(s) for error details)
+"""
+
+CLUSTER_JOB_LOG = """\
+localrule verify_ir:
+error: verify (bad): out: max_abs_error 0.0084 > 0.0
+[Sun Dec  6 01:10:52 2026]
+Error in rule verify_ir:
+    message: None
+    jobid: 0
+    log: {step_log} (check log file(s) for error details)
+Exiting because a job execution failed. Look above for error messages
+    Error in rule attach_normalization:
+        message: None
+        log: logs/bad/attach_normalization.log (check log file(s) for error details)
+"""
+
+
+def test_a_failed_group_job_names_the_step_that_failed_in_it(tmp_path):
+    """A cluster job holds several models' chains (group: chain): Snakemake's own log lists every
+    step of the group as failed; the summary names the one that did fail, from the job's log."""
+    _, step_log, _ = _logs(tmp_path)
+    job_log = tmp_path / "slurm_logs" / "group_chain" / "1.log"
+    job_log.parent.mkdir(parents=True)
+    job_log.write_text(CLUSTER_JOB_LOG.format(step_log=step_log))
+    log = tmp_path / "main.snakemake.log"
+    log.write_text(GROUP_LOG.replace("(check log file(s)\n for", "(check log file(s) for").format(
+        job_log=job_log, step_log=step_log))
+    lines = summary(log).splitlines()
+    assert lines == ["edgeconv: 1 job(s) failed:",
+                     f"  verify_ir: verify (bad): out: max_abs_error 0.0084 > 0.0 (log: {step_log}, {job_log})"]

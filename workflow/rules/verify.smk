@@ -122,8 +122,6 @@ rule summarize:
         json=f"{RESULTS}/summary.json",
     log:
         "logs/summarize.log",
-    group:
-        CHAIN
     conda:
         "../../envs/edgeconv.yaml"
     params:
