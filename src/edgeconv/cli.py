@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -97,8 +98,12 @@ def convert(args: argparse.Namespace) -> int:
         config.append(f"main_stages={_yaml_flow({name: args.main_stage})}")
     if args.archive_preprocess:
         config.append(f"archive_preprocess={_yaml_flow([name])}")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd()),
-           "--cores", str(args.cores)]
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd())]
+    if os.environ.get("SNAKEMAKE_OUTPUT_CACHE"):
+        # The team's output cache (README.md, "A cache a team shares"). --cache takes the names
+        # that follow it as rules: an option must come next.
+        cmd.append("--cache")
+    cmd += ["--cores", str(args.cores)]
     if args.dry_run:
         cmd.append("-n")
     elif progress_logger(args.progress, sys.stdout.isatty()):

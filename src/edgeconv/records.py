@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,7 +140,7 @@ def provenance(artifacts: dict[Path, str]) -> list[dict[str, Any]]:
         data = json.loads(Path(record).read_text())
         for parent in data.get("parents", {}).values():
             visit(parent)
-        ordered.append(data)
+        ordered.append(data | {"record": record})
 
     for artifact, digest in artifacts.items():
         found = producer(artifact, digest, cache)
@@ -181,6 +182,7 @@ def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]],
                 "inputs": r["inputs"],
                 "outputs": r["outputs"],
                 "duration_s": r["duration_s"],
+                **({"from_cache": True} if from_cache(r) else {}),
             }
             for r in records
         ],
@@ -189,6 +191,29 @@ def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]],
         **({"accuracy_control": control} if (control := next((r["accuracy_control"] for r in records
                                                                if r.get("accuracy_control")), None)) else {}),
         "environment": environments(records),
+        "cache": cache_origin(records),
+    }
+
+
+def from_cache(record: dict[str, Any]) -> bool:
+    """Whether a step's record (and so its outputs) came from Snakemake's output cache
+    (``--cache``): the cache leaves a symlink to its entry, and the record names another run."""
+    path = record.get("record")
+    if not path or not Path(path).is_symlink():
+        return False
+    made = record.get("made_by") or {}
+    return (made.get("host"), made.get("workdir")) != (socket.gethostname(), os.getcwd())
+
+
+def cache_origin(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The steps whose outputs came from the output cache, and the run that made them first."""
+    served = [r for r in records if from_cache(r)]
+    if not served:
+        return None
+    return {
+        "from_cache": True,
+        "steps": [r["step"] for r in served],
+        "made_by": [{"step": r["step"], **r["made_by"], "started": r.get("started")} for r in served],
     }
 
 

@@ -54,8 +54,30 @@ class Toolchains:
         return self._tools[key]
 
     def as_params(self, target: str) -> dict[str, Any]:
-        """What a step record says about the toolchain its tools ran in."""
-        return self.toolchain(target).as_params() | {"target": target}
+        """What a step record says about the toolchain its tools ran in; for tools on this machine,
+        the locks of the environments they were installed from (so that a step reruns, and the
+        output cache misses, when one is reinstalled from another lock)."""
+        params = self.toolchain(target).as_params() | {"target": target}
+        if params.get("runtime", "local") == "local":
+            locks = self._tool_locks(target)
+            if locks:
+                params["tool_locks"] = locks
+        return params
+
+    def _tool_locks(self, target: str) -> dict[str, str]:
+        from edgeconv.errors import ConversionError
+        from edgeconv.lockinfo import tool_environment
+
+        locks = {}
+        for tool in TARGET_TOOLS.get(target, ()):
+            try:
+                path = self.tool(target, tool)
+            except ConversionError:
+                continue  # a missing tool stops the step that needs it, with its own message
+            env = tool_environment(path) if path and "/" in path else None
+            if env and env.get("sha256"):
+                locks[tool] = env["sha256"]
+        return locks
 
     def container_image(self, target: str) -> str | None:
         """The image of Snakemake's `container:` directive: only for runtime apptainer."""

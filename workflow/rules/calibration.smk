@@ -11,8 +11,7 @@ rule prepare_calibration:
         record=f"{RECORDS}/prepare_calibration.json",
     log:
         f"{LOGS}/prepare_calibration.log",
-    benchmark:
-        f"{BENCH}/prepare_calibration.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -36,8 +35,7 @@ rule stage_outputs:
         record=f"{RECORDS}/stage_outputs.json",
     log:
         f"{LOGS}/stage_outputs.log",
-    benchmark:
-        f"{BENCH}/stage_outputs.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

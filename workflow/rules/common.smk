@@ -43,6 +43,10 @@ REMOTE = layout.REMOTE
 # job, and --group-components chain=N (profiles/slurm) puts N models in one job. Local runs
 # ignore groups.
 CHAIN = "chain"
+# Snakemake's between-workflow output cache, on with `--cache` and $SNAKEMAKE_OUTPUT_CACHE (README.md,
+# "A cache a team shares"): the steps that make something and record it are eligible. Off, the
+# rules do not declare it, so that runs without --cache print no note per rule.
+CACHING = workflow.enable_cache
 
 
 wildcard_constraints:
@@ -66,36 +70,76 @@ MATRIX = _checked(PROJECT.matrix_units)
 
 
 def all_targets(wildcards):
-    """Everything the matrix asks for (evaluated only when `all` is built)."""
-    targets = []
+    """Everything the matrix asks for (evaluated only when `all` is built). With
+    `cluster_batch: N` (profiles/slurm), the summaries of batches of N models instead: each batch
+    is one connected part of the DAG, so one cluster job that runs its models side by side.
+    """
     for target in PROJECT.targets:
         _checked(PROJECT.check_target_tools, target)
-    for name in MATRIX:
-        if _checked(PROJECT.is_ir, name):
-            # An OpenVINO IR given as the model: compiled for rvc2/rvc3 as it is.
-            _checked(PROJECT.check_ir_targets, name)
-        elif _checked(PROJECT.is_tflite, name) and set(PROJECT.targets) <= set(
-            PROJECT.TFLITE_NATIVE
-        ):
-            pass  # rvc4 and hailo read the TFLite model themselves: no ONNX chain
-        else:
-            targets += layout.onnx_stage_reports(name)
-        if "openvino" in PROJECT.targets and _checked(
-            PROJECT.int8_skipped_for_random_data, name
-        ):
-            print(
-                f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
-                f" openvino.quantize: true builds it on random data)",
-                file=sys.stderr,
-            )
-        if "qnn_htp" in PROJECT.targets:
-            _checked(PROJECT.check_qnn, name)
-        kinds = _checked(PROJECT.artifact_kinds, name)
-        for target in PROJECT.targets:
-            targets += layout.published(target, name, **kinds)
-            if _checked(PROJECT.uploads, name):
-                targets.append(layout.remote_upload_manifest(target, name))
+    size = config.get("cluster_batch")
+    if size:
+        return [layout.batch_summary(b) for b in _batches(size)]
+    return matrix_targets(wildcards)
+
+
+def matrix_targets(wildcards):
+    """Every model's targets (whether or not `all` asks for them in batches)."""
+    return [t for name in MATRIX for t in model_targets(name)]
+
+
+def _batches(size):
+    names = list(MATRIX)
+    return {f"{i // size:04d}": names[i : i + size] for i in range(0, len(names), size)}
+
+
+def model_targets(name):
+    """What the matrix asks for one model: its ONNX stages' checks and its published artifacts."""
+    targets = []
+    if _checked(PROJECT.is_ir, name):
+        # An OpenVINO IR given as the model: compiled for rvc2/rvc3 as it is.
+        _checked(PROJECT.check_ir_targets, name)
+    elif _checked(PROJECT.is_tflite, name) and set(PROJECT.targets) <= set(
+        PROJECT.TFLITE_NATIVE
+    ):
+        pass  # rvc4 and hailo read the TFLite model themselves: no ONNX chain
+    else:
+        targets += layout.onnx_stage_reports(name)
+    if "openvino" in PROJECT.targets and _checked(
+        PROJECT.int8_skipped_for_random_data, name
+    ):
+        print(
+            f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
+            f" openvino.quantize: true builds it on random data)",
+            file=sys.stderr,
+        )
+    if "qnn_htp" in PROJECT.targets:
+        _checked(PROJECT.check_qnn, name)
+    kinds = _checked(PROJECT.artifact_kinds, name)
+    for target in PROJECT.targets:
+        targets += layout.published(target, name, **kinds)
+        if _checked(PROJECT.uploads, name):
+            targets.append(layout.remote_upload_manifest(target, name))
     return targets
+
+
+def batch_inputs(wildcards):
+    """Every target of the batch's models; the build infos are what its summary lists."""
+    files = [
+        t
+        for name in _batches(config["cluster_batch"])[wildcards.batch]
+        for t in model_targets(name)
+    ]
+    return {
+        f"{'buildinfo' if f.endswith('.buildinfo.json') else 'target'}_{i:04d}": f
+        for i, f in enumerate(files)
+    }
+
+
+def buildinfo_args(wildcards, input):
+    """`--input key=path` for the build infos among a rule's inputs."""
+    return " ".join(
+        f"--input {k}={v}" for k, v in input.items() if k.startswith("buildinfo_")
+    )
 
 
 def upload_inputs(wildcards):
@@ -107,7 +151,7 @@ def upload_inputs(wildcards):
 
 def report_inputs(wildcards):
     """The report's figures read every published build info and the ONNX stages' checks."""
-    files = all_targets(wildcards)
+    files = matrix_targets(wildcards)
     buildinfos = [f for f in files if f.endswith(".buildinfo.json")]
     stages = [f for f in files if f.endswith(".verify.json") and "/intermediate/" in f]
     return {

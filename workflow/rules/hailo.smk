@@ -11,8 +11,7 @@ rule hailo_parse:
         record=f"{RECORDS}/hailo_parse.json",
     log:
         f"{LOGS}/hailo_parse.log",
-    benchmark:
-        f"{BENCH}/hailo_parse.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -37,8 +36,7 @@ rule hailo_optimize:
         record=f"{RECORDS}/hailo_optimize.json",
     log:
         f"{LOGS}/hailo_optimize.log",
-    benchmark:
-        f"{BENCH}/hailo_optimize.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -61,8 +59,7 @@ rule hailo_compile:
         record=f"{RECORDS}/hailo_compile.json",
     log:
         f"{LOGS}/hailo_compile.log",
-    benchmark:
-        f"{BENCH}/hailo_compile.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

@@ -11,8 +11,7 @@ rule tflite_to_onnx:
         record=f"{RECORDS}/tflite_to_onnx.json",
     log:
         f"{LOGS}/tflite_to_onnx.log",
-    benchmark:
-        f"{BENCH}/tflite_to_onnx.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -33,8 +32,7 @@ rule attach_normalization:
         record=f"{RECORDS}/attach_normalization.json",
     log:
         f"{LOGS}/attach_normalization.log",
-    benchmark:
-        f"{BENCH}/attach_normalization.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -57,8 +55,7 @@ rule optimize_onnx:
         record=f"{RECORDS}/optimize_onnx.json",
     log:
         f"{LOGS}/optimize_onnx.log",
-    benchmark:
-        f"{BENCH}/optimize_onnx.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -80,8 +77,7 @@ rule simplify:
         record=f"{RECORDS}/simplify.json",
     log:
         f"{LOGS}/simplify.log",
-    benchmark:
-        f"{BENCH}/simplify.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

@@ -12,8 +12,7 @@ rule convert_ir:
         record=f"{RECORDS}/convert_ir.json",
     log:
         f"{LOGS}/convert_ir.log",
-    benchmark:
-        f"{BENCH}/convert_ir.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -37,8 +36,7 @@ rule quantize_ir:
         record=f"{RECORDS}/quantize_ir.json",
     log:
         f"{LOGS}/quantize_ir.log",
-    benchmark:
-        f"{BENCH}/quantize_ir.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

@@ -16,8 +16,7 @@ rule htp_accuracy_control:
         record=f"{RECORDS}/htp_accuracy_control.json",
     log:
         f"{LOGS}/htp_accuracy_control.log",
-    benchmark:
-        f"{BENCH}/htp_accuracy_control.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -41,8 +40,7 @@ rule quantize_qdq:
         record=f"{RECORDS}/quantize_qdq.json",
     log:
         f"{LOGS}/quantize_qdq.log",
-    benchmark:
-        f"{BENCH}/quantize_qdq.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -69,8 +67,7 @@ rule compile_htp:
         record=f"{RECORDS}/compile_htp.json",
     log:
         f"{LOGS}/compile_htp.log",
-    benchmark:
-        f"{BENCH}/compile_htp.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

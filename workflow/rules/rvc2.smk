@@ -13,8 +13,7 @@ rule convert_mo:
         record=f"{RECORDS}/{{mo_target}}_convert_mo.json",
     log:
         f"{LOGS}/{{mo_target}}_convert_mo.log",
-    benchmark:
-        f"{BENCH}/{{mo_target}}_convert_mo.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -51,8 +50,7 @@ rule compile_blob:
         record=f"{RECORDS}/compile_blob.json",
     log:
         f"{LOGS}/compile_blob.log",
-    benchmark:
-        f"{BENCH}/compile_blob.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -75,10 +73,9 @@ rule compile_blob_variant:
         record=f"{RECORDS}/compile_blob_{{shaves}}shave.json",
     log:
         f"{LOGS}/compile_blob_{{shaves}}shave.log",
-    benchmark:
-        f"{BENCH}/compile_blob_{{shaves}}shave.tsv"
     wildcard_constraints:
         shaves="[0-9]+",
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -103,6 +100,7 @@ rule blob_patch:
         f"{LOGS}/blob_patch_{{shaves}}shave.log",
     wildcard_constraints:
         shaves="[0-9]+",
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -120,6 +118,7 @@ rule assemble_superblob:
         record=f"{RECORDS}/assemble_superblob.json",
     log:
         f"{LOGS}/assemble_superblob.log",
+    cache: CACHING
     group:
         CHAIN
     conda:

@@ -13,8 +13,7 @@ rule pot_quantize:
         record=f"{RECORDS}/pot_quantize.json",
     log:
         f"{LOGS}/pot_quantize.log",
-    benchmark:
-        f"{BENCH}/pot_quantize.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -50,8 +49,7 @@ rule compile_vpux_blob:
         record=f"{RECORDS}/compile_vpux_blob.json",
     log:
         f"{LOGS}/compile_vpux_blob.log",
-    benchmark:
-        f"{BENCH}/compile_vpux_blob.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

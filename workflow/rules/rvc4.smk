@@ -14,6 +14,7 @@ rule prepare_snpe_inputs:
         record=f"{RECORDS}/prepare_snpe_inputs.json",
     log:
         f"{LOGS}/prepare_snpe_inputs.log",
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -36,8 +37,7 @@ rule onnx_to_dlc:
         record=f"{RECORDS}/onnx_to_dlc.json",
     log:
         f"{LOGS}/onnx_to_dlc.log",
-    benchmark:
-        f"{BENCH}/onnx_to_dlc.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -63,8 +63,6 @@ use rule onnx_to_dlc as tflite_to_dlc with:
         record=f"{RECORDS}/tflite_to_dlc.json",
     log:
         f"{LOGS}/tflite_to_dlc.log",
-    benchmark:
-        f"{BENCH}/tflite_to_dlc.tsv"
     params:
         step="tflite_to_dlc",
         spec=step_params("tflite_to_dlc"),
@@ -81,8 +79,7 @@ rule quantize_dlc:
         record=f"{RECORDS}/quantize_dlc.json",
     log:
         f"{LOGS}/quantize_dlc.log",
-    benchmark:
-        f"{BENCH}/quantize_dlc.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:
@@ -105,8 +102,7 @@ rule graph_prepare_dlc:
         record=f"{RECORDS}/graph_prepare_dlc.json",
     log:
         f"{LOGS}/graph_prepare_dlc.log",
-    benchmark:
-        f"{BENCH}/graph_prepare_dlc.tsv"
+    cache: CACHING
     group:
         CHAIN
     conda:

@@ -10,8 +10,6 @@ use rule attach_normalization as attach_normalization_vendor with:
         record=f"{RECORDS}/{{flavor}}_attach_normalization.json",
     log:
         f"{LOGS}/{{flavor}}_attach_normalization.log",
-    benchmark:
-        f"{BENCH}/{{flavor}}_attach_normalization.tsv"
     params:
         spec=step_params("attach_normalization", plan="{flavor}"),
 
@@ -25,8 +23,6 @@ use rule optimize_onnx as optimize_onnx_vendor with:
         record=f"{RECORDS}/{{flavor}}_optimize_onnx.json",
     log:
         f"{LOGS}/{{flavor}}_optimize_onnx.log",
-    benchmark:
-        f"{BENCH}/{{flavor}}_optimize_onnx.tsv"
 
 
 use rule simplify as simplify_vendor with:
@@ -37,5 +33,3 @@ use rule simplify as simplify_vendor with:
         record=f"{RECORDS}/{{flavor}}_simplify.json",
     log:
         f"{LOGS}/{{flavor}}_simplify.log",
-    benchmark:
-        f"{BENCH}/{{flavor}}_simplify.tsv"

@@ -113,7 +113,7 @@ rule summarize:
         unpack(
             lambda wildcards: {
                 f"buildinfo_{i:04d}": f
-                for i, f in enumerate(all_targets(wildcards))
+                for i, f in enumerate(matrix_targets(wildcards))
                 if f.endswith(".buildinfo.json")
             }
         ),
@@ -126,5 +126,26 @@ rule summarize:
         "../../envs/edgeconv.yaml"
     params:
         inputs=input_args,
+    shell:
+        "edgeconv-step summarize {params.inputs} --output csv={output.csv} --output json={output.json} --log {log}"
+
+
+# With `cluster_batch: N` (profiles/slurm sets it), `all` asks for these: each batch of N models is
+# one connected part of the DAG, and so one cluster job (group chain) whose models run side by side
+# on the job's CPUs, with the cost of a submission and of Snakemake's start paid once per batch.
+rule batch_summary:
+    input:
+        unpack(batch_inputs),
+    output:
+        csv=f"{RESULTS}/batches/{{batch}}.csv",
+        json=f"{RESULTS}/batches/{{batch}}.json",
+    log:
+        "logs/batches/{batch}.log",
+    group:
+        CHAIN
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        inputs=buildinfo_args,
     shell:
         "edgeconv-step summarize {params.inputs} --output csv={output.csv} --output json={output.json} --log {log}"

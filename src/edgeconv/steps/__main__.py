@@ -17,7 +17,9 @@ import errno
 import json
 import logging
 import os
+import resource
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -112,6 +114,11 @@ def _record(
         "argv": [sys.executable, "-m", "edgeconv.steps", *argv],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_s": duration,
+        # Peak memory and CPU time of the step and the tools it ran here (the `benchmark:` files'
+        # figures; steps that Snakemake's output cache may serve have no `benchmark:`).
+        "resources": _resources(),
+        # Where the step ran: a record served from the output cache names the run that made it.
+        "made_by": {"host": socket.gethostname(), "workdir": os.getcwd()},
         "tool_versions": tool_versions(),
         # The lock this environment (and each locally run tool's) was installed from.
         "environment": environment(),
@@ -122,6 +129,14 @@ def _record(
         "outputs": {k: {"path": str(p), "sha256": path_sha256(p)} for k, p in outputs.items() if p.exists()},
         "params": params,
         **({"toolchain": toolchain} if toolchain else {}),
+    }
+
+
+def _resources() -> dict[str, float]:
+    own, tools = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "max_rss_mb": round(max(own.ru_maxrss, tools.ru_maxrss) / 1024, 1),  # ru_maxrss is in KiB on Linux
+        "cpu_s": round(own.ru_utime + own.ru_stime + tools.ru_utime + tools.ru_stime, 3),
     }
 
 

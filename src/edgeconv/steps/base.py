@@ -58,7 +58,7 @@ class NoParams(ParamsBase):
 @dataclass(frozen=True, kw_only=True)
 class Params(ParamsBase):
     """What every step is given: the model (or unit) it works on, the config file its errors point
-    at, the edgeconv version (a parameter, so that upgrading edgeconv rebuilds with the new code),
+    at, the edgeconv build (version and code and lock digests, edgeconv.buildid: a parameter, so that new code or another environment rebuilds, and the output cache keys on it),
     and the toolchain its tools run in (set from :attr:`Step.target`)."""
 
     model: str
@@ -154,9 +154,9 @@ class Context:
     def make(self, params: type[Params], **fields: Any) -> Any:
         """``params`` filled with the common fields (and for a :class:`StageParams`, the stage's
         interface keys) and the step's own ``fields``."""
-        from edgeconv import __version__
+        from edgeconv.buildid import build_id
 
-        common: dict[str, Any] = {"model": self.unit.name, "source": self.unit.source, "edgeconv": __version__}
+        common: dict[str, Any] = {"model": self.unit.name, "source": self.unit.source, "edgeconv": build_id()}
         if issubclass(params, StageParams):
             common.setdefault("io", self.unit.io())
             common["archive_preprocess"] = True if self.archive_preprocess else None
