@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/large_onnx.py [--keep DIR]   (needs ~15 GB of disk, 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import shutil
@@ -21,6 +20,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from step_figures import step_figures  # noqa: E402
 
 import numpy as np
 import onnx
@@ -80,11 +82,9 @@ def main() -> None:
     log = proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = []
     for step in STEPS:
-        tsv = root / "benchmarks" / "big" / f"{step}.tsv"
-        if tsv.exists():
-            with tsv.open() as f:
-                r = next(csv.DictReader(f, delimiter="\t"))
-            rows.append((step, float(r["s"]), float(r["max_rss"])))
+        r = step_figures(root, "big", step)
+        if r:
+            rows.append((step, r["s"], r["max_rss"]))
     inter = root / "results" / "intermediate" / "big"
     files = sorted(p for p in [*inter.glob("*.onnx*"), *(root / "results" / "openvino").glob("big.*")] if p.is_file())
     sizes = [(str(p.relative_to(root)), p.stat().st_size) for p in files]

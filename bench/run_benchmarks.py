@@ -10,7 +10,6 @@ Run: make bench   (or .venv/bin/python bench/run_benchmarks.py [--models 30] [--
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -19,6 +18,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from step_figures import step_figures  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -82,9 +84,8 @@ def det_steps() -> list[dict[str, str]]:
     run([*SNAKEMAKE, "--cores", "1", "-q", "--forcerun", "attach_normalization", "prepare_calibration", *target], REPO)
     rows = []
     for step in DET_STEPS:
-        with open(REPO / "benchmarks" / "ppocr_det" / f"{step}.tsv") as f:
-            row = next(csv.DictReader(f, delimiter="\t"))
-        rows.append({"step": step, "s": row["s"], "max_rss": row["max_rss"], "cpu_time": row.get("cpu_time", "")})
+        row = step_figures(REPO, "ppocr_det", step)
+        rows.append({"step": step, "s": row["s"], "max_rss": row["max_rss"], "cpu_time": row["cpu_time"]})
     return rows
 
 
