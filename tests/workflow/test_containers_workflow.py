@@ -185,3 +185,25 @@ def test_files_written_in_the_container_belong_to_an_unprivileged_invoking_user(
     assert written.read_text().split() == ["65534", "65534"]
     assert (written.stat().st_uid, written.stat().st_gid) == (65534, 65534)
     assert docker.from_env().containers.list(all=True, filters={"label": "io.edgeconv.target"}) == []
+
+
+def test_mo_runs_in_its_container_on_a_slurm_node(tmp_path):
+    """The vendor step in its image on a cluster node: rvc2's mo through profiles/slurm (the
+    one-node Slurm of `make slurm`; the job reaches podman's API through DOCKER_HOST, which sbatch
+    passes on)."""
+    from test_slurm import _slurm_up
+
+    from harness import needs
+
+    needs(_slurm_up(), "EDGECONV_REQUIRE_SLURM")
+    root = _project(tmp_path)
+    _config(root, DOCKER)
+    proc = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"),
+                     "--slurm-init-seconds-before-status-checks", "2", MO_VERIFY)
+    out = proc.stdout + proc.stderr
+    assert len(set(re.findall(r"submitted with SLURM jobid (\d+)", out))) == 1  # the chain: one job
+    report = json.loads((root / "results" / "intermediate" / "alpha" / "rvc2" / "alpha.verify.json").read_text())
+    assert report["passed"] and report["outputs"]["out"]["cosine"] > 0.999
+    log = (root / "logs" / "alpha" / "rvc2_convert_mo.log").read_text()
+    assert f"[container {IMAGE}" in log and "[ SUCCESS ] Generated IR version 11 model." in log
+    assert _leftover_containers() == []
