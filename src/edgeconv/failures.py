@@ -11,7 +11,7 @@ from pathlib import Path
 _BLOCK = re.compile(r"^Error in rule (\w+):\s*$")
 # A cluster job that ran a group of steps (group: chain): Snakemake's log names the job's own log,
 # where the node's Snakemake wrote the "Error in rule" block of the step that failed.
-_GROUP = re.compile(r"^(?:Error in group (\S+):|\s+message: Error in group (\S+))\s*$")
+_GROUP = re.compile(r"^(?:Error in group \S+:|\s+message: Error in group \S+)\s*$")
 _LOG = re.compile(r"^\s+log: (.*) \(check log file\(s\) for error details\)\s*$")
 _MESSAGE = re.compile(r"^\s+message: (.*)$")
 _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")

@@ -130,13 +130,13 @@ def nn_archive(target: str, unit: str) -> str:
     return f"{RESULTS}/{target}/{unit}.tar.xz"
 
 
+def batch_summary(batch: str, ext: str = "csv") -> str:
+    """The summary of one batch of models run as one cluster job (``cluster_batch``)."""
+    return f"{RESULTS}/batches/{batch}.{ext}"
+
+
 # Objects from S3-compatible storage (remote.py): each downloaded once to its mirror path, by the
 # fetch_remote rule; an archive of calibration images is extracted by extract_calibration.
-def batch_summary(batch: str) -> str:
-    """The summary of one batch of models run as one cluster job (``cluster_batch``)."""
-    return f"{RESULTS}/batches/{batch}.csv"
-
-
 REMOTE = f"{RESULTS}/remote"
 CALIBRATION_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")
 

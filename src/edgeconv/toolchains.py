@@ -24,6 +24,7 @@ class Toolchains:
     apptainer_enabled: bool = False
     _toolchains: dict[str, Any] = field(default_factory=dict)
     _tools: dict[tuple[str, str], str] = field(default_factory=dict)
+    _locks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def toolchain(self, target: str) -> Any:
         """The runtime of a target's tools; for docker, the engine, image and tools are checked
@@ -65,6 +66,12 @@ class Toolchains:
         return params
 
     def _tool_locks(self, target: str) -> dict[str, str]:
+        """Once per target and parse: every step of every model asks."""
+        if target not in self._locks:
+            self._locks[target] = self._find_tool_locks(target)
+        return self._locks[target]
+
+    def _find_tool_locks(self, target: str) -> dict[str, str]:
         from edgeconv.errors import ConversionError
         from edgeconv.lockinfo import tool_environment
 

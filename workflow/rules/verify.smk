@@ -137,8 +137,8 @@ rule batch_summary:
     input:
         unpack(batch_inputs),
     output:
-        csv=f"{RESULTS}/batches/{{batch}}.csv",
-        json=f"{RESULTS}/batches/{{batch}}.json",
+        csv=layout.batch_summary("{batch}"),
+        json=layout.batch_summary("{batch}", "json"),
     log:
         "logs/batches/{batch}.log",
     group:

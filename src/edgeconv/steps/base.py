@@ -58,8 +58,9 @@ class NoParams(ParamsBase):
 @dataclass(frozen=True, kw_only=True)
 class Params(ParamsBase):
     """What every step is given: the model (or unit) it works on, the config file its errors point
-    at, the edgeconv build (version and code and lock digests, edgeconv.buildid: a parameter, so that new code or another environment rebuilds, and the output cache keys on it),
-    and the toolchain its tools run in (set from :attr:`Step.target`)."""
+    at, the edgeconv build (version, code and lock digests: edgeconv.buildid; a parameter, so that
+    new code or another environment rebuilds, and the output cache keys on it), and the toolchain
+    its tools run in (set from :attr:`Step.target`)."""
 
     model: str
     source: str
