@@ -65,6 +65,9 @@ class Toolchain:
     mem_mb: int | None = None
     # Tools the image declares in its io.edgeconv.tools label (not a parameter).
     image_tools: tuple[str, ...] | None = None
+    # For tools on this machine: the sha256 of the lock each one's environment was installed from
+    # (a parameter, so that a reinstall from another lock reruns the step and misses the cache).
+    tool_locks: dict[str, str] | None = None
 
     def as_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, {}) and k not in ("target", "image_tools")}

@@ -3,6 +3,7 @@ machine, in a docker/podman image, or under Apptainer. Checked once per parse, b
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,10 @@ class Toolchains:
         """What a step record says about the toolchain its tools ran in; for tools on this machine,
         the locks of the environments they were installed from (so that a step reruns, and the
         output cache misses, when one is reinstalled from another lock)."""
-        params = self.toolchain(target).as_params() | {"target": target}
-        if params.get("runtime", "local") == "local":
-            locks = self._tool_locks(target)
-            if locks:
-                params["tool_locks"] = locks
-        return params
+        tc = self.toolchain(target)
+        if tc.runtime == "local":
+            tc = dataclasses.replace(tc, tool_locks=self._tool_locks(target) or None)
+        return tc.as_params() | {"target": target}
 
     def _tool_locks(self, target: str) -> dict[str, str]:
         """Once per target and parse: every step of every model asks."""

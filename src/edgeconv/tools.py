@@ -121,7 +121,6 @@ _TOOLCHAIN: Toolchain = Toolchain(target="")
 def use_toolchain(params: dict[str, Any] | None) -> Toolchain:
     global _TOOLCHAIN
     spec = dict(params or {})
-    spec.pop("tool_locks", None)  # part of the step's key only (edgeconv.toolchains.Toolchains.as_params)
     _TOOLCHAIN = Toolchain(target=spec.pop("target", ""), **spec)
     return _TOOLCHAIN
 
