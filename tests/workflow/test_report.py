@@ -68,3 +68,72 @@ def test_the_report_renders_in_chromium_with_the_table_and_the_images(project):
             assert browser.wait_for(VIEW, figure), f"no {figure!r} in {category!r}"
             width, height, size = browser.wait_for(IMAGE)
             assert width > 300 and height > 200 and size > 10_000
+
+
+# `snakemake --report report.html [targets]` after a run of those targets: the description shows
+# their artifacts (a sortable table, failures marked) and the plots, with no extra target.
+ROWS = """const t = document.getElementById('edgeconv-artifacts'); if (!t) return null;
+return Array.from(t.tBodies[0].rows).map(r => [r.className, ...Array.from(r.cells).map(c => c.textContent)]);"""
+HEADERS = """const t = document.getElementById('edgeconv-artifacts');
+return t ? Array.from(t.tHead.rows[0].cells).map(c => c.textContent) : null;"""
+SORT_BY = """const t = document.getElementById('edgeconv-artifacts');
+const th = Array.from(t.tHead.rows[0].cells).find(c => c.textContent === arguments[0]); th.click(); return true;"""
+PLOTS = """return Array.from(document.querySelectorAll('#edgeconv-report img[src^="data:image/png"]'))
+.filter(i => i.complete && i.naturalWidth > 300).length;"""
+
+
+@pytest.fixture(scope="module")
+def targets_run(tmp_path_factory):
+    """Three models, two asked for by path: `a` passes, `bad` fails its check; `c` is never asked for."""
+    root = new_project(tmp_path_factory.mktemp("targets_report"), ["a", "bad", "c"])
+    for i, name in enumerate(["a", "bad", "c"]):
+        conv_net(root / "models" / f"{name}.onnx", seed=i)
+    write_yaml(root / "config" / "models" / "bad.yaml",
+               {"input_model": "models/bad.onnx", "verify": {"openvino_fp16": {"max_abs_error": 0.0}}})
+    targets = ["results/openvino/a.xml", "results/openvino/bad.xml"]
+    assert snakemake(root, "--keep-going", *targets, check=False).returncode != 0
+    proc = snakemake(root, "--report", "report.html", *targets)
+    return root, proc
+
+
+def _report_rows(root):
+    with Browser() as browser:
+        browser.open((root / "report.html").as_uri())
+        headers = browser.wait_for(HEADERS)
+        rows = browser.wait_for(ROWS)
+        plots = browser.wait_for(PLOTS)
+        assert browser.run(SORT_BY, "status")
+        by_status = browser.run(ROWS)
+        assert browser.run(SORT_BY, "status")
+        reversed_ = browser.run(ROWS)
+    return headers, rows, plots, by_status, reversed_
+
+
+def test_the_report_of_the_targets_shows_their_artifacts_and_nothing_else(targets_run):
+    root, proc = targets_run
+    # Nothing was built for the report, and the model nobody asked for was not touched.
+    assert not (root / "results" / "intermediate" / "c").exists()
+    assert not (root / "results" / "report").exists()
+    html = (root / "report.html").read_text()
+    assert "edgeconv-artifacts" in html
+
+
+def test_the_report_of_the_targets_renders_sortable_with_the_failure_marked(targets_run):
+    needs(missing(), "EDGECONV_REQUIRE_BROWSER")
+    root, _ = targets_run
+    headers, rows, plots, by_status, reversed_ = _report_rows(root)
+    assert headers[:4] == ["model", "target", "artifact", "status"] and "worst cosine" in headers
+    assert [r[1:5] for r in rows] == [["a", "openvino", "a.bin a.xml", "passed"],
+                                      ["bad", "openvino", "bad.bin bad.xml", "FAILED"]]
+    failed = rows[1]
+    assert failed[0] == "failed"
+    error = failed[headers.index("error") + 1]
+    assert error.startswith("check: out: max_abs_error") and failed[headers.index("log") + 1].endswith(
+        "bad.verify.failed.json")
+    info = json.loads((root / "results" / "openvino" / "a.buildinfo.json").read_text())
+    cosine = min(o["cosine"] for o in info["verification"]["outputs"].values())
+    assert rows[0][headers.index("worst cosine") + 1] == f"{cosine:.6g}"
+    # Both plots are drawn, from the published artifact.
+    assert plots == 2
+    # A click on a column sorts by it, a second click reverses.
+    assert [r[1] for r in by_status] == ["bad", "a"] and [r[1] for r in reversed_] == ["a", "bad"]

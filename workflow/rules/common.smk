@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from edgeconv import layout, runlock
 from edgeconv.errors import ConversionError
 from edgeconv.project import Project
+from edgeconv.targets_report import TargetsReport
 
 
 envvars:
@@ -27,6 +28,9 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
         )
 
 PROJECT = Project(config)
+# `snakemake --report report.html [targets]`: the description (workflow/report/workflow.rst) shows
+# the artifacts of the targets' DAG through this (src/edgeconv/targets_report.py).
+config["targets_report"] = TargetsReport(workflow)
 PROJECT.apptainer_enabled = "APPTAINER" in {
     m.name for m in workflow.deployment_settings.deployment_method
 }

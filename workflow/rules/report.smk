@@ -1,4 +1,5 @@
-# The figures of Snakemake's HTML report (README.md, "Run on a cluster"):
+# The figures of the whole matrix as report categories (README.md, "The report"); the report of
+# any run's own targets needs no target (src/edgeconv/targets_report.py):
 #   snakemake --cores 4 report_figures && snakemake --report report.html
 # The table and the plots are built from the published build infos and the ONNX stages' checks
 # of the matrix (whatever of it is missing is built first).
