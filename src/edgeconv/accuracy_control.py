@@ -38,6 +38,7 @@ import numpy as np
 
 from edgeconv.errors import ConversionError
 from edgeconv.metrics import metrics
+from edgeconv.threads import openvino_config
 
 Samples = dict[str, np.ndarray]  # input name -> [N, ...]
 
@@ -387,7 +388,7 @@ def openvino_search(
     feeds = [{n: s[n] for n in names} for s in samples_of(held)]
     search = Search("openvino", thresholds, len(stats), len(feeds), measured_in="OpenVINO CPU")
     core = ov.Core()
-    compiled = core.compile_model(model, "CPU")
+    compiled = core.compile_model(model, "CPU", openvino_config())
     outputs = [o.get_any_name() for o in model.outputs]
     expected = [{n: compiled(f)[i] for i, n in enumerate(outputs)} for f in feeds]
     del compiled
@@ -404,7 +405,7 @@ def openvino_search(
               "fast_bias_correction": bool(options.get("fast_bias_correction", True))}
     started = time.monotonic()
     plain = nncf.quantize(model, nncf.Dataset(stats), **common)
-    result = evaluate(core.compile_model(plain, "CPU"))
+    result = evaluate(core.compile_model(plain, "CPU", openvino_config()))
     search.candidates = _fake_quantizes(plain)
     search.trials.append({"trial": 0, "kind": "nncf.quantize", "worst_cosine": round(result["worst_cosine"], 6),
                           "worst_output": result["worst_output"], "passed": result["passed"],
@@ -427,7 +428,7 @@ def openvino_search(
             max_num_iterations=max(budget.max_trials - 1, 1)),
         **common,
     )
-    result = evaluate(core.compile_model(controlled, "CPU"))
+    result = evaluate(core.compile_model(controlled, "CPU", openvino_config()))
     search.promoted = sorted(_float_ops(plain, controlled))
     kept = _fake_quantizes(controlled)
     search.trials.append({"trial": 1, "kind": "nncf.quantize_with_accuracy_control", "worst_cosine": round(result["worst_cosine"], 6),

@@ -21,6 +21,7 @@ import numpy as np
 from edgeconv.config.resolve import ResolvedInput
 from edgeconv.errors import CalibrationError
 from edgeconv.onnx_io import numpy_dtype
+from edgeconv.threads import ort_options
 
 
 class ScriptError(CalibrationError):
@@ -71,7 +72,7 @@ def stage_outputs(model: Path, calibration: dict[str, np.ndarray]) -> dict[str, 
     """Every output of ``model`` for every calibration sample: ``{output: [samples, *shape]}``."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
+    opts = ort_options(ort.SessionOptions())
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 
 from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
+from edgeconv.threads import openvino_config, ort_options
 
 
 @contextlib.contextmanager
@@ -36,7 +37,7 @@ def onnx_runner(model: onnx.ModelProto | str | Path) -> Runner:
     must be given as its file (``run_onnx`` writes one for it)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
+    opts = ort_options(ort.SessionOptions())
     opts.log_severity_level = 3
     # Fidelity checks compare graphs as written: no runtime fusions that reorder float math.
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -64,7 +65,7 @@ def ir_runner(xml: str | Path) -> Runner:
 
     core = ov.Core()
     # The CPU plugin defaults to bf16 on CPUs that have it; fidelity must be measured in f32.
-    compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = core.compile_model(str(xml), "CPU", openvino_config({"INFERENCE_PRECISION_HINT": "f32"}))
     request = compiled.create_infer_request()
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

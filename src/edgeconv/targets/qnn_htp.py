@@ -29,6 +29,7 @@ import onnx
 import onnx.version_converter
 
 from edgeconv.errors import ConversionError
+from edgeconv.threads import ort_options
 
 # SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
 SOCS: dict[str, tuple[str, str]] = {
@@ -233,7 +234,7 @@ def compile_htp(model_path: Path, ctx_out: Path, soc: str, fp16: bool) -> dict[s
     bin_name = f"{ctx_out.name[: -len('.onnx')]}_qnn.bin"
     with tempfile.TemporaryDirectory(dir=ctx_out.parent, prefix=f".{ctx_out.name}.") as tmp:
         tmp_ctx = Path(tmp) / ctx_out.name
-        so = ort.SessionOptions()
+        so = ort_options(ort.SessionOptions())
         so.log_severity_level = 3
         so.add_session_config_entry("ep.context_enable", "1")
         so.add_session_config_entry("ep.context_file_path", str(tmp_ctx))
@@ -282,7 +283,7 @@ def context_runner(ctx_path: Path, soc: str, fp16: bool) -> Any:
     ``runner(feeds) -> outputs``."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
+    so = ort_options(ort.SessionOptions())
     so.log_severity_level = 3
     so.add_provider_for_devices(qnn_devices(), soc_options(soc, fp16))
     sess = ort.InferenceSession(str(ctx_path), so)
