@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 WIDTH, LAYERS = 8192, 9  # 9 x 8192 x 8192 x 4 bytes = 2.42 GB
-STEPS = ["attach_normalization", "optimize_onnx", "simplify", "verify_simplified", "convert_ir", "verify_ir"]
+STEPS = ["attach_normalization", "optimize_onnx", "simplify", "verify_onnx_stages", "convert_ir", "verify_ir"]
 MARK = "## (d) An ONNX model over 2 GB"
 BEFORE_S = 310  # the same command before big weights stayed on disk (this section, 2026-11-21)
 

@@ -41,7 +41,7 @@ CASES = [
     ("hailo.hw_arch", "hailo8l", ["hailo_parse", "hailo_optimize", "hailo_compile"]),
     ("verify.openvino_int8.min_cosine", "0.5", ["verify_ir_int8", "verify_pot_ir"]),  # rvc3's POT IR too
     ("verify.qnn_htp.min_cosine", "0.5", ["verify_htp"]),
-    ("verify.onnx.min_cosine", "0.5", ["verify_onnx_stage"]),
+    ("verify.onnx.min_cosine", "0.5", ["verify_onnx_stages"]),
 ]
 MO_CASES = [
     ("rvc2.mo_args", "[--log_level, ERROR]", [f"{INTER}/rvc2/alpha.xml"]),

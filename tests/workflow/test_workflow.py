@@ -15,7 +15,7 @@ from models import conv_net
 
 pytestmark = pytest.mark.workflow
 
-ONNX_CHAIN = {"attach_normalization", "optimize_onnx", "simplify", "verify_onnx_stage"}
+ONNX_CHAIN = {"attach_normalization", "optimize_onnx", "simplify", "verify_onnx_stages"}
 OPENVINO = {"convert_ir", "quantize_ir", "verify_ir", "verify_ir_int8", "publish_ir", "publish_ir_int8"}
 
 
@@ -48,8 +48,8 @@ def test_dry_run_dag_holds_every_step_for_every_model(project):
     for model in ("alpha", "beta"):
         assert rules_for(jobs, model) == ONNX_CHAIN | OPENVINO | {"prepare_calibration"}
     stats = snakemake(project, "-n").stdout
-    # Three ONNX stages verified per model; 13 jobs per model plus `all`.
-    assert re.search(r"^verify_onnx_stage\s+6$", stats, re.M) and re.search(r"^total\s+27$", stats, re.M)
+    # Three ONNX stages verified per model in one job; 11 jobs per model plus `all`.
+    assert re.search(r"^verify_onnx_stages\s+2$", stats, re.M) and re.search(r"^total\s+23$", stats, re.M)
     assert not (project / "results").exists()  # a dry run writes nothing
 
 
@@ -97,7 +97,7 @@ def test_real_run_then_incremental_reruns(project):
 
     # One key of one model reruns only the steps that key feeds.
     jobs = planned(project, "--config", "overrides={alpha: {onnx_simplification: onnxslim}}")
-    assert rules_for(jobs, "alpha") == {"simplify", "convert_ir", "quantize_ir", "verify_onnx_stage", "verify_ir",
+    assert rules_for(jobs, "alpha") == {"simplify", "convert_ir", "quantize_ir", "verify_onnx_stages", "verify_ir",
                                         "verify_ir_int8", "publish_ir", "publish_ir_int8"}
     assert rules_for(jobs, "beta") == set()
     jobs = planned(project, "--config", "overrides={alpha: {openvino.preset: mixed}}")
@@ -106,7 +106,7 @@ def test_real_run_then_incremental_reruns(project):
     assert rules_for(jobs, "alpha") >= {"attach_normalization", "prepare_calibration", "convert_ir"}
     assert rules_for(jobs, "beta") == set()
     jobs = planned(project, "--config", "overrides={alpha: {calibration.max_images: 4}}")
-    assert rules_for(jobs, "alpha") == {"prepare_calibration", "quantize_ir", "verify_onnx_stage", "verify_ir",
+    assert rules_for(jobs, "alpha") == {"prepare_calibration", "quantize_ir", "verify_onnx_stages", "verify_ir",
                                         "verify_ir_int8", "publish_ir", "publish_ir_int8"}
     # Overrides for every model at once.
     jobs = planned(project, "--config", "overrides={'*': {openvino.compress_to_fp16: false}}")

@@ -41,7 +41,7 @@ os.environ["PATH"] = (
 )
 # Every path pattern comes from edgeconv.layout.
 RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
-LOGS, BENCH, ONNX_STAGES = layout.LOGS, layout.BENCH, layout.ONNX_STAGES
+LOGS, BENCH = layout.LOGS, layout.BENCH
 REMOTE = layout.REMOTE
 # The group of every conversion step: on a cluster, a model's whole chain (all its targets) is one
 # job, and --group-components chain=N (profiles/slurm) puts N models in one job. Local runs
@@ -55,7 +55,6 @@ CACHING = workflow.enable_cache
 
 wildcard_constraints:
     model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
-    onnx_stage="|".join(ONNX_STAGES),
     flavor="mo|hailo",
     mo_target="rvc2|rvc3",
 

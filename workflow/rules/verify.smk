@@ -4,17 +4,22 @@
 # as results/intermediate/<model>/.../<artifact>.verify.failed.json and publishes nothing.
 
 
-rule verify_onnx_stage:
+# The ONNX stages of a chain in one job: the original runs once on the samples for all three.
+rule verify_onnx_stages:
     input:
-        artifact=f"{INTERMEDIATE}/{{onnx_stage}}.onnx",
+        artifact_normalized=f"{INTERMEDIATE}/normalized.onnx",
+        artifact_optimized=f"{INTERMEDIATE}/optimized.onnx",
+        artifact_simplified=f"{INTERMEDIATE}/simplified.onnx",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        report=f"{INTERMEDIATE}/{{onnx_stage}}.verify.json",
+        report_normalized=f"{INTERMEDIATE}/normalized.verify.json",
+        report_optimized=f"{INTERMEDIATE}/optimized.verify.json",
+        report_simplified=f"{INTERMEDIATE}/simplified.verify.json",
     log:
-        f"{LOGS}/verify_{{onnx_stage}}.log",
+        f"{LOGS}/verify_onnx_stages.log",
     benchmark:
-        f"{BENCH}/verify_{{onnx_stage}}.tsv"
+        f"{BENCH}/verify_onnx_stages.tsv"
     group:
         CHAIN
     conda:
@@ -23,10 +28,10 @@ rule verify_onnx_stage:
         mem_mb=mem_mb(600, 1.5),
     params:
         spec=step_params("verify", kind="onnx"),
+        inputs=input_args,
+        outputs=output_args,
     shell:
-        "edgeconv-step verify --input artifact={input.artifact} --input original={input.original}"
-        " --input calibration={input.calibration} --output report={output.report}"
-        " --params {params.spec:q} --log {log}"
+        "edgeconv-step verify {params.inputs} {params.outputs} --params {params.spec:q} --log {log}"
 
 
 rule verify_ir:

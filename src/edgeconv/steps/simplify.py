@@ -82,7 +82,7 @@ def _simplify_with(
         onnxsim = _import_onnxsim()
 
         # No second check here (check_n=0, as the reference runs it): the simplified model is
-        # checked against the original by verify_onnx_stage, and every artifact made from it by its
+        # checked against the original by verify_onnx_stages, and every artifact made from it by its
         # own check, which also holds for models over 2 GB that onnxruntime cannot take from memory.
         check_n = 0
         from_file = source is not None and workdir is not None and not fits_in_protobuf(model)

@@ -41,15 +41,10 @@ def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[
     return feeds
 
 
-def verify(
-    original: Path,
-    artifact: Path,
-    stage: ResolvedStage,
-    calibration: dict[str, np.ndarray],
-    thresholds: dict[str, Any],
-    max_images: int,
-    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
-) -> dict[str, Any]:
+def reference(
+    original: Path, stage: ResolvedStage, calibration: dict[str, np.ndarray], max_images: int,
+) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+    """The samples and the original model's outputs for them: what every artifact is compared with."""
     # A temporary file of an original over 2 GB lives until the last sample has run. One model is
     # loaded at a time: every sample through the original, then every sample through the artifact.
     with contextlib.ExitStack() as cleanup:
@@ -64,11 +59,11 @@ def verify(
                 if spec is not None:
                     fix_shape(vi, spec.shape)
             if _interface(model) == interface:
-                reference: onnx.ModelProto | Path = original  # run as it is, from its file
+                ref: onnx.ModelProto | Path = original  # run as it is, from its file
             else:  # over 2 GB, written once to a file that serves every sample
-                reference = cleanup.enter_context(runnable(model))
+                ref = cleanup.enter_context(runnable(model))
             del model
-            run_original = onnx_runner(reference)
+            run_original = onnx_runner(ref)
 
         n = min(max_images, min((len(v) for v in calibration.values()), default=1))
         samples = []
@@ -81,6 +76,19 @@ def verify(
             samples.append(sample)
         expected = [run_original(original_feeds(stage, sample)) for sample in samples]
         del run_original
+    return samples, expected
+
+
+def compare(
+    original: Path,
+    artifact: Path,
+    stage: ResolvedStage,
+    samples: list[dict[str, np.ndarray]],
+    expected: list[dict[str, np.ndarray]],
+    thresholds: dict[str, Any],
+    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """The report of ``artifact`` against the original's outputs ``expected`` on ``samples``."""
     if run_artifact is None:
         run_artifact = _one_session(ir_runner if artifact.suffix == ".xml" else onnx_runner)
     per_output: dict[str, list[dict[str, float]]] = {}
@@ -112,7 +120,7 @@ def verify(
     return {
         "artifact": str(artifact),
         "original": str(original),
-        "images": max(n, 1),
+        "images": len(samples),
         "thresholds": thresholds,
         "outputs": outputs,
         "passed": not failures,
@@ -120,7 +128,18 @@ def verify(
     }
 
 
-
+def verify(
+    original: Path,
+    artifact: Path,
+    stage: ResolvedStage,
+    calibration: dict[str, np.ndarray],
+    thresholds: dict[str, Any],
+    max_images: int,
+    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """One artifact against the original: :func:`reference`, then :func:`compare`."""
+    samples, expected = reference(original, stage, calibration, max_images)
+    return compare(original, artifact, stage, samples, expected, thresholds, run_artifact)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +185,21 @@ def failed_report_path(report: Path) -> Path:
     return report.with_name(report.name.removesuffix(".json") + ".failed.json")
 
 
+def _pairs(inputs: Paths, outputs: Paths) -> list[tuple[str, Path, Path]]:
+    """(label, artifact, report): ``artifact``/``report``, or ``artifact_<x>``/``report_<x>`` for
+    several artifacts checked against one run of the original (the ONNX stages of a chain)."""
+    if "artifact" in inputs:
+        return [("", inputs["artifact"], outputs["report"])]
+    pairs = []
+    for key, artifact in sorted(inputs.items()):
+        if key.startswith("artifact_"):
+            label = key.removeprefix("artifact_")
+            if f"report_{label}" not in outputs:
+                raise ValueError(f"verify: input {key} has no output report_{label}")
+            pairs.append((label, artifact, outputs[f"report_{label}"]))
+    return pairs
+
+
 def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
     stage = params.stage(inputs["original"])
     runner = None
@@ -177,29 +211,40 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
         def runner(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             return run_context(path, feeds, rt["soc"], rt["fp16"])
 
-    report = verify(
-        inputs["original"], inputs["artifact"], stage, load_npz(inputs["calibration"]),
-        params.thresholds, params.max_images, runner,
-    )
-    if params.runtime:
-        report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **params.runtime}
-    failed_report = failed_report_path(outputs["report"])
-    if not report["passed"]:
+    samples, expected = reference(inputs["original"], stage, load_npz(inputs["calibration"]), params.max_images)
+    reports = []
+    for label, artifact, out in _pairs(inputs, outputs):
+        report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner)
+        if params.runtime:
+            report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **params.runtime}
+        reports.append((label, artifact, out, report))
+    failed = []
+    for label, artifact, out, report in reports:
+        failed_report = failed_report_path(out)
+        if report["passed"]:
+            failed_report.unlink(missing_ok=True)
+            continue
         # The artifact stays under results/intermediate/ and is never published; the report with
         # every figure is kept beside it (the declared report would be removed with the failed job).
         write_json_atomic(failed_report, report)
+        failed.append((artifact, failed_report, report))
+    if failed:
+        artifact, failed_report, report = failed[0]
         keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error") if any(k in f for f in report["failures"])]
         where = " or ".join(f"verify.{params.kind}.{k}" for k in keys)
+        more = f" ({len(failed) - 1} more: {', '.join(str(f[0]) for f in failed[1:])})" if len(failed) > 1 else ""
         raise VerificationError(
-            f"{inputs['artifact']} differs from {inputs['original']}: {'; '.join(report['failures'])}; "
-            f"not published. Report: {failed_report}. Improve the conversion (e.g. calibration data, quantization "
-            f"mode), or if this is expected change {where} (config/config.yaml, or the model's config)"
+            f"{artifact} differs from {inputs['original']}: {'; '.join(report['failures'])}; "
+            f"not published. Report: {failed_report}{more}. Improve the conversion (e.g. calibration data, "
+            f"quantization mode), or if this is expected change {where} (config/config.yaml, or the model's config)"
         )
-    failed_report.unlink(missing_ok=True)
-    write_json_atomic(outputs["report"], report)
-    return {"verification": {"passed": True, "outputs": report["outputs"]}}
+    for _, _, out, report in reports:
+        write_json_atomic(out, report)
+    checked = {label or "artifact": {"passed": True, "outputs": report["outputs"]} for label, _, _, report in reports}
+    return {"verification": checked["artifact"] if "artifact" in checked else checked}
 
 
 STEP = Step(
     "verify", run, VerifyParams, configure,
-    inputs=("original", "artifact", "calibration"), outputs=("report",), doc="variant: kind", accepts_ir=True)
+    inputs=("original", "artifact", "artifact_<stage>", "calibration"), outputs=("report", "report_<stage>"),
+    doc="variant: kind", accepts_ir=True)
