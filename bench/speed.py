@@ -13,6 +13,11 @@ P1  The RVC2 prefix (normalize -> optimize -> simplify -> mo IR) of PP-OCRv4 det
     pair by pair; the median is reported.
 P2  A no-op run over a matrix of 30 small models against Snakemake's own no-op floor: a Snakefile
     with the same number of jobs, each a `touch`, run with nothing to do.
+P2_300  The same at zoo scale: 300 small models to the FP16 IR (its first build takes about 10 minutes),
+    against two floors: one rule with as many `touch` jobs, and one rule with one job per model.
+P3_real  P3 on ten real 224x224 classifiers (torchvision architectures, bench/classifiers.py) to
+    verified FP16 IRs. sched: 50 small models from clean with the greedy and the ILP scheduler.
+    These three write section (j) of BENCHMARKS.md.
 P3  A batch of 10 small classifiers to the FP16 IR (ONNX chain, IR, checks, publish) from a clean
     state on --cores 1 and --cores 2.
 Overhead: one step process on a trivial model, start to exit (`edgeconv-step simplify` with
@@ -231,20 +236,40 @@ def p2(runs: int, work: Path, models: int = 30, targets: str = "[openvino, qnn_h
         "rule one:\n    output: 'f/{i}.txt'\n    shell: 'touch {output}'\n"
     )
     sh([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], cwd=floor)
+    per_model = work / "floor_models"
+    per_model.mkdir()
+    (per_model / "Snakefile").write_text((floor / "Snakefile").read_text().replace(f"range({jobs})", f"range({models})"))
+    sh([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], cwd=per_model)
     if "Nothing to be done" not in sh([*SNAKEMAKE, "-d", str(root), "-n"], cwd=root).stdout:
         raise SystemExit(f"P2: a rerun of the {models}-model matrix plans work; it is not a no-op")
-    ours, base = [], []
-    for _ in range(runs):  # in turn, so both see the same machine
+    ours, base, base_models = [], [], []
+    for _ in range(runs):  # in turn, so all see the same machine
         ours.append(timed([*SNAKEMAKE, "-d", str(root), "--cores", "2", "-q"], root))
         base.append(timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], floor))
-    ratios = [a / b for a, b in zip(ours, base)]
+        base_models.append(timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], per_model))
     return {"models": models, "jobs": jobs, "ours": statistics.median(ours), "floor": statistics.median(base),
-            "ratio": statistics.median(ratios)}
+            "ratio": statistics.median([a / b for a, b in zip(ours, base)]),
+            "floor_models": statistics.median(base_models),
+            "ratio_models": statistics.median([a / b for a, b in zip(ours, base_models)])}
 
 
 def p2_300(runs: int, work: Path) -> dict[str, float]:
     """P2 at zoo scale: 300 small models to the FP16 IR (its first build takes a while)."""
     return p2(runs, work, 300, "[openvino]")
+
+
+def sched(runs: int, work: Path) -> dict[str, float]:
+    """50 small models from a clean state on --cores 2 with Snakemake's greedy and ILP schedulers, in turn."""
+    root = work / "sched"
+    batch_project(root, 50)
+    times: dict[str, list[float]] = {"greedy": [], "ilp": []}
+    for _ in range(max(1, runs // 2)):
+        for scheduler in ("greedy", "ilp"):
+            for p in ("results", ".snakemake", "logs", "benchmarks"):
+                shutil.rmtree(root / p, ignore_errors=True)
+            times[scheduler].append(timed([*SNAKEMAKE, "-d", str(root), "--cores", "2", "-q", "--scheduler", scheduler], root))
+    greedy, ilp = statistics.median(times["greedy"]), statistics.median(times["ilp"])
+    return {"greedy": greedy, "ilp": ilp, "ratio": greedy / ilp, "pairs": len(times["greedy"])}
 
 
 def overhead(runs: int, work: Path) -> dict[str, float]:
@@ -293,7 +318,11 @@ def main() -> None:
             results[name] = globals()[name](args.runs, work)
             print(name, {k: v for k, v in results[name].items() if not k.endswith("_all")}, flush=True)
     if args.write:
-        write(results, args.runs)
+        zoo = {k: results.pop(k) for k in ("p2_300", "p3_real", "sched") if k in results}
+        if results:
+            write(results, args.runs)
+        if zoo:
+            write_zoo(zoo, args.runs)
 
 
 def write(results: dict, runs: int) -> None:
@@ -333,6 +362,38 @@ def write(results: dict, runs: int) -> None:
         for name in ("simplify", "attach_normalization", "optimize_onnx", "publish"):
             lines.append(f"| step overhead: `{name}` on a trivial model, start to exit | {r[name]:.2f} s | "
                          f"python -c pass {r['python -c pass']:.2f} s | | <= 0.35 s |")
+    with open(REPO / "BENCHMARKS.md", "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write_zoo(results: dict, runs: int) -> None:
+    """Section (j): the zoo-scale figures (issue: zoo-scale batch runs)."""
+    lines = [
+        "",
+        f"## (j) Zoo scale: no-op at 300 models, cores on real models, scheduler (`bench/speed.py --runs {runs} "
+        f"--only {' '.join(results)}`)",
+        "",
+        f"Written by `bench/speed.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}. Medians of {runs} runs; whole commands with start-up.",
+        "",
+        "| measure | this project | yardstick | ratio | goal |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    if "p2_300" in results:
+        r = results["p2_300"]
+        lines.append(f"| no-op run, 300 small models ({r['jobs']} jobs) vs a one-rule Snakefile with {r['jobs']} `touch` jobs "
+                     f"| {r['ours']:.2f} s | {r['floor']:.2f} s | {r['ratio']:.2f} (paired) | <= 3 |")
+        if "floor_models" in r:
+            lines.append(f"| the same no-op vs a one-rule Snakefile with one `touch` job per model (300) | {r['ours']:.2f} s | "
+                         f"{r['floor_models']:.2f} s | {r['ratio_models']:.2f} (paired) | <= 3 |")
+    if "p3_real" in results:
+        r = results["p3_real"]
+        lines.append(f"| 10 torchvision classifiers at 224x224 (`bench/classifiers.py`) to verified FP16 IRs, --cores 2 vs "
+                     f"--cores 1 | {r['cores2']:.2f} s | {r['cores1']:.2f} s | {r['speedup']:.2f}x faster (paired) | >= 1.8x |")
+    if "sched" in results:
+        r = results["sched"]
+        lines.append(f"| 50 small models from clean, --cores 2: greedy scheduler (profiles/default) vs ILP ({r['pairs']} pair(s)) "
+                     f"| {r['greedy']:.2f} s | {r['ilp']:.2f} s | {r['ratio']:.2f} | < 1 |")
     with open(REPO / "BENCHMARKS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
 
