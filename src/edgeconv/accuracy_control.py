@@ -251,14 +251,18 @@ def promotion_encodings(names: list[str], base: dict[str, Any] | None = None, we
     return payload
 
 
-def _ladder(trial: Callable[[int], dict[str, Any]], total: int, over_budget: Callable[[], bool]) -> tuple[tuple[int, dict[str, Any]] | None, bool]:
-    """The smallest count k in 1..total for which ``trial(k)`` passes: doubling, then bisection
-    between the last failing and the first passing count. (best or None, whether ``total`` failed)."""
+def _ladder(trial: Callable[[int], dict[str, Any] | None], total: int, start: int = 1,
+            failed_at: int = 0) -> tuple[tuple[int, dict[str, Any]] | None, bool]:
+    """The smallest count k in ``start``..``total`` for which ``trial(k)`` passes, knowing that
+    ``failed_at`` failed: doubling, then bisection between the last failing and the first passing
+    count. ``trial`` returns None when the budget is spent. (best or None, whether ``total`` failed)."""
     best: tuple[int, dict[str, Any]] | None = None
-    failed_at, count = 0, 1
-    while total and not over_budget():
+    count = max(start, 1)
+    while total:
         count = min(count, total)
         row = trial(count)
+        if row is None:
+            return None, False
         if row["passed"]:
             best = (count, row)
             break
@@ -268,14 +272,43 @@ def _ladder(trial: Callable[[int], dict[str, Any]], total: int, over_budget: Cal
         count *= 2
     if best is not None:
         lo, hi = failed_at, best[0]
-        while hi - lo > 1 and not over_budget():
+        while hi - lo > 1:
             mid = (lo + hi) // 2
             row = trial(mid)
+            if row is None:
+                break
             if row["passed"]:
                 hi, best = mid, (mid, row)
             else:
                 lo = mid
     return best, False
+
+
+class _Budget:
+    """Trials and seconds left for the whole step. A trial is not started when it would not end in
+    time: its cost is estimated by the slowest trial of its kind so far (or of any kind), and a
+    CPU trial also keeps back the time of the simulator's confirmation that follows it."""
+
+    def __init__(self, budget: Budget, search: Search) -> None:
+        self.budget, self.search = budget, search
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.search.started
+
+    def estimate(self, where: str) -> float:
+        same = [t["seconds"] for t in self.search.trials if t["measured_in"] == where]
+        anything = [t["seconds"] for t in self.search.trials]
+        return max(same or anything or [0.0])
+
+    def allows(self, where: str, confirm: bool) -> bool:
+        if len(self.search.trials) >= self.budget.max_trials:
+            return False
+        need = self.estimate(where) + (self.estimate("simulator") if confirm and where == "cpu" else 0.0)
+        return self.elapsed() + need <= self.budget.max_seconds
+
+    def left(self) -> str:
+        return (f"{self.budget.max_trials - len(self.search.trials)} trial(s), "
+                f"{max(0.0, self.budget.max_seconds - self.elapsed()):.0f} s left")
 
 
 def htp_search(
@@ -291,77 +324,109 @@ def htp_search(
     activations_16bit: bool = False,
     runner_for: Callable[[Path], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] | None = None,
     measured_in: str = "onnxruntime QDQ simulation (CPU)",
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The fewest 16-bit tensors that meet the gate: (encodings to apply, or None when plain INT8
-    passes; the search record). First activations, most sensitive first; when every activation at
-    16 bits is not enough, also the weights of the layers that read them (per tensor). With
-    ``activations_16bit`` (a mode that already quantizes activations to 16 bits) only weights are
-    searched. ``quantize(statistics, encodings, out)`` makes a QDQ model; ``runner_for(path)``
-    runs one (by default onnxruntime on the CPU; the HTP simulator when onnxruntime-qnn is there)."""
-    from edgeconv.runtime import onnx_runner
+    passes; the search record).
 
-    runner_for = runner_for or onnx_runner
+    Tensors are promoted in the order of one ranked list, computed once: activations, most
+    sensitive first, then (when every activation at 16 bits is not enough) the weights of the layers
+    that read them (per tensor); with ``activations_16bit`` (a mode that already quantizes
+    activations to 16 bits) only weights. The count is found by doubling, then bisection.
+
+    ``quantize(statistics, encodings, out)`` makes a QDQ model (the caller collects the activation
+    ranges once and reuses them). The search's trials run in onnxruntime's QDQ simulation on the CPU.
+    ``runner_for(path)``, when given, is the target's own runtime (the HTP simulator): plain INT8 is
+    measured there first, and the CPU's choice is confirmed there; where the simulator disagrees,
+    the search goes on from that count in the simulator. ``progress`` gets one line per trial."""
+    from edgeconv.runtime import onnx_runner
 
     statistics, held = split(calibration, budget.holdout, min_validation)
     search = Search("qnn_htp", thresholds, len(next(iter(statistics.values()))), len(next(iter(held.values()))))
-    search.measured_in = measured_in
+    search.measured_in = measured_in if runner_for else "onnxruntime QDQ simulation (CPU)"
+    limits = _Budget(budget, search)
     feeds = samples_of(held)
     ref = onnx_runner(float_model)
     expected = [ref(f) for f in feeds]
     del ref
+    confirm = runner_for is not None
+    say = progress or (lambda line: None)
 
-    def trial(acts: list[str], weights: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    candidates = activation_candidates(float_model, set(keep_8bit))
+    weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
+    ranked: list[str] = []  # the activations in promotion order, ranked once plain INT8 has failed
+    search.candidates = len(candidates) + len(weights) if not activations_16bit else len(weights)
+
+    def split_count(k: int) -> tuple[list[str], list[str]]:
+        return ranked[: min(k, len(ranked))], weights[: max(0, k - len(ranked))]
+
+    def trial(k: int, where: str) -> dict[str, Any] | None:
+        if not limits.allows(where, confirm):
+            return None
+        acts, wts = split_count(k)
         started = time.monotonic()
         out = workdir / f"trial_{len(search.trials)}.onnx"
-        encodings = promotion_encodings(acts, base, list(weights)) if acts or weights or base else None
+        encodings = promotion_encodings(acts, base, wts) if acts or wts or base else None
         quantize(statistics, encodings, out)
-        run = runner_for(out)
+        run = runner_for(out) if where == "simulator" and runner_for else onnx_runner(out)
         result = gate(expected, [run(f) for f in feeds], thresholds)
         del run
         for made in workdir.glob(f"{out.name.removesuffix('.onnx')}*"):
             made.unlink(missing_ok=True)
-        row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(weights),
+        row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
-               "passed": result["passed"], "seconds": round(time.monotonic() - started, 2)}
+               "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2)}
         search.trials.append(row)
+        say(f"trial {row['trial']} ({where}): {len(acts)} activation(s) and {len(wts)} weight(s) of "
+            f"{search.candidates} at 16 bits: worst cosine {row['worst_cosine']:.6f} on {row['worst_output']!r} "
+            f"({'meets' if row['passed'] else 'misses'} the gate) in {row['seconds']:.1f} s; {limits.left()}")
         return row
 
-    def over_budget() -> bool:
-        return len(search.trials) >= budget.max_trials or time.monotonic() - search.started > budget.max_seconds
-
-    plain = trial([])
-    candidates = activation_candidates(float_model, set(keep_8bit))
+    say(f"{search.candidates} tensor(s) may go to 16 bits; gate {thresholds} on {len(feeds)} held-back "
+        f"sample(s); budget {budget.max_trials} trials, {budget.max_seconds:.0f} s")
+    plain = trial(0, "simulator" if confirm else "cpu")
+    if plain is None:
+        raise GateNotMet(f"accuracy control (qnn_htp): no trial fits the budget ({budget}); raise "
+                         "rvc4.accuracy_control.max_seconds or max_trials")
     if plain["passed"]:
-        search.candidates = len(candidates)
         plain["chosen"] = True
         return None, search.record()
-    weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
-    if activations_16bit:  # nothing to gain on activations: straight to the weights
-        ranked: list[str] = []
-        best, exhausted = None, True
-        search.candidates = len(weights)
-    else:
+    if not activations_16bit:
         ranked = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
-        search.candidates = len(ranked) + len(weights)
-        best, exhausted = _ladder(lambda k: trial(ranked[:k]), len(ranked), over_budget)
-    chosen_acts, chosen_weights = (ranked[: best[0]], []) if best else (ranked, [])
-    if best is None and exhausted and weights:
-        best, exhausted = _ladder(lambda k: trial(ranked, weights[:k]), len(weights), over_budget)
-        chosen_weights = weights[: best[0]] if best else []
+    total = len(ranked) + len(weights)
+    best, exhausted = _ladder(lambda k: trial(k, "cpu"), total)
+    if confirm and best is not None:
+        # The CPU's choice, measured where the gate is: kept if it passes, else the search goes on
+        # from there in the simulator, doubling then bisecting.
+        k = best[0]
+        row = trial(k, "simulator")
+        if row is None:
+            best = None
+        elif not row["passed"]:
+            best, exhausted = _ladder(lambda n: trial(n, "simulator"), total, start=min(total, 2 * k), failed_at=k) \
+                if k < total else (None, True)
+        else:
+            best = (k, row)
     if best is None:
         top = max(search.trials, key=lambda t: t["worst_cosine"])
         why = ("even with every candidate activation and weight at 16 bits" if exhausted
-               else f"within the budget ({len(search.trials)} trials, {time.monotonic() - search.started:.0f} s)")
+               else f"within the budget ({len(search.trials)} trials, {limits.elapsed():.0f} s)")
         raise GateNotMet(
             f"accuracy control (qnn_htp): the gate {thresholds} was not met {why}; best worst-output cosine "
-            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} with {top['activations_16bit']} of {len(ranked)} "
-            f"activations and {top['weights_16bit']} of {len(weights)} weights at 16 bits. Raise "
-            "rvc4.accuracy_control.max_trials, use FP16_STANDARD, or give more representative calibration data"
+            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}) with "
+            f"{top['activations_16bit']} of {len(ranked)} activations and {top['weights_16bit']} of {len(weights)} "
+            "weights at 16 bits. Raise rvc4.accuracy_control.max_trials or max_seconds, use FP16_STANDARD, "
+            "or give more representative calibration data"
         )
     best[1]["chosen"] = True
+    chosen_acts, chosen_weights = split_count(best[0])
     search.promoted = chosen_acts + chosen_weights
     record = search.record()
     record["activations_16bit"], record["weights_16bit"] = chosen_acts, chosen_weights
+    record["trials_by_runtime"] = {w: sum(t["measured_in"] == w for t in search.trials) for w in ("cpu", "simulator")}
+    say(f"chose {len(chosen_acts)} activation(s) and {len(chosen_weights)} weight(s) at 16 bits "
+        f"({record['share_8bit']:.1%} of the candidates stay 8-bit) after {len(search.trials)} trial(s), "
+        f"{limits.elapsed():.0f} s")
     return promotion_encodings(chosen_acts, base, chosen_weights), record
 
 

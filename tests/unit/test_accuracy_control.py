@@ -31,13 +31,11 @@ def test_ranking_puts_the_large_range_activation_first(tmp_path):
     assert ranked[0][0] == "wide"
 
 
-def _htp_quantize(model):
-    from edgeconv.targets.qnn_htp import quantize_qdq
+def _htp_quantize(model, workdir=None):
+    """What the step uses: one quantizer for the whole search, its activation ranges collected once."""
+    from edgeconv.targets.qnn_htp import search_quantizer
 
-    def quantize(statistics, encodings, out):
-        quantize_qdq(model, statistics, out, "INT8_STANDARD", True, encodings)
-
-    return quantize
+    return search_quantizer(model, "INT8_STANDARD", True, workdir or model.parent / "quantizer")
 
 
 def test_htp_search_promotes_exactly_the_sensitive_layer(tmp_path):
@@ -85,3 +83,89 @@ def test_openvino_search_returns_the_sensitive_layer_to_float(tmp_path):
     # NNCF returns exactly the layer that reads the large-range activation (Conv `b`) to float.
     assert record["kept_higher_precision"] == ["b"], record
     assert record["share_8bit"] < 1.0 and record["trials"][-1]["quantizers_removed"] == 1
+
+
+def test_the_statistics_are_collected_once_for_every_trial(tmp_path, monkeypatch):
+    """A spy on onnxruntime's calibrator: one calibration for the whole search, however many trials."""
+    import importlib
+
+    ort_quantize = importlib.import_module("onnxruntime.quantization.quantize")  # the module, not its function
+    made = []
+    real = ort_quantize.create_calibrator
+
+    def spy(*args, **kwargs):
+        calibrator = real(*args, **kwargs)
+        made.append(calibrator)
+        return calibrator
+
+    monkeypatch.setattr(ort_quantize, "create_calibrator", spy)
+    model = sensitive_net(tmp_path / "s.onnx")
+    lines = []
+    encodings, record = ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=8), 4,
+                                      _htp_quantize(model, tmp_path / "q"), tmp_path, keep_8bit={"x", "out"},
+                                      progress=lines.append)
+    assert len(record["trials"]) >= 2 and len(made) == 1  # plain INT8, then `wide` at 16 bits
+    assert record["kept_higher_precision"] == ["wide"]
+    # One progress line per trial, with the figure reached, its time and the budget left.
+    trial_lines = [line for line in lines if line.startswith("trial ")]
+    assert len(trial_lines) == len(record["trials"])
+    assert trial_lines[0].startswith("trial 0 (cpu): 0 activation(s) and 0 weight(s) of 10 at 16 bits: worst cosine ")
+    assert "misses the gate" in trial_lines[0] and "trial(s)," in trial_lines[0] and " s left" in trial_lines[0]
+
+
+def test_max_seconds_bounds_the_whole_search(tmp_path):
+    """Trials of about 1 s and a 3.5 s budget: the search stops before a trial would run past it."""
+    import time
+
+    model = sensitive_net(tmp_path / "s.onnx")
+    real = _htp_quantize(model, tmp_path / "q")
+
+    def slow(statistics, encodings, out):
+        time.sleep(1.0)
+        real(statistics, encodings, out)
+
+    started = time.monotonic()
+    with pytest.raises(ac.GateNotMet, match="within the budget"):
+        ac.htp_search(model, _calibration(), {"min_cosine": 0.999999999}, ac.Budget(max_trials=50, max_seconds=3.5),
+                      4, slow, tmp_path, keep_8bit={"x", "out"})
+    assert time.monotonic() - started <= 3.5
+
+
+def _disagreeing(quantize, needed):
+    """(quantize, runner_for): a stand-in for the HTP simulator that is stricter than the CPU: a
+    trial model with fewer than ``needed`` 16-bit activations gets its output negated (cosine -1)."""
+    from edgeconv.runtime import onnx_runner
+
+    promoted = {}
+
+    def counting(statistics, encodings, out):
+        promoted[out] = len((encodings or {}).get("activation_encodings") or {})
+        quantize(statistics, encodings, out)
+
+    def runner_for(path):
+        run, enough = onnx_runner(path), promoted[path] >= needed
+        return lambda feeds: run(feeds) if enough else {k: -v for k, v in run(feeds).items()}
+
+    return counting, runner_for
+
+
+def test_the_simulator_confirms_the_cpu_choice_or_the_search_goes_on_in_it(tmp_path):
+    model = sensitive_net(tmp_path / "s.onnx")
+    quantize = _htp_quantize(model, tmp_path / "q")
+    gate = {"min_cosine": 0.99}
+    # Agreeing: plain INT8 and the CPU's choice (`wide`) measured in the simulator, nothing more.
+    counting, runner_for = _disagreeing(quantize, 1)
+    _, agreed = ac.htp_search(model, _calibration(), gate, ac.Budget(max_trials=12), 4, counting, tmp_path,
+                              keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator")
+    kinds = [t["measured_in"] for t in agreed["trials"]]
+    assert kinds[0] == "simulator" and kinds[-1] == "simulator" and set(kinds[1:-1]) == {"cpu"}
+    assert agreed["kept_higher_precision"] == ["wide"] and agreed["trials"][-1]["chosen"]
+    # Disagreeing: the simulator needs two; the search goes on from the CPU's one in the simulator.
+    counting, runner_for = _disagreeing(quantize, 2)
+    _, corrected = ac.htp_search(model, _calibration(), gate, ac.Budget(max_trials=12), 4, counting, tmp_path,
+                                 keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator")
+    confirm = [t for t in corrected["trials"][1:] if t["measured_in"] == "simulator"]
+    assert not confirm[0]["passed"] and confirm[0]["activations_16bit"] == 1
+    chosen = next(t for t in corrected["trials"] if t.get("chosen"))
+    assert chosen["measured_in"] == "simulator" and chosen["activations_16bit"] == 2 and chosen["passed"]
+    assert corrected["kept_higher_precision"][0] == "wide" and len(corrected["activations_16bit"]) == 2

@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     log = logging.getLogger("edgeconv.step")
     label = params.get("model", "")
+    # A long step's progress (accuracy control's trials): to its log, and a line each to the console,
+    # which Snakemake and `edgeconv convert` show as the job runs.
+    to_console = logging.StreamHandler(console)
+    to_console.setFormatter(logging.Formatter(f"{args.step} ({label}): %(message)s"))
+    logging.getLogger("edgeconv.progress").addHandler(to_console)
     log.info("step %s for %s: inputs %s", args.step, label, {k: str(v) for k, v in inputs.items()})
     started = time.time()
     toolchain = params.get("toolchain")

@@ -7,6 +7,7 @@ TensorQuantOverrides, onnx_to_dlc passes them to ``snpe-onnx-to-dlc --quantizati
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +61,9 @@ def search_gate(thresholds: dict[str, Any], margin: float) -> dict[str, Any]:
 
 
 def _runtime(soc: str) -> dict[str, Any]:
-    """Trials run where the qnn_htp artifact is verified, the HTP simulator, when onnxruntime-qnn is
-    installed (x86-64 Linux); else onnxruntime's CPU QDQ simulation (rvc4 alone)."""
+    """Where the gate is measured: the HTP simulator, where the qnn_htp artifact is verified, when
+    onnxruntime-qnn is installed (x86-64 Linux); the search's trials run in onnxruntime's CPU QDQ
+    simulation and the simulator confirms its choice. Without it (rvc4 alone), the CPU's figures."""
     from importlib.util import find_spec
 
     if find_spec("onnxruntime_qnn") is None:
@@ -75,7 +77,7 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
     from edgeconv import accuracy_control as ac, encodings
     from edgeconv.arrays import load_npz
     from edgeconv.onnx_io import read_model_info
-    from edgeconv.targets.qnn_htp import quantize_qdq, scheme_for
+    from edgeconv.targets.qnn_htp import scheme_for, search_quantizer
 
     model = inputs["onnx"]
     info = read_model_info(model)
@@ -89,16 +91,15 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
                        holdout=float(settings["holdout"]))
     gate = search_gate(params.thresholds, float(settings.get("margin", 0.0)))
 
-    def quantize(statistics: dict[str, Any], payload: dict[str, Any] | None, out: Path) -> None:
-        quantize_qdq(model, statistics, out, params.quantization_mode, params.use_per_channel_quantization, payload)
-
     out = outputs["encodings"]
+    progress = logging.getLogger("edgeconv.progress")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        quantize = search_quantizer(model, params.quantization_mode, params.use_per_channel_quantization, Path(tmp))
         chosen, record = ac.htp_search(
             model, load_npz(inputs["calibration"]), gate, budget, params.verify_images, quantize, Path(tmp),
             base=base, keep_8bit=set(io_names) if params.normalize_io_encodings else set(),
             activations_16bit=scheme_for(params.quantization_mode).activations in ("QUInt16", "QInt16"),
-            **_runtime(params.soc),
+            progress=progress.info, **_runtime(params.soc),
         )
         payload = chosen or base or {"activation_encodings": {}, "param_encodings": {}}
         staged = Path(tmp) / "encodings.json"

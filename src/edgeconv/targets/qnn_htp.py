@@ -137,55 +137,74 @@ def qnn_devices() -> list[Any]:
 # --------------------------------------------------------------------------- quantize
 
 
-def quantize_qdq(
-    onnx_path: Path, calibration: dict[str, np.ndarray] | None, out: Path, mode: str, per_channel: bool,
-    encodings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``encodings``: AIMET-format encodings (rvc4.encodings, IO already normalized), applied as
-    onnxruntime TensorQuantOverrides on the model that is quantized."""
-    scheme = scheme_for(mode)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if scheme.activations is None:
-        shutil.copyfile(onnx_path, out)  # FP16 runs the float model; the HTP computes in fp16
-        return {"tool": "copy", "call": f"FP16_STANDARD: {onnx_path} unchanged, compiled with enable_htp_fp16_precision=1"}
-    if not calibration:
-        raise ConversionError("quantize_qdq: no calibration data")
-    per_channel = per_channel and scheme.per_channel_allowed
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize
-    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
+class QdqQuantizer:
+    """onnxruntime's QDQ quantization of one model, prepared once for many encodings: the model is
+    stripped, upgraded and preprocessed once, and the activation ranges are collected once (the
+    first call runs the calibrator over the samples and keeps its ranges in ``calibration_cache_path``,
+    which onnxruntime reads back on every later call), so each later call only rebuilds the QDQ
+    graph. ``encodings``: AIMET-format encodings, applied as TensorQuantOverrides."""
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            n = len(next(iter(calibration.values())))
-            self._it = iter([{k: v[i] for k, v in calibration.items()} for i in range(n)])
+    def __init__(self, onnx_path: Path, calibration: dict[str, np.ndarray] | None, mode: str, per_channel: bool,
+                 workdir: Path) -> None:
+        self.onnx_path, self.calibration, self.mode = onnx_path, calibration, mode
+        self.scheme = scheme_for(mode)
+        self.per_channel = per_channel and self.scheme.per_channel_allowed
+        self.workdir = workdir
+        self.source: Path | None = None
+        self.preprocess_note = ""
+        self.opset = 0
+        self.ranges = workdir / "calibration_ranges.json"
 
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self._it, None)
+    def _prepare(self) -> Path:
+        if self.source is not None:
+            return self.source
+        from onnxruntime.quantization.execution_providers.qnn import qnn_preprocess_model
 
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        pre = Path(tmp) / "preprocessed.onnx"
-        model = onnx.load(str(onnx_path))
+        model = onnx.load(str(self.onnx_path))
         # onnxruntime's preprocessor fails on models carrying metadata_props (onnxslim writes some).
         del model.metadata_props[:]
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-        if opset < 13:
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+        if self.opset < 13:
             # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
             try:
                 model = onnx.version_converter.convert_version(model, 13)
             except Exception as exc:
                 raise ConversionError(
-                    f"cannot upgrade {onnx_path} from opset {opset} to 13 for QDQ quantization ({exc}); "
+                    f"cannot upgrade {self.onnx_path} from opset {self.opset} to 13 for QDQ quantization ({exc}); "
                     "export the model with opset >= 13"
                 ) from None
-        stripped = Path(tmp) / "stripped.onnx"
+        stripped = self.workdir / "stripped.onnx"
+        pre = self.workdir / "preprocessed.onnx"
         onnx.save(model, str(stripped))
         try:
             changed = qnn_preprocess_model(str(stripped), str(pre))
-            preprocess_note = "applied" if changed else "no change"
+            self.preprocess_note = "applied" if changed else "no change"
         except Exception as exc:  # preprocessing only fuses patterns; quantizing without it is still correct
             changed = False
-            preprocess_note = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        source = pre if changed else stripped
+            self.preprocess_note = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        self.source = pre if changed else stripped
+        return self.source
+
+    def __call__(self, encodings: dict[str, Any] | None, out: Path) -> dict[str, Any]:
+        scheme, calibration = self.scheme, self.calibration
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if scheme.activations is None:
+            shutil.copyfile(self.onnx_path, out)  # FP16 runs the float model; the HTP computes in fp16
+            return {"tool": "copy", "call": f"FP16_STANDARD: {self.onnx_path} unchanged, compiled with enable_htp_fp16_precision=1"}
+        if not calibration:
+            raise ConversionError("quantize_qdq: no calibration data")
+        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize_static
+        from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                n = len(next(iter(calibration.values())))
+                self._it = iter([{k: v[i] for k, v in calibration.items()} for i in range(n)])
+
+            def get_next(self) -> dict[str, np.ndarray] | None:
+                return next(self._it, None)
+
+        source = self._prepare()
         overrides, applied = None, None
         if encodings:
             from edgeconv.encodings import to_tensor_quant_overrides
@@ -197,28 +216,63 @@ def quantize_qdq(
             calibrate_method=CalibrationMethod[scheme.calibrate_method],
             activation_type=QuantType[scheme.activations],
             weight_type=QuantType[scheme.weights],
-            per_channel=per_channel,
+            per_channel=self.per_channel,
             init_overrides=overrides or None,
         )
-        tmp_out = Path(tmp) / "quantized.onnx"
+        tmp_out = self.workdir / "quantized.onnx"
         try:
-            quantize(str(source), str(tmp_out), config)
+            quantize_static(
+                str(source), str(tmp_out), config.calibration_data_reader,
+                calibrate_method=config.calibrate_method, quant_format=config.quant_format,
+                activation_type=config.activation_type, weight_type=config.weight_type,
+                op_types_to_quantize=config.op_types_to_quantize, nodes_to_quantize=config.nodes_to_quantize,
+                nodes_to_exclude=config.nodes_to_exclude, per_channel=config.per_channel,
+                reduce_range=config.reduce_range, use_external_data_format=config.use_external_data_format,
+                calibration_providers=config.calibration_providers, extra_options=config.extra_options,
+                calibration_cache_path=str(self.ranges),
+            )
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConversionError(f"onnxruntime quantization failed for mode {mode}: {first}") from None
-        os.replace(tmp_out, out)
-    return {
-        "tool": "onnxruntime.quantization",
-        **qnn_versions(),
-        "call": (
-            f"quantize(get_qnn_qdq_config(model, <{len(next(iter(calibration.values())))} samples>, "
-            f"calibrate_method={scheme.calibrate_method}, activation_type={scheme.activations}, "
-            f"weight_type={scheme.weights}, per_channel={per_channel}))"
-        ),
-        "qnn_preprocess_model": preprocess_note,
-        "opset_upgraded_from": opset if opset < 13 else None,
-        **({"tensor_quant_overrides": applied} if applied is not None else {}),
-    }
+            raise ConversionError(f"onnxruntime quantization failed for mode {self.mode}: {first}") from None
+        for extra in self.workdir.glob("quantized.onnx*"):  # the model, and its weights when written beside it
+            os.replace(extra, out.with_name(out.name + extra.name.removeprefix("quantized.onnx")))
+        return {
+            "tool": "onnxruntime.quantization",
+            **qnn_versions(),
+            "call": (
+                f"quantize_static(get_qnn_qdq_config(model, <{len(next(iter(calibration.values())))} samples>, "
+                f"calibrate_method={scheme.calibrate_method}, activation_type={scheme.activations}, "
+                f"weight_type={scheme.weights}, per_channel={self.per_channel}), calibration_cache_path=<ranges>)"
+            ),
+            "qnn_preprocess_model": self.preprocess_note,
+            "opset_upgraded_from": self.opset if self.opset < 13 else None,
+            **({"tensor_quant_overrides": applied} if applied is not None else {}),
+        }
+
+
+def search_quantizer(onnx_path: Path, mode: str, per_channel: bool, workdir: Path) -> Any:
+    """For accuracy control's trials: ``quantize(statistics, encodings, out)``, one
+    :class:`QdqQuantizer` made on the first call (the statistics are the same for every trial), so
+    the activation ranges are collected once and every later trial only rebuilds the QDQ graph."""
+    made: list[QdqQuantizer] = []
+
+    def quantize(statistics: dict[str, np.ndarray], encodings: dict[str, Any] | None, out: Path) -> None:
+        if not made:
+            (workdir / "quantizer").mkdir(parents=True, exist_ok=True)
+            made.append(QdqQuantizer(onnx_path, statistics, mode, per_channel, workdir / "quantizer"))
+        made[0](encodings, out)
+
+    return quantize
+
+
+def quantize_qdq(
+    onnx_path: Path, calibration: dict[str, np.ndarray] | None, out: Path, mode: str, per_channel: bool,
+    encodings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One QDQ model (see :class:`QdqQuantizer`)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        return QdqQuantizer(onnx_path, calibration, mode, per_channel, Path(tmp))(encodings, out)
 
 
 # --------------------------------------------------------------------------- compile
