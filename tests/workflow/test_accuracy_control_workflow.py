@@ -48,8 +48,8 @@ def test_all_three_targets_meet_the_gate_with_the_sensitive_layer_kept(project):
         line = f"trial {t['trial']} ({t['measured_in']}): {t['activations_16bit']} activation(s) and"
         assert line in log and f"htp_accuracy_control (sens): {line}" in proc.stderr
         assert f"worst cosine {t['worst_cosine']:.6f}" in log
-    # Plain INT8 and the CPU search's choice are measured in the HTP simulator; the rest on the CPU.
-    assert search["trials"][0]["measured_in"] == "simulator" and search["trials_by_runtime"]["simulator"] >= 2
+    # The search runs on the CPU; what it chose is measured in the HTP simulator before it is kept.
+    assert search["trials"][0]["measured_in"] == "cpu" and search["trials_by_runtime"]["simulator"] >= 1
     assert next(t for t in search["trials"] if t.get("chosen"))["measured_in"] == "simulator"
     assert search["plain_int8_worst_cosine"] < 0.99 <= search["final_worst_cosine"]
     assert search["kept_higher_precision"] == ["wide"] and search["gate"] == {"min_cosine": 0.993}
