@@ -110,7 +110,9 @@ class Search:
     measured_in: str = ""
 
     def record(self) -> dict[str, Any]:
-        plain = self.trials[0] if self.trials else None
+        # Plain INT8 as the gate's runtime measured it (the simulator, where it was asked), else the first trial.
+        plains = [t for t in self.trials if not t.get("activations_16bit") and not t.get("weights_16bit")]
+        plain = next((t for t in plains if t.get("measured_in") == "simulator"), self.trials[0] if self.trials else None)
         final = next((t for t in reversed(self.trials) if t.get("chosen")), None)
         return {
             "target": self.target,
@@ -430,9 +432,11 @@ def htp_search(
             ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
         total = len(ranked) + len(weights)
         best, exhausted = _ladder(cpu, total)
+    step = 1  # after each disagreement, the next count is at least this much above the last
     while confirm and best is not None:
         # The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
-        # search goes on above that count.
+        # search goes on above that count, in growing steps (the CPU's ranking may not tell the
+        # counts above apart any more).
         k = best[0]
         row = trial(k, "simulator")
         if row is None:
@@ -452,7 +456,22 @@ def htp_search(
         if lo >= total:
             best, exhausted = None, True
             break
-        best, exhausted = _ladder(cpu, total, start=lo + 1, failed_at=lo)
+        start = min(total, lo + step)
+        step *= 2
+        best, exhausted = _ladder(cpu, total, start=start, failed_at=start - 1)
+    if confirm and best is not None and lo > 0 and best[0] - lo > 1:
+        # Between the last count the simulator failed and the one it passed: bisection there.
+        hi = best
+        while hi[0] - lo > 1:
+            mid = (lo + hi[0]) // 2
+            row = trial(mid, "simulator")
+            if row is None:
+                break
+            if row["passed"]:
+                hi = (mid, row)
+            else:
+                lo = mid
+        best = hi
     if best is not None and not confirm:
         best = (best[0], cpu_rows[best[0]])
     if best is not None and best[0] == 0:
