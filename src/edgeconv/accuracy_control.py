@@ -132,6 +132,13 @@ class Search:
         }
 
 
+# Ops whose output has its input's quantization (onnxruntime's QDQ quantizer shares their params).
+PASS_THROUGH = frozenset({
+    "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Slice", "Gather", "Split", "Concat",
+    "Expand", "Tile", "Pad", "MaxPool", "Resize", "DepthToSpace", "SpaceToDepth",
+})
+
+
 def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
     """Float activations the QDQ quantizer puts a QuantizeLinear on: node outputs of float type that
     are not initializers, Constant outputs or ``exclude`` (the model's inputs and outputs, kept at
@@ -143,12 +150,16 @@ def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
     float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
     types = {v.name: v.type.tensor_type.elem_type for v in (*graph.value_info, *graph.output, *graph.input)}
     inits = {t.name for t in graph.initializer}
+    # A tensor that only moves into a kept 8-bit tensor (Transpose, Reshape ... to a model output)
+    # must keep its type: onnxruntime refuses a 16-bit producer of an 8-bit pass-through output.
+    feeds_kept = {i for n in graph.node if n.op_type in PASS_THROUGH and set(n.output) & exclude for i in n.input}
     out = []
     for node in graph.node:
         if node.op_type in ("Constant", "Shape", "Size"):
             continue
         for name in node.output:
-            if name and name not in inits and name not in exclude and types.get(name) in float_types:
+            if (name and name not in inits and name not in exclude and name not in feeds_kept
+                    and types.get(name) in float_types):
                 out.append(name)
     return out
 

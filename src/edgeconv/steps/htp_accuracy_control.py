@@ -94,7 +94,14 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
     out = outputs["encodings"]
     progress = logging.getLogger("edgeconv.progress")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        quantize = search_quantizer(model, params.quantization_mode, params.use_per_channel_quantization, Path(tmp))
+        build = search_quantizer(model, params.quantization_mode, params.use_per_channel_quantization, Path(tmp))
+
+        def quantize(statistics: dict[str, Any], payload: dict[str, Any] | None, trial_out: Path) -> None:
+            # Each trial is the model quantize_qdq will make of its encodings: IO normalized the same way.
+            if payload is not None and params.normalize_io_encodings:
+                payload = encodings.normalize_io(payload, io_names)
+            build(statistics, payload, trial_out)
+
         chosen, record = ac.htp_search(
             model, load_npz(inputs["calibration"]), gate, budget, params.verify_images, quantize, Path(tmp),
             base=base, keep_8bit=set(io_names) if params.normalize_io_encodings else set(),
