@@ -50,6 +50,9 @@ calibration:
 rvc4:
   quantization_mode: INT8_STANDARD
   accuracy_control: true
+  # Its eight outputs are box and score maps; at 8 bits they alone keep it under 0.98 (0.979 with
+  # every other tensor at 16 bits, measured): let the search give them 16 bits too.
+  normalize_io_encodings: false
 openvino:
   accuracy_control: true
 """

@@ -296,8 +296,8 @@ def _ladder(trial: Callable[[int], dict[str, Any] | None], total: int, start: in
 
 class _Budget:
     """Trials and seconds left for the whole step. A trial is not started when it would not end in
-    time: its cost is estimated by the slowest trial of its kind so far (or of any kind), and a
-    CPU trial also keeps back the time of the simulator's confirmation that follows it."""
+    time: its cost is estimated by the slowest trial of its kind so far (or of any kind) plus a
+    fifth, and a CPU trial also keeps back the time of the simulator's confirmation after it."""
 
     def __init__(self, budget: Budget, search: Search) -> None:
         self.budget, self.search = budget, search
@@ -306,9 +306,10 @@ class _Budget:
         return time.monotonic() - self.search.started
 
     def estimate(self, where: str) -> float:
+        """The slowest trial of this kind so far (else of any kind), with a fifth more for noise."""
         same = [t["seconds"] for t in self.search.trials if t["measured_in"] == where]
         anything = [t["seconds"] for t in self.search.trials]
-        return max(same or anything or [0.0])
+        return 1.2 * max(same or anything or [0.0])
 
     def allows(self, where: str, confirm: bool) -> bool:
         if len(self.search.trials) >= self.budget.max_trials:
@@ -496,8 +497,11 @@ def htp_search(
             f"accuracy control (qnn_htp): the gate {thresholds} was not met {why}; best worst-output cosine "
             f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}) with "
             f"{top['activations_16bit']} of {len(ranked)} activations and {top['weights_16bit']} of {len(weights)} "
-            "weights at 16 bits. Raise rvc4.accuracy_control.max_trials or max_seconds, use FP16_STANDARD, "
-            "or give more representative calibration data"
+            "weights at 16 bits. "
+            + ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let "
+               "the search give them 16 bits, or " if exhausted and keep_8bit else "Raise "
+               "rvc4.accuracy_control.max_trials or max_seconds, or ")
+            + "use FP16_STANDARD, or give more representative calibration data"
         )
     best[1]["chosen"] = True
     chosen_acts, chosen_weights = split_count(best[0])
