@@ -365,9 +365,11 @@ def htp_search(
 
     ``quantize(statistics, encodings, out)`` makes a QDQ model (the caller collects the activation
     ranges once and reuses them). The search's trials run in onnxruntime's QDQ simulation on the CPU.
-    ``runner_for(path)``, when given, is the target's own runtime (the HTP simulator): plain INT8 is
-    measured there first, and the CPU's choice is confirmed there; where the simulator disagrees,
-    the search goes on from that count in the simulator. ``progress`` gets one line per trial."""
+    ``runner_for(path)``, when given, is the target's own runtime (the HTP simulator): the CPU's
+    choice (plain INT8 too, when the CPU says it passes) is measured there before it is kept; where
+    the simulator measures lower, the CPU must clear the gate by that gap, the search goes on above
+    that count, and it bisects in the simulator between its last failing and passing counts.
+    ``progress`` gets one line per trial."""
     from edgeconv.runtime import onnx_runner
 
     statistics, held = split(calibration, budget.holdout, min_validation)
@@ -443,7 +445,7 @@ def htp_search(
         if not activations_16bit:
             ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
         total = len(ranked) + len(weights)
-        best, exhausted = _ladder(cpu, total)
+        best, exhausted = _ladder(cpu, total) if total else (None, True)
     step = 1  # after each disagreement, the next count is at least this much above the last
     while confirm and best is not None:
         # The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
