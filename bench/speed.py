@@ -208,19 +208,31 @@ def p3_real(runs: int, work: Path) -> dict[str, float]:
     return _cores(root, runs)
 
 
+def _from_clean(root: Path, *args: str) -> float:
+    """The whole time of one run of the project at ``root`` from a clean state."""
+    for p in ("results", ".snakemake", "logs", "benchmarks"):
+        shutil.rmtree(root / p, ignore_errors=True)
+    return timed([*SNAKEMAKE, "-d", str(root), "-q", *args], root)
+
+
+def _in_turn(root: Path, variants: dict[str, list[str]], rounds: int, warmup: bool) -> dict[str, list[float]]:
+    """Each variant's arguments run in turn from a clean state, ``rounds`` times (after one
+    discarded round with ``warmup``)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for i in range(rounds + int(warmup)):
+        for name, args in variants.items():
+            t = _from_clean(root, *args)
+            if i or not warmup:
+                times[name].append(t)
+    return times
+
+
 def _cores(root: Path, runs: int) -> dict[str, float]:
     """--cores 1 and --cores 2 in turn, each from a clean state, after one warm-up pair."""
-    times: dict[int, list[float]] = {1: [], 2: []}
-    for i in range(runs + 1):
-        for cores in (1, 2):
-            for p in ("results", ".snakemake", "logs", "benchmarks"):
-                shutil.rmtree(root / p, ignore_errors=True)
-            t = timed([*SNAKEMAKE, "-d", str(root), "--cores", str(cores), "-q"], root)
-            if i:
-                times[cores].append(t)
-    one, two = statistics.median(times[1]), statistics.median(times[2])
-    ratios = [a / b for a, b in zip(times[1], times[2])]
-    return {"cores1": one, "cores2": two, "speedup": statistics.median(ratios)}
+    times = _in_turn(root, {"1": ["--cores", "1"], "2": ["--cores", "2"]}, runs, warmup=True)
+    ratios = [a / b for a, b in zip(times["1"], times["2"])]
+    return {"cores1": statistics.median(times["1"]), "cores2": statistics.median(times["2"]),
+            "speedup": statistics.median(ratios)}
 
 
 def p2(runs: int, work: Path, models: int = 30, targets: str = "[openvino, qnn_htp]") -> dict[str, float]:
@@ -262,12 +274,8 @@ def sched(runs: int, work: Path) -> dict[str, float]:
     """50 small models from a clean state on --cores 2 with Snakemake's greedy and ILP schedulers, in turn."""
     root = work / "sched"
     batch_project(root, 50)
-    times: dict[str, list[float]] = {"greedy": [], "ilp": []}
-    for _ in range(max(1, runs // 2)):
-        for scheduler in ("greedy", "ilp"):
-            for p in ("results", ".snakemake", "logs", "benchmarks"):
-                shutil.rmtree(root / p, ignore_errors=True)
-            times[scheduler].append(timed([*SNAKEMAKE, "-d", str(root), "--cores", "2", "-q", "--scheduler", scheduler], root))
+    times = _in_turn(root, {s: ["--cores", "2", "--scheduler", s] for s in ("greedy", "ilp")}, max(1, runs // 2),
+                     warmup=False)
     greedy, ilp = statistics.median(times["greedy"]), statistics.median(times["ilp"])
     return {"greedy": greedy, "ilp": ilp, "ratio": greedy / ilp, "pairs": len(times["greedy"])}
 
@@ -325,17 +333,24 @@ def main() -> None:
             write_zoo(zoo, args.runs)
 
 
-def write(results: dict, runs: int) -> None:
-    lines = [
-        "",
-        f"## (g) Speed against the reference and with cores (`bench/speed.py --runs {runs}`)",
-        "",
-        f"Written by `bench/speed.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. Medians of {runs} runs after one warm-up; whole commands with start-up.",
-        "",
+def _head(title: str, when: str, runs_note: str) -> list[str]:
+    return [
+        "", f"## {title}", "",
+        f"Written by `bench/speed.py` on {when}: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}. {runs_note}; whole commands with start-up.", "",
         "| measure | this project | yardstick | ratio | goal |",
         "| --- | --- | --- | --- | --- |",
     ]
+
+
+def _append(lines: list[str]) -> None:
+    with open(REPO / "BENCHMARKS.md", "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write(results: dict, runs: int) -> None:
+    lines = _head(f"(g) Speed against the reference and with cores (`bench/speed.py --runs {runs}`)",
+                  time.strftime('%Y-%m-%d'), f"Medians of {runs} runs after one warm-up")
     if "p1" in results:
         r = results["p1"]
         lines.append(f"| P1: RVC2 prefix, PP-OCRv4 det 640x640 (vs modelconv 0.6.2, same mo) | {r['a']:.2f} s | "
@@ -344,41 +359,23 @@ def write(results: dict, runs: int) -> None:
         r = results["p2"]
         lines.append(f"| P2: no-op run, 30 models ({r['jobs']} jobs) vs Snakemake's floor (same number of `touch` jobs) | "
                      f"{r['ours']:.2f} s | {r['floor']:.2f} s | {r['ratio']:.2f} | < 3 |")
-    if "p2_300" in results:
-        r = results["p2_300"]
-        lines.append(f"| P2 at zoo scale: no-op run, 300 models ({r['jobs']} jobs) vs Snakemake's floor (one rule, as many "
-                     f"`touch` jobs) | {r['ours']:.2f} s | {r['floor']:.2f} s | {r['ratio']:.2f} (paired) | <= 3 |")
     if "p3" in results:
         r = results["p3"]
         lines.append(f"| P3: 10 small models to FP16 IR, --cores 2 vs --cores 1 | {r['cores2']:.2f} s | {r['cores1']:.2f} s | "
                      f"{r['speedup']:.2f}x faster | >= 1.7x |")
-    if "p3_real" in results:
-        r = results["p3_real"]
-        lines.append(f"| P3 on real models: 10 torchvision classifiers at 224x224 (bench/classifiers.py) to verified FP16 IRs, "
-                     f"--cores 2 vs --cores 1 | {r['cores2']:.2f} s | {r['cores1']:.2f} s | {r['speedup']:.2f}x faster (paired) "
-                     f"| >= 1.8x |")
     if "overhead" in results:
         r = results["overhead"]
         for name in ("simplify", "attach_normalization", "optimize_onnx", "publish"):
             lines.append(f"| step overhead: `{name}` on a trivial model, start to exit | {r[name]:.2f} s | "
                          f"python -c pass {r['python -c pass']:.2f} s | | <= 0.35 s |")
-    with open(REPO / "BENCHMARKS.md", "a") as f:
-        f.write("\n".join(lines) + "\n")
+    _append(lines)
 
 
 def write_zoo(results: dict, runs: int) -> None:
     """Section (j): the zoo-scale figures (issue: zoo-scale batch runs)."""
-    lines = [
-        "",
-        f"## (j) Zoo scale: no-op at 300 models, cores on real models, scheduler (`bench/speed.py --runs {runs} "
-        f"--only {' '.join(results)}`)",
-        "",
-        f"Written by `bench/speed.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}. Medians of {runs} runs; whole commands with start-up.",
-        "",
-        "| measure | this project | yardstick | ratio | goal |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    lines = _head(f"(j) Zoo scale: no-op at 300 models, cores on real models, scheduler (`bench/speed.py --runs {runs} "
+                  f"--only {' '.join(results)}`)", time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                  f"Medians of {runs} runs")
     if "p2_300" in results:
         r = results["p2_300"]
         lines.append(f"| no-op run, 300 small models ({r['jobs']} jobs) vs a one-rule Snakefile with {r['jobs']} `touch` jobs "
@@ -394,8 +391,7 @@ def write_zoo(results: dict, runs: int) -> None:
         r = results["sched"]
         lines.append(f"| 50 small models from clean, --cores 2: greedy scheduler (profiles/default) vs ILP ({r['pairs']} pair(s)) "
                      f"| {r['greedy']:.2f} s | {r['ilp']:.2f} s | {r['ratio']:.2f} | < 1 |")
-    with open(REPO / "BENCHMARKS.md", "a") as f:
-        f.write("\n".join(lines) + "\n")
+    _append(lines)
 
 
 if __name__ == "__main__":
