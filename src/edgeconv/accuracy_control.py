@@ -438,13 +438,17 @@ def htp_search(
     if plain is None:
         raise GateNotMet(f"accuracy control (qnn_htp): no trial fits the budget ({budget}); raise "
                          "rvc4.accuracy_control.max_seconds or max_trials")
+    def promotion_order() -> int:
+        """Rank the activations (two float runs), once plain INT8 has failed; the list's length."""
+        if not ranked and not activations_16bit:
+            ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
+        return len(ranked) + len(weights)
+
     lo, total = 0, 0
     if plain["passed"]:
         best = (0, cpu_rows[0])
     else:
-        if not activations_16bit:
-            ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
-        total = len(ranked) + len(weights)
+        total = promotion_order()
         best, exhausted = _ladder(cpu, total) if total else (None, True)
     step = 1  # after each disagreement, the next count is at least this much above the last
     while confirm and best is not None:
@@ -463,10 +467,7 @@ def htp_search(
         say(f"the simulator measured {row['worst_cosine']:.6f} where the CPU measured "
             f"{cpu_rows[k]['worst_cosine']:.6f}: the CPU's figures must now clear the gate by {gap:.4f}")
         lo = k
-        if k == 0 and not total:
-            if not activations_16bit:
-                ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
-            total = len(ranked) + len(weights)
+        total = promotion_order()
         if lo >= total:
             best, exhausted = None, True
             break
