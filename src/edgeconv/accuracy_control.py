@@ -367,9 +367,11 @@ def htp_search(
     ranges once and reuses them). The search's trials run in onnxruntime's QDQ simulation on the CPU.
     ``runner_for(path)``, when given, is the target's own runtime (the HTP simulator): the CPU's
     choice (plain INT8 too, when the CPU says it passes) is measured there before it is kept; where
-    the simulator measures lower, the CPU must clear the gate by that gap, the search goes on above
-    that count, and it bisects in the simulator between its last failing and passing counts.
-    ``progress`` gets one line per trial."""
+    the simulator measures lower, the CPU must clear the gate by that gap and the search goes on
+    above that count; after a second disagreement the simulator goes on alone, up from the last
+    count it failed in steps of 1, 2, 4 ...; it then bisects between its last failing and passing
+    counts. A simulator trial runs the hardest gate sample so far first and stops at the first
+    sample that fails. ``progress`` gets one line per trial."""
     from edgeconv.runtime import onnx_runner
 
     statistics, held = split(calibration, budget.holdout, min_validation)
@@ -382,6 +384,8 @@ def htp_search(
     del ref
     confirm = runner_for is not None
     say = progress or (lambda line: None)
+    # The thresholds one failing sample settles (a mean error needs every sample).
+    bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
 
     candidates = activation_candidates(float_model, set(keep_8bit))
     weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
@@ -389,9 +393,29 @@ def htp_search(
     search.candidates = len(candidates) + len(weights) if not activations_16bit else len(weights)
 
     outputs_of: dict[int, dict[str, dict[str, float]]] = {}  # trial number -> per-output figures
+    hardest = list(range(len(feeds)))  # the gate samples, lowest cosine in the last trial first
+
+    def measure(run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], order: list[int],
+                stop_early: bool) -> tuple[dict[str, Any], int]:
+        """The gate over the samples in ``order``; with ``stop_early``, over those run until one fails."""
+        want, got, worst = [], [], {}
+        for i in order:
+            want.append(expected[i])
+            got.append(run(feeds[i]))
+            worst[i] = gate([want[-1]], [got[-1]], thresholds)["worst_cosine"]
+            if stop_early and not passes(gate(want, got, thresholds)["outputs"], bounds_only):
+                break
+        hardest.sort(key=lambda i: worst.get(i, 2.0))
+        return gate(want, got, thresholds), len(got)
 
     def split_count(k: int) -> tuple[list[str], list[str]]:
         return ranked[: min(k, len(ranked))], weights[: max(0, k - len(ranked))]
+
+    def verdict(row: dict[str, Any], outputs: dict[str, dict[str, float]]) -> str:
+        if row["measured_in"] == "cpu" and gap:
+            meets = passes(outputs, raised(thresholds, gap))
+            return f"{'meets' if meets else 'misses'} the gate raised by {gap:.4f}"
+        return f"{'meets' if row['passed'] else 'misses'} the gate"
 
     def trial(k: int, where: str) -> dict[str, Any] | None:
         if not limits.allows(where, confirm):
@@ -401,8 +425,11 @@ def htp_search(
         out = workdir / f"trial_{len(search.trials)}.onnx"
         encodings = promotion_encodings(acts, base, wts) if acts or wts or base else None
         quantize(statistics, encodings, out)
-        run = runner_for(out) if where == "simulator" and runner_for else onnx_runner(out)
-        result = gate(expected, [run(f) for f in feeds], thresholds)
+        simulated = where == "simulator" and runner_for is not None
+        run = runner_for(out) if simulated else onnx_runner(out)
+        # The simulator costs about a second a sample: it runs the hardest sample so far first and
+        # stops at the first that already fails (a worst cosine or largest error cannot improve).
+        result, ran = measure(run, hardest, stop_early=simulated)
         outputs_of[len(search.trials)] = result["outputs"]
         del run
         for made in workdir.glob(f"{out.name.removesuffix('.onnx')}*"):
@@ -410,10 +437,13 @@ def htp_search(
         row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
                "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2)}
+        if ran < len(feeds):
+            row["samples_run"] = ran
         search.trials.append(row)
         say(f"trial {row['trial']} ({where}): {len(acts)} activation(s) and {len(wts)} weight(s) of "
             f"{search.candidates} at 16 bits: worst cosine {row['worst_cosine']:.6f} on {row['worst_output']!r} "
-            f"({'meets' if row['passed'] else 'misses'} the gate) in {row['seconds']:.1f} s; {limits.left()}")
+            f"({verdict(row, result['outputs'])}) in {row['seconds']:.1f} s"
+            f"{f' on {ran} of {len(feeds)} samples' if ran < len(feeds) else ''}; {limits.left()}")
         return row
 
     say(f"{search.candidates} tensor(s) may go to 16 bits; gate {thresholds} on {len(feeds)} held-back "
@@ -451,6 +481,20 @@ def htp_search(
         total = promotion_order()
         best, exhausted = _ladder(cpu, total) if total else (None, True)
     step = 1  # after each disagreement, the next count is at least this much above the last
+    disagreements = 0
+
+    def simulator_ladder(lo: int, total: int) -> tuple[tuple[int, dict[str, Any]] | None, bool, int]:
+        """(first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
+        grow = 1
+        while lo < total:
+            k = min(total, lo + grow)
+            row = trial(k, "simulator")
+            if row is None:
+                return None, False, lo
+            if row["passed"]:
+                return (k, row), False, lo
+            lo, grow = k, grow * 2
+        return None, True, lo
     while confirm and best is not None:
         # The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
         # search goes on above that count, in growing steps (the CPU's ranking may not tell the
@@ -470,6 +514,13 @@ def htp_search(
         total = promotion_order()
         if lo >= total:
             best, exhausted = None, True
+            break
+        disagreements += 1
+        if disagreements >= 2:
+            # The CPU's choice failed in the simulator twice: the CPU no longer tells these counts
+            # apart. The simulator goes on by itself, up from the last failing count in growing
+            # steps (1, 2, 4 ...), then bisects below.
+            best, exhausted, lo = simulator_ladder(lo, total)
             break
         start = min(total, lo + step)
         step *= 2

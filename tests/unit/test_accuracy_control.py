@@ -171,3 +171,35 @@ def test_the_simulator_confirms_the_cpu_choice_or_the_search_goes_on_in_it(tmp_p
     chosen = next(t for t in corrected["trials"] if t.get("chosen"))
     assert chosen["measured_in"] == "simulator" and chosen["activations_16bit"] == 2 and chosen["passed"]
     assert corrected["kept_higher_precision"][0] == "wide" and len(corrected["activations_16bit"]) == 2
+
+
+def test_after_two_disagreements_the_simulator_searches_alone_and_stops_at_a_failing_sample(tmp_path):
+    """The stand-in simulator needs four 16-bit activations where the CPU is content with one: after
+    its second disagreement the CPU is not asked again, the simulator steps up from the last failing
+    count and bisects, and a failing simulator trial stops at its first (failing) sample."""
+    model = sensitive_net(tmp_path / "s.onnx")
+    counting, runner_for = _disagreeing(_htp_quantize(model, tmp_path / "q"), 4)
+    runs = []
+
+    def counted(path):
+        run = runner_for(path)
+        runs.append(0)
+
+        def go(feeds):
+            runs[-1] += 1
+            return run(feeds)
+        return go
+
+    lines = []
+    _, record = ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=20), 4, counting,
+                              tmp_path, keep_8bit={"x", "out"}, runner_for=counted, measured_in="stand-in",
+                              progress=lines.append)
+    sim = [t for t in record["trials"] if t["measured_in"] == "simulator"]
+    failed_twice = [i for i, t in enumerate(record["trials"]) if t["measured_in"] == "simulator" and not t["passed"]][1]
+    assert {t["measured_in"] for t in record["trials"][failed_twice:]} == {"simulator"}  # the CPU is not asked again
+    chosen = next(t for t in record["trials"] if t.get("chosen"))
+    assert chosen["activations_16bit"] == 4 and chosen["measured_in"] == "simulator" and chosen["passed"]
+    assert any(t["activations_16bit"] == 3 and not t["passed"] for t in sim)  # the count below it failed there
+    for trial, n in zip(sim, runs):
+        assert n == (4 if trial["passed"] else 1) and trial.get("samples_run", 4) == n
+    assert any("on 1 of 4 samples" in line for line in lines)
