@@ -268,6 +268,12 @@ def run_tool(
     if returncode != 0:
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
+        from edgeconv.op_errors import WHAT_TO_DO, describe
+
+        model = next((Path(p) for p in reads if Path(p).suffix in (".onnx", ".xml")), None)
+        named = describe(output, model)
+        if named:  # a tool that cannot convert or compile an op: which, and where, first
+            raise ConversionError(f"{what} cannot convert {named}: {WHAT_TO_DO}; its errors: " + " / ".join(errors[:3]))
         raise ConversionError(f"{what} failed (exit {returncode}): " + " / ".join(errors[:3]))
     return {"argv": argv, "returncode": returncode}
 

@@ -71,5 +71,11 @@ def read_onnx(onnx_path: Path, reader: str | None = None) -> Any:
             return ov.Core().read_model(str(onnx_path))
         return ov.convert_model(str(onnx_path))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        from edgeconv.op_errors import cannot_convert
+
+        text = str(exc).strip()
+        named = cannot_convert("OpenVINO", onnx_path, text)
+        if named:  # the op and its nodes first, then the tool's own words
+            raise ConversionError(f"{named}\n{text}") from None
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise ConversionError(f"OpenVINO could not convert {onnx_path}: {first}") from None
