@@ -29,6 +29,7 @@ include: "workflow/rules/rvc3.smk"
 include: "workflow/rules/rvc4.smk"
 include: "workflow/rules/hailo.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

@@ -59,13 +59,19 @@ def run_onnx(model: onnx.ModelProto | str | Path, feeds: dict[str, np.ndarray]) 
     return onnx_runner(model)(feeds)
 
 
-def ir_runner(xml: str | Path) -> Runner:
-    """One compiled OpenVINO IR (CPU, f32) for many runs: ``runner(feeds) -> outputs``."""
+def ir_runner(xml: str | Path, extra_outputs: Any = ()) -> Runner:
+    """One compiled OpenVINO IR (CPU, f32) for many runs: ``runner(feeds) -> outputs``.
+    ``extra_outputs``: OpenVINO output ports (of ``xml``'s model as ``ov.Core().read_model`` gives
+    it, passed as ``(model, ports)``) to return too, by their tensor names (per-layer analysis)."""
     import openvino as ov
 
     core = ov.Core()
+    source: Any = str(xml)
+    if extra_outputs:
+        source, ports = extra_outputs
+        source.add_outputs(list(ports))
     # The CPU plugin defaults to bf16 on CPUs that have it; fidelity must be measured in f32.
-    compiled = core.compile_model(str(xml), "CPU", openvino_config({"INFERENCE_PRECISION_HINT": "f32"}))
+    compiled = core.compile_model(source, "CPU", openvino_config({"INFERENCE_PRECISION_HINT": "f32"}))
     request = compiled.create_infer_request()
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
