@@ -2,13 +2,15 @@
 
     edgeconv convert <target> --path <config.yaml|model.onnx|model.tflite|archive.tar.xz> [--output-dir DIR] [key value ...]
     edgeconv infer <target> --model-path <artifact> --input-path DIR --output-dir DIR
+    edgeconv analyze <openvino|qnn_htp> --path <config.yaml|model.onnx|...> [key value ...]
 
 ``convert`` runs the Snakemake workflow for one model and one target (only what is out of date
 runs) and copies the artifacts to ``--output-dir``; ``key value`` pairs are dotted-key overrides
 as in ModelConverter (``inputs.0.shape "[1,3,320,320]" rvc4.quantization_mode FP16_STANDARD``).
 ``infer`` runs an artifact that runs on this machine (ONNX, OpenVINO IR, HTP context model) on
 the reference's layout: ``<input-path>/<input name>/*.npy`` in, ``<output-dir>/<output name>/*.npy``
-out. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line, 3 another run
+out. ``analyze`` builds the per-layer analysis (results/analysis/<model>/<target>/) and prints the
+worst layers. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line, 3 another run
 is converting in the directory.
 """
 
@@ -111,12 +113,16 @@ def convert(args: argparse.Namespace) -> int:
     # Held for the whole run: a second live run here is refused, and what a killed run left
     # behind (its locks) is cleared because no run is live (src/edgeconv/runlock.py).
     run = runlock.enter() if args.dry_run else runlock.enter_alone()
-    print(f"edgeconv {__version__}: converting {name} for {args.target}", flush=True)
+    print(f"edgeconv {__version__}: {'analysing' if args.command == 'analyze' else 'converting'} {name} for "
+          f"{args.target}", flush=True)
     if run.cleared:
         print(f"edgeconv: cleared {len(run.cleared)} lock(s) left by a run that was killed or crashed;"
               " its unfinished steps run again", flush=True)
     # Targets first: --configfile and --config take every value that follows them.
-    cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
+    if args.command == "analyze":
+        cmd += [layout.analysis_summary(unit, args.target) for unit in _units(name, location)]
+    else:
+        cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
     with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
         if not Path("config/config.yaml").exists():
             # A directory that is not an edgeconv project: an empty matrix, filled by --config.
@@ -125,9 +131,14 @@ def convert(args: argparse.Namespace) -> int:
             cmd += ["--configfile", str(matrix)]
         proc = subprocess.run([*cmd, "--config", *config])
     if proc.returncode != 0:
-        print(f"edgeconv: conversion of {name} for {args.target} failed (see the error above)", file=sys.stderr)
+        print(f"edgeconv: {'analysis' if args.command == 'analyze' else 'conversion'} of {name} for {args.target} "
+              "failed (see the error above)", file=sys.stderr)
         return 1
     if args.dry_run:
+        return 0
+    if args.command == "analyze":
+        for unit in _units(name, location):
+            print(worst_layers(Path(layout.analysis_summary(unit, args.target))))
         return 0
     units = _units(name, location) if args.to == "native" else [name]
     copied = []
@@ -143,6 +154,26 @@ def _units(name: str, location: dict[str, str]) -> list[str]:
     from edgeconv.project import Project
 
     return Project({"models": [name], **location}).units_of(name)
+
+
+def worst_layers(summary_path: Path, count: int = 5) -> str:
+    """What ``edgeconv analyze`` prints: per artifact, its outputs' figures and its worst layers."""
+    summary = json.loads(summary_path.read_text())
+    lines = [f"{summary_path.parent}: {summary['samples']} sample(s), {summary['tensors']} tensor(s) in the float model"]
+    for label, art in summary["artifacts"].items():
+        outputs = ", ".join(f"{n} cosine {o['cosine']:.4f}" for n, o in art["outputs"].items())
+        lines.append(f"  {label} ({'passes' if art['passed'] else 'FAILS'} its verify thresholds): {outputs}")
+        by = art.get("worst_by")
+        for w in art["worst"][:count]:
+            lines.append(f"    #{w['index']} {w['tensor']} ({w['op_type']}, {w['precision']}): "
+                         f"{by.replace('_db', '')} {w[by]:.1f} dB, cosine {w['cosine']:.4f}")
+        if art["unmatched"]:
+            lines.append(f"    {len(art['unmatched'])} tensor(s) not in the artifact (fused or renamed): layers.csv lists them")
+    if summary.get("htp_cpu_nodes"):
+        nodes = ", ".join(f"{n['name']} ({n['op_type']})" for n in summary["htp_cpu_nodes"][:5])
+        lines.append(f"  left on the CPU by onnxruntime-qnn, not the HTP: {len(summary['htp_cpu_nodes'])}: {nodes}")
+    lines.append(f"  {summary_path.parent / 'layers.csv'}, {summary_path.parent / 'sqnr.png'}")
+    return "\n".join(lines)
 
 
 def _deliver(name: str, target: str, output_dir: Path | None, to: str = "native") -> list[Path]:
@@ -231,6 +262,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto",
                    help="rich: live progress bars (snakemake-logger-plugin-rich); plain: Snakemake's own lines; "
                         "auto (default): rich on a terminal, plain otherwise")
+    a = sub.add_parser("analyze", help="per-layer analysis of one model's artifacts for a target, on this machine")
+    a.add_argument("target", choices=["openvino", "qnn_htp"])
+    a.add_argument("--path", required=True, help="model config (.yaml), model (.onnx, .tflite) or NN Archive")
+    a.add_argument("--cores", type=int, default=2)
+    a.add_argument("--dry-run", action="store_true", help="show what would run")
+    a.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto")
+    a.set_defaults(to="native", main_stage=None, archive_preprocess=False, output_dir=None)
     i = sub.add_parser("infer", help="run an artifact that runs on this machine on .npy inputs")
     i.add_argument("target", choices=TARGETS)
     i.add_argument("--model-path", required=True)
@@ -244,12 +282,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if args.command == "convert":
+    if args.command in ("convert", "analyze"):
         args.overrides = extra
     elif extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return convert(args) if args.command == "convert" else infer(args)
+        return infer(args) if args.command == "infer" else convert(args)
     except UsageError as exc:
         print(f"edgeconv {args.command}: error: {exc}", file=sys.stderr)
         return 2

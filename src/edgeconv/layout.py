@@ -48,6 +48,11 @@ def archive_model(model: str, part: str, member: str) -> str:
     return f"{intermediate(model)}/{part}/{member}"
 
 
+def analysis_summary(unit: str, target: str) -> str:
+    """The per-layer analysis of a unit's artifacts for a target (rule analyze)."""
+    return f"{RESULTS}/analysis/{unit}/{target}/summary.json"
+
+
 def target_dir(unit: str, target: str) -> str:
     """Where a target's artifacts are built and checked before they are published."""
     return f"{intermediate(unit)}/{target}"
