@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.metrics import metrics
 
 COLUMNS = ["artifact", "role", "index", "tensor", "op_type", "precision", "cosine", "sqnr_db", "local_sqnr_db",
            "max_abs_error", "mean_abs_error", "matched", "promoted", "worst"]
@@ -59,21 +58,40 @@ class Figures:
     local_signal: float = 0.0
     local_noise: float = 0.0
     local: bool = False
+    cross: float = 0.0  # sum of float * artifact: their ratio to ``signal`` is the least-squares scale
 
     def add(self, ref: np.ndarray, got: np.ndarray) -> None:
-        m = metrics(ref, got)
-        self.cosines.append(m["cosine"])
-        self.means.append(m["mean_abs_error"])
-        self.max_abs = max(self.max_abs, m["max_abs_error"])
-        a, b = np.asarray(ref, np.float64).ravel(), np.asarray(got, np.float64).ravel()
-        self.signal += float(a @ a)
-        self.noise += float((a - b) @ (a - b))
+        # verify's metrics (edgeconv.metrics) and the power sums from one float64 copy of each.
+        a = np.asarray(ref, np.float64).reshape(-1)
+        b = np.array(got, np.float64).reshape(-1)  # a copy: it becomes the error below
+        signal, other = float(a @ a), float(b @ b)
+        denom = math.sqrt(signal) * math.sqrt(other)
+        cross = float(a @ b)
+        self.cross += cross
+        cosine = (1.0 if np.array_equal(a, b) else 0.0) if denom == 0 else cross / denom
+        b -= a
+        np.abs(b, out=b)
+        self.cosines.append(cosine)
+        self.means.append(float(b.mean()) if b.size else 0.0)
+        self.max_abs = max(self.max_abs, float(b.max(initial=0.0)))
+        self.signal += signal
+        self.noise += float(b @ b)
 
     def add_local(self, before: np.ndarray, after: np.ndarray) -> None:
-        a, b = np.asarray(before, np.float64).ravel(), np.asarray(after, np.float64).ravel()
+        a = np.asarray(before, np.float64).reshape(-1)
+        d = np.asarray(after, np.float64).reshape(-1) - a
         self.local = True
         self.local_signal += float(a @ a)
-        self.local_noise += float((a - b) @ (a - b))
+        self.local_noise += float(d @ d)
+
+    def scaled(self) -> float | None:
+        """The constant the artifact's tensor is the float one multiplied by, when it is one (same
+        direction, cosine > 0.9999, but more than 2% off in size): OpenVINO fused a constant into
+        the tensor that keeps the name, so the name no longer means the same value."""
+        if not self.signal or min(self.cosines) < 0.9999:
+            return None
+        k = self.cross / self.signal
+        return k if abs(k - 1.0) > 0.02 else None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -126,13 +144,22 @@ class Quantizer:
 
 
 def _linear(scale: np.ndarray, zero: np.ndarray, qmin: int, qmax: int, axis: int | None) -> Callable[[np.ndarray], np.ndarray]:
+    """QuantizeLinear then DequantizeLinear, in float32 and in place (a detector's tensors are large)."""
+
     def fq(x: np.ndarray) -> np.ndarray:
-        s, z = scale.astype(np.float64), zero.astype(np.float64)
+        s, z = scale.astype(np.float32), zero.astype(np.float32)
         if axis is not None and s.ndim == 1 and x.ndim > 1:
             shape = [1] * x.ndim
             shape[axis] = -1
             s, z = s.reshape(shape), z.reshape(shape)
-        return (np.clip(np.round(x / s) + z, qmin, qmax) - z) * s
+        y = np.array(x, np.float32)
+        y /= s
+        np.round(y, out=y)
+        y += z
+        np.clip(y, qmin, qmax, out=y)
+        y -= z
+        y *= s
+        return y
 
     return fq
 
@@ -201,14 +228,21 @@ def _fake_quantize(op: Any) -> Quantizer | None:
         if node.get_type_name() != "Constant":
             return None
         consts.append(np.asarray(node.get_data(), np.float64))
-    il, ih, ol, oh = consts
+    il, ih, ol, oh = (c.astype(np.float32) for c in consts)
     levels = int(op.get_attributes().get("levels", 256))
+    up = np.float32(levels - 1) / np.where(ih > il, ih - il, np.float32(1.0))
+    down = (oh - ol) / np.float32(levels - 1)
 
     def fq(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float64)
-        span = np.where(ih > il, ih - il, 1.0)
-        q = np.round((np.clip(x, il, ih) - il) / span * (levels - 1))
-        return q / (levels - 1) * (oh - ol) + ol
+        """OpenVINO's FakeQuantize, in float32 and in place (a detector's tensors are large)."""
+        y = np.array(x, np.float32)
+        np.clip(y, il, ih, out=y)
+        y -= il
+        y *= up
+        np.round(y, out=y)
+        y *= down
+        y += ol
+        return y
 
     return Quantizer("int8" if levels <= 256 else "int16", fq)
 
@@ -243,7 +277,7 @@ def ir_ports(xml: Path, names: Iterable[str]) -> tuple[Any, list[Any], dict[str,
 def compare_ir(float_run: Callable[[Sample], dict[str, np.ndarray]], xml: Path, samples: list[Sample],
                float_names: list[str]) -> tuple[dict[str, Figures], dict[str, str]]:
     """Per float tensor: the IR's value against the float one; where a FakeQuantize quantizes it,
-    the local figure as for QDQ (the float value through that FakeQuantize)."""
+    the local figure as for QDQ (the float value through that FakeQuantize, in numpy)."""
     from edgeconv.runtime import ir_runner
 
     model, ports, quantizers = ir_ports(xml, float_names)
@@ -257,9 +291,11 @@ def compare_ir(float_run: Callable[[Sample], dict[str, np.ndarray]], xml: Path, 
                 continue  # not in the IR, or its name moved to another value (a fusion): unmatched
             f = figures.setdefault(name, Figures())
             f.add(want[name], got[name])
-            local = quantizers[name].apply(want[name]) if name in quantizers else None
-            if local is not None and local.shape == np.shape(want[name]):  # ranges of another layout: none
-                f.add_local(want[name], local)
+            # qdq_loss_debug hands tensors out flattened; a FakeQuantize's ranges need the IR's shape.
+            value = np.reshape(want[name], np.shape(got[name]))
+            local = quantizers[name].apply(value) if name in quantizers else None
+            if local is not None and local.shape == value.shape:
+                f.add_local(value, local)
     return figures, {n: q.precision for n, q in quantizers.items()}
 
 
@@ -279,15 +315,17 @@ def layer_rows(artifact: Artifact, figures: dict[str, Figures], tensors: list[tu
     rows = []
     for index, (name, op) in enumerate(tensors):
         f = figures.get(name)
+        scale = f.scaled() if f is not None else None
         row = {"artifact": artifact.label, "role": "layer", "index": index, "tensor": name, "op_type": op,
-               "precision": precision.get(name, artifact.precision), "matched": f is not None,
+               "precision": precision.get(name, artifact.precision),
+               "matched": f is not None if scale is None else f"no: the artifact's value is x{scale:.4g}",
                "promoted": name in promoted, "worst": False}
-        if f is not None:
+        if f is not None and scale is None:
             row.update(f.row())
         rows.append(row)
     # The worst: by the tensor's own quantization where the artifact quantizes (that is the layer
     # that loses accuracy), else by its SQNR against the float model.
-    measured = [r for r in rows if r["matched"]]
+    measured = [r for r in rows if r["matched"] is True]
     if any(r.get("local_sqnr_db") is not None for r in measured):
         measured = [r for r in measured if r.get("local_sqnr_db") is not None]
         key = "local_sqnr_db"
@@ -376,8 +414,9 @@ def _artifact_summary(artifact: Artifact, layers: list[dict[str, Any]], outs: li
     return {
         "path": str(artifact.path),
         "kind": artifact.kind,
-        "compared": sum(r["matched"] for r in layers),
-        "unmatched": [r["tensor"] for r in layers if not r["matched"]],
+        "compared": sum(r["matched"] is True for r in layers),
+        "unmatched": [r["tensor"] for r in layers if r["matched"] is not True],
+        "scaled": {r["tensor"]: r["matched"] for r in layers if isinstance(r["matched"], str)},
         "worst_by": key if layers else None,
         "worst": [{"tensor": r["tensor"], "op_type": r["op_type"], "index": r["index"], "precision": r["precision"],
                    key: r[key], "cosine": r["cosine"]} for r in worst],
@@ -415,7 +454,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     for label in dict.fromkeys(r["artifact"] for r in rows):
-        layer = [r for r in rows if r["artifact"] == label and r["role"] == "layer" and r["matched"]
+        layer = [r for r in rows if r["artifact"] == label and r["role"] == "layer" and r["matched"] is True
                  and math.isfinite(r["sqnr_db"])]
         if not layer:
             continue

@@ -191,6 +191,34 @@ def qdq_inputs(wildcards):
     return inputs
 
 
+def analysis_inputs(wildcards):
+    """The artifacts of one target to analyse, the float model they were made from, the original
+    and the samples; for qnn_htp the context model only where onnxruntime-qnn can build it.
+    """
+    from importlib.util import find_spec
+
+    model, target = wildcards.model, wildcards.analysis_target
+    where = layout.target_dir(model, target)
+    inputs = {
+        "original": source_model(wildcards),
+        "float": layout.simplified(model),
+        "calibration": layout.calibration(model),
+    }
+    if target == "openvino":
+        inputs |= {
+            "ir_fp16": f"{where}/{model}.xml",
+            "ir_int8": f"{where}/{model}.int8.xml",
+        }
+    else:
+        inputs |= {"qdq": f"{where}/{model}.quant.onnx", **encodings_input(wildcards)}
+        if find_spec("onnxruntime_qnn") is not None:
+            inputs |= {
+                "ctx": f"{where}/{model}.ctx.onnx",
+                "bin": f"{where}/{model}.ctx_qnn.bin",
+            }
+    return inputs
+
+
 def graph_prepare_inputs(wildcards):
     """The quantized DLC, or the float one when the mode does not quantize (FP16_STANDARD)."""
     rvc4 = layout.target_dir(wildcards.model, "rvc4")
