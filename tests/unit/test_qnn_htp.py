@@ -119,3 +119,40 @@ def test_htp_socs_compile_for_other_architectures(prepared):
     assert info["provider_options"]["htp_arch"] == "68"
     out = qnn_htp.run_context(tmp / "v68.ctx.onnx", {"x": calibration["x"][0]}, "sm8350", False)
     assert np.isfinite(out["out"]).all()
+
+
+def test_a_layer_the_htp_does_not_take_is_named_with_qnn_s_reason(tmp_path, caplog):
+    """Celu: onnxruntime-qnn splits the graph around it and runs it on the CPU. compile_htp warns
+    with its name; the analysis lists it with QNN's reason."""
+    import logging
+
+    import onnx.helper as h
+    from onnx import numpy_helper
+
+    from edgeconv.steps import compile_htp as step
+    from edgeconv.steps.analyze import cpu_layers
+    from edgeconv.targets.qnn_htp import search_quantizer
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32), n)
+             for n, s in (("w1", (8, 4, 3, 3)), ("w2", (4, 8, 3, 3)))]
+    nodes = [h.make_node("Conv", ["x", "w1"], ["a"], name="conv1", pads=[1, 1, 1, 1]),
+             h.make_node("Celu", ["a"], ["b"], name="the_celu"),
+             h.make_node("Conv", ["b", "w2"], ["y"], name="conv2", pads=[1, 1, 1, 1])]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", 1, [1, 4, 8, 8])],
+                         [h.make_tensor_value_info("y", 1, [1, 4, 8, 8])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "m.onnx")
+    search_quantizer(tmp_path / "m.onnx", "INT8_STANDARD", True, tmp_path / "q")(
+        {"x": rng.standard_normal((8, 1, 4, 8, 8)).astype(np.float32)}, None, tmp_path / "m.quant.onnx")
+    params = step.HtpParams(model="m", source="m.yaml", edgeconv="test", soc="sm8550", fp16=False)
+    with caplog.at_level(logging.WARNING, logger="edgeconv.progress"):
+        record = step.run({"onnx": tmp_path / "m.quant.onnx"}, {"ctx": tmp_path / "m.ctx.onnx"}, params)
+    partition = record["tool_calls"][0]["partition"]
+    assert partition["cpu_layers"] == [{"name": "the_celu", "op_type": "Celu"}]
+    assert partition["ep_context_nodes"] == 2  # the HTP graph is split in two around it
+    assert "the HTP does not take 1 layer(s)" in caplog.text and "the_celu (Celu)" in caplog.text
+    listed = cpu_layers(tmp_path / "m.ctx.onnx", tmp_path / "m.quant.onnx", "sm8550")
+    assert [(n["name"], n["op_type"]) for n in listed] == [("the_celu", "Celu")]
+    assert "Operators of type `Celu` are not supported by QNN EP" in listed[0]["reason"]

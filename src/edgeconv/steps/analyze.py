@@ -79,22 +79,18 @@ def artifacts(inputs: Paths, params: AnalyzeParams) -> list[Any]:
     return found
 
 
-def cpu_nodes(ctx_path: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The nodes of an HTP context model outside its EPContext nodes, which onnxruntime-qnn left on
-    the CPU: (the model's own layers, the quantize/dequantize at its inputs and outputs, which
-    convert the camera's float IO and are expected)."""
+def cpu_layers(ctx_path: Path, qdq_path: Path, soc: str) -> list[dict[str, str]]:
+    """The layers onnxruntime-qnn left on the CPU in the context model, each with QNN's reason."""
     import onnx
 
-    graph = onnx.load(str(ctx_path), load_external_data=False).graph
-    io = {v.name for v in (*graph.input, *graph.output)}
-    layers, boundary = [], []
-    for n in graph.node:
-        if n.op_type == "EPContext":
-            continue
-        row = {"name": n.name or n.output[0], "op_type": n.op_type}
-        at_io = n.op_type in ("QuantizeLinear", "DequantizeLinear") and (set(n.input) | set(n.output)) & io
-        (boundary if at_io else layers).append(row)
-    return layers, boundary
+    from edgeconv.targets.qnn_htp import cpu_layers as layers, htp_support
+
+    found = layers(onnx.load(str(ctx_path), load_external_data=False))
+    if found:
+        reasons = htp_support(qdq_path, soc)
+        for row in found:
+            row["reason"] = reasons.get(row["name"], "not said by QNN")
+    return found
 
 
 def run(inputs: Paths, outputs: Paths, params: AnalyzeParams) -> dict[str, Any]:
@@ -115,12 +111,11 @@ def run(inputs: Paths, outputs: Paths, params: AnalyzeParams) -> dict[str, Any]:
     summary["target"] = params.target
     summary["accuracy_control_promoted"] = sorted(kept)
     if params.target == "qnn_htp" and "ctx" in inputs:
-        on_cpu, boundary = cpu_nodes(inputs["ctx"])
+        on_cpu = cpu_layers(inputs["ctx"], inputs["qdq"], params.runtime["soc"])  # type: ignore[index]
         summary["htp_cpu_nodes"] = on_cpu
-        summary["htp_cpu_io_conversions"] = boundary
         if on_cpu:
             log.warning("onnxruntime-qnn left %d layer(s) on the CPU, not the HTP: %s", len(on_cpu),
-                        ", ".join(f"{n['name']} ({n['op_type']})" for n in on_cpu[:5]))
+                        "; ".join(f"{n['name']} ({n['op_type']}): {n['reason']}" for n in on_cpu[:5]))
     summary["seconds"] = round(time.monotonic() - started, 2)
     analysis.write_csv(rows, outputs["csv"])
     analysis.plot(rows, outputs["plot"], f"{params.model} on {params.target}: SQNR along the graph")

@@ -22,9 +22,18 @@ def configure(ctx: Context) -> HtpParams:
 
 
 def run(inputs: Paths, outputs: Paths, params: HtpParams) -> dict[str, Any]:
+    import logging
+
     from edgeconv.targets.qnn_htp import compile_htp
 
-    return {"tool_calls": [compile_htp(inputs["onnx"], outputs["ctx"], params.soc, params.fp16)]}
+    call = compile_htp(inputs["onnx"], outputs["ctx"], params.soc, params.fp16)
+    on_cpu = call["partition"]["cpu_layers"]
+    if on_cpu:  # a deployment on onnxruntime-qnn runs them on the CPU, between HTP partitions
+        logging.getLogger("edgeconv.progress").warning(
+            "the HTP does not take %d layer(s); onnxruntime-qnn runs them on the CPU: %s%s (why: edgeconv analyze "
+            "qnn_htp)", len(on_cpu), ", ".join(f"{n['name']} ({n['op_type']})" for n in on_cpu[:5]),
+            " ..." if len(on_cpu) > 5 else "")
+    return {"tool_calls": [call]}
 
 
 STEP = Step("compile_htp", run, HtpParams, configure, inputs=("onnx",), outputs=("ctx",))

@@ -324,12 +324,58 @@ def compile_htp(model_path: Path, ctx_out: Path, soc: str, fp16: bool) -> dict[s
 
 
 def partition_summary(ctx_model: onnx.ModelProto) -> dict[str, Any]:
-    """Which nodes the HTP took (inside EPContext nodes) and which stayed on the CPU."""
+    """Which nodes the HTP took (inside EPContext nodes) and which stayed on the CPU: op counts,
+    and by name the model's own layers left there (the quantize/dequantize that convert its float
+    inputs and outputs are expected on the CPU and not listed)."""
     ops = Counter(n.op_type for n in ctx_model.graph.node)
     ep_nodes = [n for n in ctx_model.graph.node if n.op_type == "EPContext"]
     sdk = next((a.s.decode() for n in ep_nodes for a in n.attribute if a.name == "ep_sdk_version"), None)
     outside = {op: c for op, c in ops.items() if op != "EPContext"}
-    return {"ep_context_nodes": len(ep_nodes), "cpu_nodes": outside, "qnn_sdk_version": sdk}
+    return {"ep_context_nodes": len(ep_nodes), "cpu_nodes": outside, "qnn_sdk_version": sdk,
+            "cpu_layers": cpu_layers(ctx_model)}
+
+
+def cpu_layers(ctx_model: onnx.ModelProto) -> list[dict[str, str]]:
+    """The nodes of an EP-context model outside its EPContext nodes, but for the quantize and
+    dequantize at the model's inputs and outputs: the layers onnxruntime-qnn left on the CPU."""
+    graph = ctx_model.graph
+    io = {v.name for v in (*graph.input, *graph.output)}
+    layers = []
+    for n in graph.node:
+        at_io = n.op_type in ("QuantizeLinear", "DequantizeLinear") and (set(n.input) | set(n.output)) & io
+        if n.op_type != "EPContext" and not at_io:
+            layers.append({"name": n.name or n.output[0], "op_type": n.op_type})
+    return layers
+
+
+def htp_support(model_path: Path, soc: str) -> dict[str, str]:
+    """Node name -> why the QNN EP refuses it for the HTP, in QNN's own words: a session with
+    onnxruntime's verbose log (its C++ log goes to the process's stderr, caught in a file)."""
+    import re
+
+    import onnxruntime as ort
+
+    so = ort_options(ort.SessionOptions())
+    so.log_severity_level = 0
+    so.log_verbosity_level = 0
+    so.add_provider_for_devices(qnn_devices(), soc_options(soc, False))
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            ort.InferenceSession(str(model_path), so)
+        except Exception:  # noqa: BLE001 - what it logged before failing is still read
+            pass
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    reasons = {}
+    pattern = r"Operator type: (\S+) Node name: (.*?) Node index: \d+\s*REASON : (.*)"
+    for op, name, reason in re.findall(pattern, text):
+        reasons.setdefault(name.strip(), reason.strip())
+    return reasons
 
 
 def context_runner(ctx_path: Path, soc: str, fp16: bool) -> Any:
