@@ -3,6 +3,7 @@
     edgeconv convert <target> --path <config.yaml|model.onnx|model.tflite|archive.tar.xz> [--output-dir DIR] [key value ...]
     edgeconv infer <target> --model-path <artifact> --input-path DIR --output-dir DIR
     edgeconv analyze <openvino|qnn_htp> --path <config.yaml|model.onnx|...> [key value ...]
+    edgeconv benchmark openvino --path <config.yaml|model.onnx|...> [key value ...]
 
 ``convert`` runs the Snakemake workflow for one model and one target (only what is out of date
 runs) and copies the artifacts to ``--output-dir``; ``key value`` pairs are dotted-key overrides
@@ -10,7 +11,8 @@ as in ModelConverter (``inputs.0.shape "[1,3,320,320]" rvc4.quantization_mode FP
 ``infer`` runs an artifact that runs on this machine (ONNX, OpenVINO IR, HTP context model) on
 the reference's layout: ``<input-path>/<input name>/*.npy`` in, ``<output-dir>/<output name>/*.npy``
 out. ``analyze`` builds the per-layer analysis (results/analysis/<model>/<target>/) and prints the
-worst layers. Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line, 3 another run
+worst layers; ``benchmark`` measures the openvino IRs on this CPU (results/benchmark/<model>/).
+Exit codes: 0 done, 1 conversion or inference failed, 2 bad command line, 3 another run
 is converting in the directory.
 """
 
@@ -113,14 +115,16 @@ def convert(args: argparse.Namespace) -> int:
     # Held for the whole run: a second live run here is refused, and what a killed run left
     # behind (its locks) is cleared because no run is live (src/edgeconv/runlock.py).
     run = runlock.enter() if args.dry_run else runlock.enter_alone()
-    print(f"edgeconv {__version__}: {'analysing' if args.command == 'analyze' else 'converting'} {name} for "
-          f"{args.target}", flush=True)
+    doing = {"analyze": "analysing", "benchmark": "benchmarking"}.get(args.command, "converting")
+    print(f"edgeconv {__version__}: {doing} {name} for {args.target}", flush=True)
     if run.cleared:
         print(f"edgeconv: cleared {len(run.cleared)} lock(s) left by a run that was killed or crashed;"
               " its unfinished steps run again", flush=True)
     # Targets first: --configfile and --config take every value that follows them.
     if args.command == "analyze":
         cmd += [layout.analysis_summary(unit, args.target) for unit in _units(name, location)]
+    elif args.command == "benchmark":
+        cmd += [layout.benchmark_result(unit, args.target) for unit in _units(name, location)]
     else:
         cmd += [layout.nn_archive(args.target, name)] if args.to == "nn_archive" else ["all"]
     with tempfile.TemporaryDirectory(prefix="edgeconv-") as tmp:
@@ -131,14 +135,18 @@ def convert(args: argparse.Namespace) -> int:
             cmd += ["--configfile", str(matrix)]
         proc = subprocess.run([*cmd, "--config", *config])
     if proc.returncode != 0:
-        print(f"edgeconv: {'analysis' if args.command == 'analyze' else 'conversion'} of {name} for {args.target} "
-              "failed (see the error above)", file=sys.stderr)
+        what = {"analyze": "analysis", "benchmark": "benchmark"}.get(args.command, "conversion")
+        print(f"edgeconv: {what} of {name} for {args.target} failed (see the error above)", file=sys.stderr)
         return 1
     if args.dry_run:
         return 0
     if args.command == "analyze":
         for unit in _units(name, location):
             print(worst_layers(Path(layout.analysis_summary(unit, args.target))))
+        return 0
+    if args.command == "benchmark":
+        for unit in _units(name, location):
+            print(speed_table(Path(layout.benchmark_result(unit, args.target))))
         return 0
     units = _units(name, location) if args.to == "native" else [name]
     copied = []
@@ -154,6 +162,20 @@ def _units(name: str, location: dict[str, str]) -> list[str]:
     from edgeconv.project import Project
 
     return Project({"models": [name], **location}).units_of(name)
+
+
+def speed_table(result_path: Path) -> str:
+    """What ``edgeconv benchmark`` prints: per IR and mode, latency, throughput, streams, precision."""
+    figures = json.loads(result_path.read_text())
+    first = next(iter(figures.values()))
+    lines = [f"{result_path}: {first['device_name']}, OpenVINO {first['openvino']} (CPU of this machine, not a camera)",
+             f"  {'artifact':<15} {'mode':<6} {'median ms':>10} {'FPS':>8} {'streams':>8}  precision"]
+    for label, result in figures.items():
+        for mode in ("sync", "async"):
+            r = result[mode]
+            lines.append(f"  {label:<15} {mode:<6} {r['median_ms']:>10.2f} {r['throughput_fps']:>8.1f} "
+                         f"{r['streams']:>8}  {r['inference_precision']}")
+    return "\n".join(lines)
 
 
 def worst_layers(summary_path: Path, count: int = 5) -> str:
@@ -269,6 +291,14 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--dry-run", action="store_true", help="show what would run")
     a.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto")
     a.set_defaults(to="native", main_stage=None, archive_preprocess=False, output_dir=None)
+    b = sub.add_parser("benchmark", help="latency and throughput of a target's artifacts on this machine (openvino: "
+                       "the CPU, as benchmark_app; no camera figures)")
+    b.add_argument("target", choices=["openvino"])
+    b.add_argument("--path", required=True, help="model config (.yaml), model (.onnx, .tflite) or NN Archive")
+    b.add_argument("--cores", type=int, default=2)
+    b.add_argument("--dry-run", action="store_true", help="show what would run")
+    b.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto")
+    b.set_defaults(to="native", main_stage=None, archive_preprocess=False, output_dir=None)
     i = sub.add_parser("infer", help="run an artifact that runs on this machine on .npy inputs")
     i.add_argument("target", choices=TARGETS)
     i.add_argument("--model-path", required=True)
@@ -282,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if args.command in ("convert", "analyze"):
+    if args.command in ("convert", "analyze", "benchmark"):
         args.overrides = extra
     elif extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -53,6 +53,11 @@ def analysis_summary(unit: str, target: str) -> str:
     return f"{RESULTS}/analysis/{unit}/{target}/summary.json"
 
 
+def benchmark_result(unit: str, target: str) -> str:
+    """Latency and throughput of a unit's artifacts for a target on this machine (rule benchmark_<target>)."""
+    return f"{RESULTS}/benchmark/{unit}/{target}.json"
+
+
 def target_dir(unit: str, target: str) -> str:
     """Where a target's artifacts are built and checked before they are published."""
     return f"{intermediate(unit)}/{target}"

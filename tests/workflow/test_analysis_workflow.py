@@ -77,3 +77,20 @@ def test_qnn_htp_analysis_matches_verify_and_its_plot_is_in_the_report(project):
     snakemake(project, "--report", str(report), target)
     html = report.read_text()
     assert "Per-layer analysis" in html and "sqnr.png" in html
+
+
+def test_benchmark_openvino_measures_both_irs_sync_and_async(project):
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "benchmark", "openvino", "--path",
+                           "config/models/alpha.yaml"], cwd=project, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "not a camera" in proc.stdout and "openvino_int8   async" in proc.stdout
+    figures = json.loads((project / "results/benchmark/alpha/openvino.json").read_text())
+    assert set(figures) == {"openvino_fp16", "openvino_int8"}
+    for result in figures.values():
+        sync, asynchronous = result["sync"], result["async"]
+        assert sync["iterations"] >= 3 and 0 < sync["min_ms"] <= sync["median_ms"] <= sync["max_ms"]
+        assert sync["streams"] == 1 and asynchronous["streams"] >= 1 and asynchronous["infer_requests"] >= 1
+        assert asynchronous["throughput_fps"] > 0 and sync["inference_precision"] in ("f32", "bf16", "f16")
+    rows = _rows(project / "results/benchmark/alpha/openvino.csv")
+    assert [(r["artifact"], r["mode"]) for r in rows] == [
+        ("openvino_fp16", "sync"), ("openvino_fp16", "async"), ("openvino_int8", "sync"), ("openvino_int8", "async")]

@@ -33,3 +33,29 @@ rule analyze:
         outputs=output_args,
     shell:
         "edgeconv-step analyze {params.inputs} {params.outputs} --params {params.spec:q} --log {log}"
+
+
+# `edgeconv benchmark openvino`: latency and throughput of the openvino target's IRs on this CPU
+# (src/edgeconv/steps/benchmark.py). Every core is the job's: nothing else runs beside it.
+rule benchmark_openvino:
+    input:
+        ir_fp16=f"{INTERMEDIATE}/openvino/{{model}}.xml",
+        ir_int8=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
+    output:
+        json=f"{RESULTS}/benchmark/{{model}}/openvino.json",
+        csv=report(
+            f"{RESULTS}/benchmark/{{model}}/openvino.csv",
+            category="CPU benchmark (openvino)",
+            labels={"model": "{model}"},
+        ),
+    log:
+        f"{LOGS}/benchmark_openvino.log",
+    conda:
+        "../../envs/edgeconv.yaml"
+    threads: workflow.cores
+    params:
+        spec=step_params("benchmark"),
+        outputs=output_args,
+    shell:
+        "edgeconv-step benchmark --input ir_fp16={input.ir_fp16} --input ir_int8={input.ir_int8}"
+        " {params.outputs} --params {params.spec:q} --log {log}"
