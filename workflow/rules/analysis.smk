@@ -26,7 +26,7 @@ rule analyze:
     conda:
         "../../envs/edgeconv.yaml"
     resources:
-        mem_mb=mem_mb(1000, 6),
+        mem_mb=mem_mb(800, 50),
     params:
         spec=step_params("analyze", target="{analysis_target}"),
         inputs=input_args,
