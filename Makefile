@@ -118,6 +118,7 @@ lock: $(UV)
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt
 	$(UV_COMPILE) --universal $(LOCKS)/uv.in -o $(LOCKS)/uv.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 bench/locks/modelconv-0.6.2.in -o bench/locks/modelconv-0.6.2.txt
+	$(UV_COMPILE) --python-version 3.8 --python-platform x86_64-manylinux_2_17 bench/locks/openvino-2021.4.in -o bench/locks/openvino-2021.4.txt
 
 lock-upgrade:
 	$(MAKE) --no-print-directory lock UV_UPGRADE=--upgrade

@@ -55,7 +55,8 @@ print(json.dumps(out))
 def _env() -> Path:
     python = ENV / "bin" / "python"
     if not python.exists():
-        base = shutil.which("python3.8") or next(iter(sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python"))), None)
+        # pyenv's shim answers to python3.8 even when it cannot run it: its own copy first.
+        base = next(iter(sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python"))), None) or shutil.which("python3.8")
         if base is None:
             raise SystemExit("no Python 3.8 found (OpenVINO 2021.4 has no wheel for newer Pythons)")
         subprocess.run([str(base), "-m", "venv", str(ENV)], check=True)
