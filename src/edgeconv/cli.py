@@ -2,7 +2,7 @@
 
     edgeconv convert <target> --path <config.yaml|model.onnx|model.tflite|archive.tar.xz> [--output-dir DIR] [key value ...]
     edgeconv infer <target> --model-path <artifact> --input-path DIR --output-dir DIR
-    edgeconv analyze <openvino|qnn_htp> --path <config.yaml|model.onnx|...> [key value ...]
+    edgeconv analyze <openvino|qnn_htp|rvc2|rvc3> --path <config.yaml|model.onnx|...> [key value ...]
     edgeconv benchmark openvino --path <config.yaml|model.onnx|...> [key value ...]
 
 ``convert`` runs the Snakemake workflow for one model and one target (only what is out of date
@@ -285,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
                    help="rich: live progress bars (snakemake-logger-plugin-rich); plain: Snakemake's own lines; "
                         "auto (default): rich on a terminal, plain otherwise")
     a = sub.add_parser("analyze", help="per-layer analysis of one model's artifacts for a target, on this machine")
-    a.add_argument("target", choices=["openvino", "qnn_htp"])
+    a.add_argument("target", choices=["openvino", "qnn_htp", "rvc2", "rvc3"])
     a.add_argument("--path", required=True, help="model config (.yaml), model (.onnx, .tflite) or NN Archive")
     a.add_argument("--cores", type=int, default=2)
     a.add_argument("--dry-run", action="store_true", help="show what would run")

@@ -94,3 +94,28 @@ def test_benchmark_openvino_measures_both_irs_sync_and_async(project):
     rows = _rows(project / "results/benchmark/alpha/openvino.csv")
     assert [(r["artifact"], r["mode"]) for r in rows] == [
         ("openvino_fp16", "sync"), ("openvino_fp16", "async"), ("openvino_int8", "sync"), ("openvino_int8", "async")]
+
+
+def test_rvc2_and_rvc3_analysis_reads_mo_and_pot_irs(project):
+    """rvc2: mo's FP16 IR (what compile_tool reads; no compile_tool is needed); rvc3: mo's and POT's
+    INT8 IR. Their output rows equal their verify reports."""
+    from harness import REPO
+
+    mo = REPO / ".venvs" / "openvino-2022.3" / "bin" / "mo"
+    if not mo.exists():
+        pytest.skip("needs OpenVINO 2022.3's mo: run `make mo-env` (make test does)")
+    targets = ["results/analysis/alpha/rvc2/summary.json", "results/analysis/alpha/rvc3/summary.json"]
+    reports = ["results/intermediate/alpha/rvc2/alpha.verify.json", "results/intermediate/alpha/rvc3/alpha.verify.json",
+               "results/intermediate/alpha/rvc3/alpha.int8.verify.json"]
+    snakemake(project, "--keep-going", *targets, *reports, check=False)
+    rvc2 = json.loads((project / targets[0]).read_text())
+    rvc3 = json.loads((project / targets[1]).read_text())
+    assert set(rvc2["artifacts"]) == {"rvc2_fp16"} and set(rvc3["artifacts"]) == {"rvc3_fp16", "rvc3_int8"}
+
+    def report(path):
+        p = project / path
+        return json.loads((p if p.exists() else p.with_name(p.name.replace(".json", ".failed.json"))).read_text())
+
+    assert rvc2["artifacts"]["rvc2_fp16"]["outputs"] == report(reports[0])["outputs"]
+    assert rvc3["artifacts"]["rvc3_int8"]["outputs"] == report(reports[2])["outputs"]
+    assert rvc3["artifacts"]["rvc3_int8"]["compared"] > 0 and rvc3["artifacts"]["rvc3_int8"]["worst_by"] == "local_sqnr_db"

@@ -22,7 +22,7 @@ rule analyze:
     benchmark:
         f"{BENCH}/analyze_{{analysis_target}}.tsv"
     wildcard_constraints:
-        analysis_target="openvino|qnn_htp",
+        analysis_target="openvino|qnn_htp|rvc2|rvc3",
     conda:
         "../../envs/edgeconv.yaml"
     resources:

@@ -204,11 +204,13 @@ def analysis_inputs(wildcards):
         "float": layout.simplified(model),
         "calibration": layout.calibration(model),
     }
-    if target == "openvino":
+    if target in ("openvino", "rvc3"):  # FP16 and INT8 IR (rvc3: mo's and POT's)
         inputs |= {
             "ir_fp16": f"{where}/{model}.xml",
             "ir_int8": f"{where}/{model}.int8.xml",
         }
+    elif target == "rvc2":  # mo's IR, what compile_tool reads
+        inputs |= {"ir_fp16": f"{where}/{model}.xml"}
     else:
         inputs |= {"qdq": f"{where}/{model}.quant.onnx", **encodings_input(wildcards)}
         if find_spec("onnxruntime_qnn") is not None:

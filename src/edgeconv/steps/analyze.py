@@ -2,7 +2,8 @@
 float tensor of the model compared with the artifact's, on the verification samples, before any
 device or vendor compiler. See :mod:`edgeconv.analysis`.
 
-- ``openvino``: the FP16 IR and the INT8 IR (NNCF), on OpenVINO's CPU plugin.
+- ``openvino``: the FP16 IR and the INT8 IR (NNCF), on OpenVINO's CPU plugin; ``rvc2``: mo's FP16
+  IR (what compile_tool reads); ``rvc3``: mo's FP16 IR and POT's INT8 IR.
 - ``qnn_htp``: the QDQ model the HTP compiles (onnxruntime, CPU), and the HTP context model at its
   outputs (the simulator), with the nodes onnxruntime-qnn left on the CPU.
 
@@ -22,7 +23,13 @@ from edgeconv.steps.base import Context, Paths, StageParams, Step
 
 log = logging.getLogger("edgeconv.progress")
 
-KINDS = {"openvino": ("openvino_fp16", "openvino_int8"), "qnn_htp": ("qnn_htp",)}
+# Per target: (artifact label, input key, the verify kind whose thresholds it is checked against).
+IRS = {
+    "openvino": (("openvino_fp16", "ir_fp16", "openvino_fp16"), ("openvino_int8", "ir_int8", "openvino_int8")),
+    "rvc2": (("rvc2_fp16", "ir_fp16", "openvino_fp16"),),  # mo's IR, before compile_tool
+    "rvc3": (("rvc3_fp16", "ir_fp16", "openvino_fp16"), ("rvc3_int8", "ir_int8", "openvino_int8")),  # mo, POT
+}
+KINDS = {**{t: tuple(kind for _, _, kind in irs) for t, irs in IRS.items()}, "qnn_htp": ("qnn_htp",)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,9 +70,9 @@ def promoted(inputs: Paths) -> set[str]:
 def artifacts(inputs: Paths, params: AnalyzeParams) -> list[Any]:
     from edgeconv.analysis import Artifact
 
-    if params.target == "openvino":
-        return [Artifact("openvino_fp16", inputs["ir_fp16"], "ir", "fp16"),
-                Artifact("openvino_int8", inputs["ir_int8"], "ir", "fp32")]
+    if params.target in IRS:
+        return [Artifact(label, inputs[key], "ir", "fp16" if kind.endswith("fp16") else "fp32")
+                for label, key, kind in IRS[params.target]]
     found = [Artifact("qnn_htp_qdq", inputs["qdq"], "qdq", "fp32")]
     if "ctx" in inputs and params.runtime:
         from edgeconv.targets.qnn_htp import run_context
@@ -104,8 +111,8 @@ def run(inputs: Paths, outputs: Paths, params: AnalyzeParams) -> dict[str, Any]:
     stage = params.stage(inputs["original"])
     kept = promoted(inputs)
     found = artifacts(inputs, params)
-    thresholds = {a.label: params.thresholds.get("qnn_htp" if a.label.startswith("qnn_htp") else a.label, {})
-                  for a in found}
+    kind_of = {label: kind for irs in IRS.values() for label, _, kind in irs}
+    thresholds = {a.label: params.thresholds.get(kind_of.get(a.label, "qnn_htp"), {}) for a in found}
     rows, summary = analysis.analyze(inputs["float"], inputs["original"], stage, load_npz(inputs["calibration"]),
                                      params.max_images, found, thresholds, kept, workdir=outputs["csv"].parent.parent)
     summary["target"] = params.target
