@@ -24,6 +24,8 @@ _NODES = (
     # OpenVINO plugins (MYRIAD compile_tool): 'Cannot create X layer Y' / 'unsupported layer type "X"'.
     re.compile(r'Cannot create (?P<op>\w+) layer (?P<node>\S+)'),
     re.compile(r'layer "(?P<node>[^"]+)": unsupported layer type "(?P<op>[^"]+)"'),
+    # SNPE's converters: "ERROR - Node X: 'No translation registered for op type onnx_y. ..."
+    re.compile(r"Node (?P<node>\S+): '?No translation registered for op type (?:onnx_)?(?P<op>[\w.]+?)\.?(?:'| |$)"),
 )
 
 WHAT_TO_DO = ("replace or remove it before conversion (onnx_modifications in the model's config), export the model "

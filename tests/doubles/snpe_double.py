@@ -48,6 +48,13 @@ def _onnx_io(path):
         onnx.checker.check_model(model)
     except Exception as exc:
         fail(f"cannot load ONNX {path}: {exc}")
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            # The converter's own words for an op type it has no translation for (as SNPE prints it,
+            # e.g. "Node HardSigmoid_0: 'No translation registered for op type onnx_hardsigmoid. ...'").
+            print(f"2026-01-01 00:00:00,000 - 209 - ERROR - Node {node.name}: 'No translation registered for op type "
+                  f"onnx_{node.op_type.lower()}. Op is most likely not supported by the converter.'")
+            sys.exit(1)
     inits = {i.name for i in model.graph.initializer}
     graph_inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input if i.name not in inits}
     tensors = {o for n in model.graph.node for o in n.output} | set(graph_inputs)

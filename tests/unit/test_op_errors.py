@@ -57,3 +57,23 @@ def test_a_tool_that_cannot_convert_an_op_says_which_first(tmp_path, monkeypatch
     with pytest.raises(ConversionError) as err:
         tools.run_tool([str(script)], "mo")
     assert str(err.value).startswith("mo cannot convert op type CumSum (node c): replace or remove it")
+
+
+def test_snpe_s_untranslatable_op_is_named_first(tmp_path, monkeypatch):
+    """The SNPE double refuses an op it has no translation for in SNPE's own words; the error's first
+    line names the op and its node (the real format, from a public SNPE 1.59 log, is checked too)."""
+    import os
+    import sys
+
+    from edgeconv import tools
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # the double's python3
+    real = ("2022-03-14 22:26:52,823 - 209 - ERROR - Node HardSigmoid_0: 'No translation registered for op type "
+            "onnx_hardsigmoid. Op is most likely not supported by the converter.'")
+    assert describe(real) == "op type hardsigmoid (node HardSigmoid_0)"
+    double = Path(__file__).resolve().parents[1] / "doubles" / "snpe-onnx-to-dlc"
+    model = _custom_op_model(tmp_path / "m.onnx")
+    with pytest.raises(ConversionError) as err:
+        tools.run_tool([str(double), "-i", str(model), "-o", str(tmp_path / "m.dlc")], "snpe-onnx-to-dlc",
+                       reads=[model], writes=[tmp_path])
+    assert str(err.value).startswith("snpe-onnx-to-dlc cannot convert op type fancyop (node head/fancy): replace")
