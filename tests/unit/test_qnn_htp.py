@@ -156,3 +156,24 @@ def test_a_layer_the_htp_does_not_take_is_named_with_qnn_s_reason(tmp_path, capl
     listed = cpu_layers(tmp_path / "m.ctx.onnx", tmp_path / "m.quant.onnx", "sm8550")
     assert [(n["name"], n["op_type"]) for n in listed] == [("the_celu", "Celu")]
     assert "Operators of type `Celu` are not supported by QNN EP" in listed[0]["reason"]
+
+
+def test_rvc4_s_conversion_names_the_layers_qnn_refuses_in_the_float_model(tmp_path):
+    """Before snpe-onnx-to-dlc, the rvc4 step asks onnxruntime-qnn which layers of the float model
+    it would not put on the HTP (fp16), and names them."""
+    import onnx.helper as h
+    from onnx import numpy_helper
+
+    from edgeconv.steps.onnx_to_dlc import htp_refusals
+
+    w = numpy_helper.from_array(np.ones((4, 4, 1, 1), np.float32), "w")
+    nodes = [h.make_node("Conv", ["x", "w"], ["a"], name="conv"), h.make_node("Celu", ["a"], ["y"], name="the_celu")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", 1, [1, 4, 8, 8])],
+                         [h.make_tensor_value_info("y", 1, [1, 4, 8, 8])], [w])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "m.onnx")
+    refused = htp_refusals(tmp_path / "m.onnx")
+    assert len(refused) == 1 and refused[0].startswith("the_celu (Celu): Operators of type `Celu` are not supported")
+    conv_net(tmp_path / "plain.onnx", size=16)
+    assert htp_refusals(tmp_path / "plain.onnx") == []

@@ -59,10 +59,37 @@ def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams, encodings_fi
     return {**call, "quantization_overrides": note} if note else call
 
 
+# The SoC the op-support check asks QNN about (op support does not differ between the HTP
+# generations RVC4 uses; a parameter would rerun this step when rvc4.htp_socs changes).
+CHECK_SOC = "qcs8550"
+
+
+def htp_refusals(model: Path) -> list[str]:
+    """The layers onnxruntime-qnn's QNN EP (when installed) will not put on the HTP, as
+    ``name (op): reason``: a DLC runs on RVC4's HTP whole, so these are the layers to look at if
+    SNPE refuses the model or the device runs it slowly. SNPE's own rules may differ."""
+    from importlib.util import find_spec
+
+    if model.suffix != ".onnx" or find_spec("onnxruntime_qnn") is None:
+        return []
+    from edgeconv.targets.qnn_htp import htp_support
+
+    return [f"{name} ({why.split(': ', 1)[0]}): {why.split(': ', 1)[-1]}"
+            for name, why in htp_support(model, CHECK_SOC, fp16=True).items()]
+
+
 def run(inputs: Paths, outputs: Paths, params: ToDlcParams) -> dict[str, Any]:
+    import logging
+
     model = inputs["onnx"] if "onnx" in inputs else inputs["tflite"]
     stage = params.stage(inputs["original"])
-    return {"tool_calls": [to_dlc(model, stage, outputs["dlc"], params, inputs.get("encodings"))]}
+    refused = htp_refusals(model)
+    if refused:  # before SNPE: its own error, if any, follows
+        logging.getLogger("edgeconv.progress").warning(
+            "the HTP may not take %d layer(s) (onnxruntime-qnn refuses them; SNPE may differ): %s%s", len(refused),
+            "; ".join(refused[:5]), " ..." if len(refused) > 5 else "")
+    record = {"tool_calls": [to_dlc(model, stage, outputs["dlc"], params, inputs.get("encodings"))]}
+    return {**record, "htp_refused_by_qnn": refused} if refused else record
 
 
 # ``encodings``: the rvc4.encodings JSON file, when the config names one.

@@ -348,7 +348,7 @@ def cpu_layers(ctx_model: onnx.ModelProto) -> list[dict[str, str]]:
     return layers
 
 
-def htp_support(model_path: Path, soc: str) -> dict[str, str]:
+def htp_support(model_path: Path, soc: str, fp16: bool = False) -> dict[str, str]:
     """Node name -> why the QNN EP refuses it for the HTP, in QNN's own words: a session with
     onnxruntime's verbose log (its C++ log goes to the process's stderr, caught in a file)."""
     import re
@@ -358,7 +358,7 @@ def htp_support(model_path: Path, soc: str) -> dict[str, str]:
     so = ort_options(ort.SessionOptions())
     so.log_severity_level = 0
     so.log_verbosity_level = 0
-    so.add_provider_for_devices(qnn_devices(), soc_options(soc, False))
+    so.add_provider_for_devices(qnn_devices(), soc_options(soc, fp16))
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as log:
         os.dup2(log.fileno(), 2)
@@ -374,7 +374,9 @@ def htp_support(model_path: Path, soc: str) -> dict[str, str]:
     reasons = {}
     pattern = r"Operator type: (\S+) Node name: (.*?) Node index: \d+\s*REASON : (.*)"
     for op, name, reason in re.findall(pattern, text):
-        reasons.setdefault(name.strip(), reason.strip())
+        if "Q nodes that consume a graph input" in reason or "DQ nodes that generate a graph output" in reason:
+            continue  # the float IO's conversions, expected on the CPU
+        reasons.setdefault(name.strip(), f"{op}: {reason.strip()}")
     return reasons
 
 
