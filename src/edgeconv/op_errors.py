@@ -15,6 +15,8 @@ _OP_LISTS = (
     # OpenVINO frontends (convert_model, read_model, mo 2022+): the unconverted-ops summary.
     re.compile(r"No conversion rule found for operations?:\s*(?P<ops>.+)"),
     re.compile(r"Conversion is failed for:\s*(?P<ops>.+)"),
+    # onnxruntime (and so onnxruntime-qnn) loading a graph: "No Op registered for Mish with domain_version of 17".
+    re.compile(r"No Op registered for (?P<ops>[\w.]+)"),
 )
 _NODES = (
     # mo: 'There is no registered "infer" function for node "X" with op = "Y".'

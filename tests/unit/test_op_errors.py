@@ -77,3 +77,19 @@ def test_snpe_s_untranslatable_op_is_named_first(tmp_path, monkeypatch):
         tools.run_tool([str(double), "-i", str(model), "-o", str(tmp_path / "m.dlc")], "snpe-onnx-to-dlc",
                        reads=[model], writes=[tmp_path])
     assert str(err.value).startswith("snpe-onnx-to-dlc cannot convert op type fancyop (node head/fancy): replace")
+
+
+def test_onnxruntime_qnn_names_an_op_onnxruntime_does_not_know(tmp_path):
+    """Mish at opset 17 is no op onnxruntime has: compiling for the HTP stops with it named first."""
+    pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
+    from edgeconv.targets.qnn_htp import compile_htp
+
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])
+    y = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])
+    model = h.make_model(h.make_graph([h.make_node("Mish", ["x"], ["y"], name="the_mish")], "g", [x], [y]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(ConversionError) as err:
+        compile_htp(tmp_path / "m.onnx", tmp_path / "m.ctx.onnx", "sm8550", False)
+    first = str(err.value).splitlines()[0]
+    assert first.startswith("onnxruntime-qnn (sm8550) cannot convert op type Mish (node the_mish)"), first

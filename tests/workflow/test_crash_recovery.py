@@ -91,6 +91,9 @@ def test_a_live_run_is_never_broken_into(tmp_path):
     first = _start(cmd, tmp_path)
     try:
         _wait_for_step(first, tmp_path / "logs" / "lay" / "optimize_onnx.log", "optimize_onnx")
+        # Held still (SIGSTOP to its whole group) while the others try: a live run, however fast the
+        # machine (on a quiet one it used to finish before the plain run below had parsed).
+        os.killpg(first.pid, signal.SIGSTOP)
         second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
         assert second.returncode == 3, second.stdout + second.stderr
         line = second.stderr.strip().splitlines()
@@ -103,7 +106,8 @@ def test_a_live_run_is_never_broken_into(tmp_path):
                                 f"models_dir={tmp_path / 'src'}",
                                 'overrides={"lay": {"openvino.quantize": "false"}}', "--configfile", str(empty)],
                                cwd=tmp_path, capture_output=True, text=True)
-        assert plain.returncode != 0 and "LockException" in plain.stderr + plain.stdout
+        assert plain.returncode != 0 and "LockException" in plain.stderr + plain.stdout, plain.stderr[-3000:]
+        os.killpg(first.pid, signal.SIGCONT)
         out, _ = first.communicate(timeout=300)
     finally:
         if first.poll() is None:

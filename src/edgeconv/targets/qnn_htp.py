@@ -298,7 +298,13 @@ def compile_htp(model_path: Path, ctx_out: Path, soc: str, fp16: bool) -> dict[s
         try:
             ort.InferenceSession(str(model_path), so)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            from edgeconv.op_errors import cannot_convert
+
+            text = str(exc).strip()
+            named = cannot_convert(f"onnxruntime-qnn ({soc})", model_path, text)
+            if named:  # the op and its nodes first, then onnxruntime's own words
+                raise ConversionError(f"{named}\n{text}") from None
+            first = text.splitlines()[0] if text else type(exc).__name__
             raise ConversionError(f"onnxruntime-qnn could not compile {model_path} for {soc}: {first}") from None
         produced_bin = Path(tmp) / bin_name
         if not tmp_ctx.exists() or not produced_bin.exists():
