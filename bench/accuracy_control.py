@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["ppocr_det", "ppocr_cls", "ppocr_rec"]
 MARK = "## (i) Accuracy control on the demo models (`bench/accuracy_control.py`)"
@@ -146,18 +148,7 @@ def detector(write: bool) -> None:
     section = "\n".join(lines)
     print(section)
     if write:
-        _write_section(DETECTOR_MARK, section)
-
-
-def _write_section(mark: str, section: str) -> None:
-    bench = REPO / "BENCHMARKS.md"
-    text = bench.read_text()
-    if mark in text:
-        before, _, rest = text.partition(mark)
-        after = rest[rest.index("\n## "):] if "\n## " in rest else ""
-    else:
-        before, after = text, ""
-    bench.write_text(before.rstrip() + "\n\n" + section.rstrip() + "\n" + after)
+        write_section(DETECTOR_MARK, section)
 
 
 def main() -> None:
@@ -213,7 +204,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        _write_section(MARK, section)
+        write_section(MARK, section)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = "## (l) Per-layer analysis: its cost beside the conversion (`bench/analysis.py`)"
 CONVERSION_STEPS = ("attach_normalization", "optimize_onnx", "simplify", "prepare_calibration", "convert_ir",
@@ -81,14 +83,7 @@ def main() -> None:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
-        bench = REPO / "BENCHMARKS.md"
-        text = bench.read_text()
-        if MARK in text:
-            before, _, rest = text.partition(MARK)
-            after = rest[rest.index("\n## "):] if "\n## " in rest else ""
-        else:
-            before, after = text, ""
-        bench.write_text(before.rstrip() + "\n\n" + section.rstrip() + "\n" + after)
+        write_section(MARK, section)
 
 
 if __name__ == "__main__":

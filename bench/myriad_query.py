@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = REPO / ".venvs" / "openvino-2021.4"
 LOCK = REPO / "bench" / "locks" / "openvino-2021.4.txt"
@@ -129,14 +131,7 @@ def main() -> None:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
-        bench = REPO / "BENCHMARKS.md"
-        text = bench.read_text()
-        if MARK in text:
-            before, _, rest = text.partition(MARK)
-            after = rest[rest.index("\n## "):] if "\n## " in rest else ""
-        else:
-            before, after = text, ""
-        bench.write_text(before.rstrip() + "\n\n" + section.rstrip() + "\n" + after)
+        write_section(MARK, section)
 
 
 if __name__ == "__main__":
