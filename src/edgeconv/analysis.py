@@ -340,13 +340,15 @@ def output_rows(artifact: Artifact, original: Path, stage: Any, samples: list[Sa
                 thresholds: dict[str, Any], tensors: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows at the model's outputs by verify's own comparison (the same figures as ``verify.json``),
     with their SQNR from the same runs."""
-    from edgeconv.steps.verify import compare
+    from edgeconv.runtime import ir_runner, onnx_runner
+    from edgeconv.steps.verify import _one_session, compare
 
     seen: list[dict[str, np.ndarray]] = []
-    runner = artifact.run_outputs
+    # verify's own runner: the artifact's (the simulator's), else one session for every sample.
+    runner = artifact.run_outputs or _one_session(ir_runner if artifact.path.suffix == ".xml" else onnx_runner)
 
     def run(path: Path, feeds: Sample) -> dict[str, np.ndarray]:
-        got = runner(path, feeds) if runner else _default_runner(path)(feeds)
+        got = runner(path, feeds)
         seen.append(got)
         return got
 
@@ -362,17 +364,6 @@ def output_rows(artifact: Artifact, original: Path, stage: Any, samples: list[Sa
                      "promoted": False, "worst": False, "sqnr_db": sqnr_db(signal, noise), "local_sqnr_db": None,
                      **figures})
     return rows, report
-
-
-_RUNNERS: dict[Path, Any] = {}
-
-
-def _default_runner(path: Path) -> Callable[[Sample], dict[str, np.ndarray]]:
-    from edgeconv.runtime import ir_runner, onnx_runner
-
-    if path not in _RUNNERS:
-        _RUNNERS[path] = ir_runner(path) if path.suffix == ".xml" else onnx_runner(path)
-    return _RUNNERS[path]
 
 
 def analyze(float_model: Path, original: Path, stage: Any, calibration: dict[str, np.ndarray], max_images: int,

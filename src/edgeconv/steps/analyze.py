@@ -96,7 +96,7 @@ def cpu_layers(ctx_path: Path, qdq_path: Path, soc: str) -> list[dict[str, str]]
     if found:
         reasons = htp_support(qdq_path, soc)
         for row in found:
-            row["reason"] = reasons.get(row["name"], "not said by QNN").split(": ", 1)[-1]
+            row["reason"] = reasons.get(row["name"], {}).get("reason", "not said by QNN")
     return found
 
 

@@ -74,7 +74,7 @@ def htp_refusals(model: Path) -> list[str]:
         return []
     from edgeconv.targets.qnn_htp import htp_support
 
-    return [f"{name} ({why.split(': ', 1)[0]}): {why.split(': ', 1)[-1]}"
+    return [f"{name} ({why['op_type']}): {why['reason']}"
             for name, why in htp_support(model, CHECK_SOC, fp16=True).items()]
 
 

@@ -354,8 +354,9 @@ def cpu_layers(ctx_model: onnx.ModelProto) -> list[dict[str, str]]:
     return layers
 
 
-def htp_support(model_path: Path, soc: str, fp16: bool = False) -> dict[str, str]:
-    """Node name -> why the QNN EP refuses it for the HTP, in QNN's own words: a session with
+def htp_support(model_path: Path, soc: str, fp16: bool = False) -> dict[str, dict[str, str]]:
+    """Node name -> {op_type, reason}: the nodes the QNN EP refuses for the HTP, with why in QNN's
+    own words (the float IO's quantize/dequantize left out): a session with
     onnxruntime's verbose log (its C++ log goes to the process's stderr, caught in a file)."""
     import re
 
@@ -382,7 +383,7 @@ def htp_support(model_path: Path, soc: str, fp16: bool = False) -> dict[str, str
     for op, name, reason in re.findall(pattern, text):
         if "Q nodes that consume a graph input" in reason or "DQ nodes that generate a graph output" in reason:
             continue  # the float IO's conversions, expected on the CPU
-        reasons.setdefault(name.strip(), f"{op}: {reason.strip()}")
+        reasons.setdefault(name.strip(), {"op_type": op, "reason": reason.strip()})
     return reasons
 
 
