@@ -341,11 +341,11 @@ def output_rows(artifact: Artifact, original: Path, stage: Any, samples: list[Sa
     """Rows at the model's outputs by verify's own comparison (the same figures as ``verify.json``),
     with their SQNR from the same runs."""
     from edgeconv.runtime import ir_runner, onnx_runner
-    from edgeconv.steps.verify import _one_session, compare
+    from edgeconv.comparison import compare, one_session
 
     seen: list[dict[str, np.ndarray]] = []
     # verify's own runner: the artifact's (the simulator's), else one session for every sample.
-    runner = artifact.run_outputs or _one_session(ir_runner if artifact.path.suffix == ".xml" else onnx_runner)
+    runner = artifact.run_outputs or one_session(ir_runner if artifact.path.suffix == ".xml" else onnx_runner)
 
     def run(path: Path, feeds: Sample) -> dict[str, np.ndarray]:
         got = runner(path, feeds)
@@ -370,7 +370,7 @@ def analyze(float_model: Path, original: Path, stage: Any, calibration: dict[str
             artifacts: list[Artifact], thresholds: dict[str, dict[str, Any]], promoted: set[str],
             workdir: Path | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(rows of layers.csv, summary) for ``artifacts`` against ``float_model`` and ``original``."""
-    from edgeconv.steps.verify import reference
+    from edgeconv.comparison import reference
 
     samples, expected = reference(original, stage, calibration, max_images)
     tensors = graph_tensors(float_model)

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from edgeconv import __version__, layout, runlock
 from edgeconv.project import TARGETS
@@ -55,29 +56,33 @@ def progress_logger(choice: str, terminal: bool) -> bool:
 
 
 def _remote_path(url: str) -> Path:
-    """``--path s3://...``: the config or NN Archive, copied to its mirror under results/remote/ (a
-    model file is converted from a generated config naming the URL, fetched by the workflow)."""
-    from edgeconv import remote
+    """``--path URL``: the config or NN Archive, copied to its mirror under results/remote/ (a model
+    file is converted from a generated config naming the URL, fetched by the workflow)."""
+    from edgeconv.errors import InputError
+    from edgeconv.inputs.table import url_kind
 
-    name = Path(remote.split(url)[1]).name
+    kind = url_kind(url)
+    if kind is None:
+        raise UsageError(f"--path {url}: URLs of this scheme are not fetched; download it and give the local path")
+    name = Path(urlsplit(url).path).name
     try:
         if name.lower().endswith((".onnx", ".tflite")):
-            remote.look_up(url)  # a missing object stops here, with the URL and the endpoint
+            kind.look_up(url)  # a missing object stops here, with the URL and where it was looked for
             config = Path(layout.REMOTE) / "configs" / f"{Path(name).stem}.yaml"
             config.parent.mkdir(parents=True, exist_ok=True)
             config.write_text(f"input_model: {json.dumps(url)}\n")
             return config
         if not name.lower().endswith((".yaml", ".yml", ".tar.xz")):
             raise UsageError(f"--path {url}: give the URL of a config (.yaml), an ONNX/TFLite model or an NN Archive (.tar.xz)")
-        return remote.local_copy(url, Path(layout.remote_copy(url)))
-    except remote.RemoteError as exc:
+        return kind.local_copy(url, Path(layout.remote_copy(url)))
+    except InputError as exc:
         raise UsageError(f"--path {exc}") from None
 
 
 def convert(args: argparse.Namespace) -> int:
-    from edgeconv.remote import is_remote
+    from edgeconv.inputs.base import is_url
 
-    path = _remote_path(args.path) if is_remote(args.path) else Path(args.path)
+    path = _remote_path(args.path) if is_url(args.path) else Path(args.path)
     if not path.exists():
         raise UsageError(f"--path {path} does not exist; give a model config (.yaml) or an ONNX model")
     if path.suffix.lower() in (".yaml", ".yml"):

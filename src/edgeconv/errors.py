@@ -28,3 +28,7 @@ class CalibrationError(ConversionError):
 
 class VerificationError(ConversionError):
     """A converted artifact does not match the original model within thresholds."""
+
+
+class InputError(ConversionError):
+    """An input that cannot be had (a URL, a dataset): one line naming it and what to check."""

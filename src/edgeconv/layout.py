@@ -9,7 +9,9 @@ records and the tests ask this module; nobody else formats a path under results/
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 RESULTS = "results"
 # Snakemake patterns ({model} is the wildcard of every rule).
@@ -73,7 +75,7 @@ def records_dir_of(path: str | Path) -> Path | None:
     parts = Path(path).parts
     if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "intermediate":
         return Path(*parts[:3]) / "records"
-    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "remote" and parts[2] in ("s3", "extracted", "ldf"):
+    if len(parts) >= 4 and parts[0] == RESULTS and parts[1] == "remote" and parts[2] not in REMOTE_BOOKKEEPING:
         return Path(remote_record(str(Path(path)))).parent  # a download's own record, beside no other
     return None
 
@@ -145,22 +147,31 @@ def batch_summary(batch: str, ext: str = "csv") -> str:
     return f"{RESULTS}/batches/{batch}.{ext}"
 
 
-# Objects from S3-compatible storage (remote.py): each downloaded once to its mirror path, by the
-# fetch_remote rule; an archive of calibration images is extracted by extract_calibration.
+# Inputs named by a URL (src/edgeconv/inputs/: s3://, ...): each object is downloaded once to its
+# mirror path, by the fetch_remote rule; an archive of calibration images is extracted by
+# extract_calibration.
 REMOTE = f"{RESULTS}/remote"
 CALIBRATION_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")
+# What results/remote/ holds besides the mirrors: records, uploads' manifests, generated configs.
+REMOTE_BOOKKEEPING = ("records", "uploads", "configs")
 
 
-def _bucket_key(url: str) -> tuple[str, str]:
-    from edgeconv.remote import split
-
-    return split(url)
+def _url_path(url: str) -> str:
+    """``scheme://host[:port]/path[?query]`` -> ``scheme/host[_port]/path`` (credentials left
+    out; a query's digest is a directory before the file name, so the name keeps its suffix)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2].replace(":", "_")
+    path = parts.path.strip("/")
+    if parts.query:
+        head, _, name = path.rpartition("/")
+        digest = "q" + hashlib.sha256(parts.query.encode()).hexdigest()[:12]
+        path = "/".join(p for p in (head, digest, name) if p)
+    return "/".join(p for p in (parts.scheme, host, path) if p)
 
 
 def remote_copy(url: str) -> str:
-    """Where ``s3://bucket/key`` is downloaded (a prefix: the directory its objects land in)."""
-    bucket, key = _bucket_key(url)
-    return f"{REMOTE}/s3/{bucket}/{key}".rstrip("/")
+    """Where the object a URL names is downloaded (an s3:// prefix: the directory its objects land in)."""
+    return f"{REMOTE}/{_url_path(url)}"
 
 
 def ldf_images(dataset: str, split: str) -> str:
@@ -175,8 +186,7 @@ def remote_record(mirror: str) -> str:
 
 def remote_extracted(url: str) -> str:
     """Where an archive of calibration images from ``url`` is extracted (its content root)."""
-    bucket, key = _bucket_key(url)
-    return f"{REMOTE}/extracted/s3/{bucket}/{key}"
+    return f"{REMOTE}/extracted/{_url_path(url)}"
 
 
 def is_archive(path: str) -> bool:

@@ -17,12 +17,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from edgeconv.errors import ConversionError
+from edgeconv.errors import InputError
 
 SPEC = re.compile(r"^([A-Za-z0-9_.\-]+):([A-Za-z0-9_.\-]+)(?::([A-Za-z0-9_.\-]+))?$")
 
 
-class LdfError(ConversionError):
+class LdfError(InputError):
     """A Luxonis dataset that cannot be used; the message names the dataset, split and what to do."""
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from edgeconv import layout
 from edgeconv.checks import check_qnn, refuse_ir
 from edgeconv.discovery import Models, Unit
+from edgeconv.calibration_files import list_calibration_files
+from edgeconv.config.schema import ImageCalibration, LinkCalibration
 from edgeconv.errors import ConfigError
 from edgeconv.steps.base import Context, step
 from edgeconv.toolchains import Toolchains
@@ -175,3 +177,97 @@ class Project(Models):
         if h.disable_calibration:
             return "parsed.har"
         return "har" if h.disable_compilation else "hef"
+
+    # ----------------------------------------------------------------- what a unit's rules read
+
+    def main_stage(self, model: str) -> tuple[str, str]:
+        """(main stage, post-processing stage) of a two-stage model, for its NN Archive."""
+        cfg = self._load(model)
+        source = self._source(model)
+        main = (self.config.get("main_stages") or {}).get(model) or cfg.main_stage
+        if main is None:
+            raise ConfigError(
+                source,
+                [
+                    f"{model} has stages {', '.join(cfg.stages)}; say which one is the main model of its NN Archive "
+                    f"with `main_stage:` in the config or `edgeconv convert ... --main-stage STAGE`"
+                ],
+            )
+        if main not in cfg.stages:
+            raise ConfigError(source, [f"main_stage: no stage {main!r}; stages are {', '.join(cfg.stages)}"])
+        if len(cfg.stages) != 2:
+            raise ConfigError(
+                source,
+                [f"an NN Archive links one post-processing stage to the main one; {model} has {len(cfg.stages)} stages (convert them natively instead)"],
+            )
+        post = next(s for s in cfg.stages if s != main)
+        return main, post
+
+    def archive_preprocess(self, model: str) -> bool:
+        """``archive_preprocess: true`` (every model) or a list of models: their preprocessing goes
+        into the NN Archive instead of the model (the reference's --archive-preprocess)."""
+        value = self.config.get("archive_preprocess", False)
+        if isinstance(value, (list, tuple)):
+            return model in {str(v) for v in value}
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def is_ir(self, name: str) -> bool:
+        return self.unit(name).model_path.suffix.lower() == ".xml"
+
+    # Targets whose tools read a TFLite model themselves (snpe-tflite-to-dlc, the DFC's TFLite
+    # parser); the others get the ONNX tflite2onnx makes of it, as the reference does for RVC2/RVC3.
+    TFLITE_NATIVE = ("rvc4", "hailo")
+
+    def is_tflite(self, name: str) -> bool:
+        return self.unit(name).model_path.suffix.lower() == ".tflite"
+
+    def onnx_source(self, name: str) -> str:
+        """The ONNX model the ONNX chain starts from: the model file, or for a TFLite model the
+        ONNX the tflite_to_onnx rule makes of it."""
+        if self.is_tflite(name):
+            return layout.tflite_onnx(name)
+        return str(self.unit(name).model_path)
+
+    def calibration_files(self, name: str) -> list[str]:
+        unit = self.unit(name)
+        files: list[str] = []
+        for spec in self.input_specs(unit):
+            cal = spec.calibration or unit.stage.calibration
+            made = self.inputs.made(cal.path) if isinstance(cal, ImageCalibration) else None
+            if made is not None and made.files is not None:  # objects fetched one by one
+                files.extend(made.files if cal.max_images < 0 else made.files[: cal.max_images])
+            elif made is not None:
+                continue  # a directory a rule makes (extracted, exported): calibration_dirs
+            elif isinstance(cal, ImageCalibration):
+                files.extend(str(p) for p in list_calibration_files(self.root / cal.path, cal.max_images))
+        return sorted(set(files))
+
+    def user_encodings_input(self, name: str) -> dict[str, str]:
+        """``{"encodings": path}`` when ``rvc4.encodings`` names a JSON file (an input of the steps
+        that apply it, so editing the file reruns them), else nothing (inline: a parameter)."""
+        value = self.unit(name).stage.rvc4.encodings
+        return {"encodings": value} if isinstance(value, str) else {}
+
+    def encodings_input(self, name: str) -> dict[str, str]:
+        """The encodings quantize_qdq and onnx_to_dlc apply: with ``rvc4.accuracy_control`` the
+        ones its search chose (the user's own included), else the user's file."""
+        if self.unit(name).stage.rvc4.accuracy_control is not None:
+            return {"encodings": layout.htp_encodings(name)}
+        return self.user_encodings_input(name)
+
+    def calibration_dirs(self, name: str) -> list[str]:
+        """Calibration directories made by a rule (archives of images, extracted): inputs of the
+        calibration step by name, so its record links to the extraction and the download."""
+        unit = self.unit(name)
+        cals = [spec.calibration or unit.stage.calibration for spec in self.input_specs(unit)]
+        return sorted({c.path for c in cals if isinstance(c, ImageCalibration) and (m := self.inputs.made(c.path)) and m.directory})
+
+    def has_calibration_data(self, name: str) -> bool:
+        """Every input is calibrated on real data (images, arrays, another stage), none on random."""
+        unit = self.unit(name)
+        return all(
+            isinstance(spec.calibration or unit.stage.calibration, (ImageCalibration, LinkCalibration))
+            for spec in self.input_specs(unit)
+        )

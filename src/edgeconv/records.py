@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,83 +146,3 @@ def provenance(artifacts: dict[Path, str]) -> list[dict[str, Any]]:
         if found is not None:
             visit(str(found))
     return ordered
-
-
-def step_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """A step's own settings: its parameters without those every step has (which model, its config
-    file, versions, toolchain, interface)."""
-    from edgeconv.steps.base import COMMON_FIELDS
-
-    return {k: v for k, v in params.items() if k not in COMMON_FIELDS}
-
-
-def assemble_buildinfo(artifact: dict[Path, str], records: list[dict[str, Any]], verify: dict[str, Any] | None) -> dict[str, Any]:
-    """One artifact's build info: its files (``{path: sha256}``), the chain of step records that
-    made it, and its verification."""
-    resolved = next((r.get("resolved") for r in records if r.get("resolved")), None)
-    calibration = next((r.get("sources") for r in records if r["step"] == "prepare_calibration"), None)
-    return {
-        "artifact": {str(p): digest for p, digest in artifact.items()},
-        "model": records[0].get("model") if records else None,
-        "resolved_config": {
-            "inputs": resolved,
-            "calibration": calibration,
-            # Each step's own settings, by their config names (the common fields left out).
-            **{r["step"]: settings for r in records if (settings := step_settings(r.get("params") or {}))},
-        },
-        "steps": [
-            {
-                "step": r["step"],
-                "argv": r["argv"],
-                "tool_calls": r.get("tool_calls", []),
-                "tool_versions": r["tool_versions"],
-                **({"toolchain": r["toolchain"]} if r.get("toolchain") else {}),
-                **({"accuracy_control": r["accuracy_control"]} if r.get("accuracy_control") else {}),
-                "inputs": r["inputs"],
-                "outputs": r["outputs"],
-                "duration_s": r["duration_s"],
-                **({"from_cache": True} if from_cache(r) else {}),
-            }
-            for r in records
-        ],
-        "verification": verify,
-        # What accuracy control kept at higher precision and the figure of each trial of its search.
-        **({"accuracy_control": control} if (control := next((r["accuracy_control"] for r in records
-                                                               if r.get("accuracy_control")), None)) else {}),
-        "environment": environments(records),
-        "cache": cache_origin(records),
-    }
-
-
-def from_cache(record: dict[str, Any]) -> bool:
-    """Whether a step's record (and so its outputs) came from Snakemake's output cache
-    (``--cache``): the cache leaves a symlink to its entry, and the record names another run."""
-    path = record.get("record")
-    if not path or not Path(path).is_symlink():
-        return False
-    made = record.get("made_by") or {}
-    return (made.get("host"), made.get("workdir")) != (socket.gethostname(), os.getcwd())
-
-
-def cache_origin(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The steps whose outputs came from the output cache, and the run that made them first."""
-    served = [r for r in records if from_cache(r)]
-    if not served:
-        return None
-    return {
-        "from_cache": True,
-        "steps": [r["step"] for r in served],
-        "made_by": [{"step": r["step"], **r["made_by"], "started": r.get("started")} for r in served],
-    }
-
-
-def environments(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The locks the steps' environments were installed from: equal digests, same environment."""
-    steps = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in records if r.get("environment")}
-    tools: dict[str, Any] = {}
-    for r in records:
-        tools.update(r.get("tool_environments", {}))
-        if (r.get("toolchain") or {}).get("runtime", "local") != "local":
-            tc = r["toolchain"]
-            tools[f"{tc.get('target')} image"] = {k: tc.get(k) for k in ("image", "image_id", "image_versions", "version") if tc.get(k)}
-    return {"edgeconv": list(steps.values())[0] if len(steps) == 1 else list(steps.values()), "tools": tools}

@@ -21,13 +21,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from edgeconv.errors import ConversionError
+from edgeconv.errors import InputError
 from edgeconv.records import file_sha256
 
 SCHEME = "s3://"
 
 
-class RemoteError(ConversionError):
+class RemoteError(InputError):
     """A remote object that cannot be had: the message names the URL, the endpoint and what to check."""
 
 
@@ -201,18 +201,3 @@ def upload(files: list[Path], url: str, names: list[str] | None = None) -> list[
         sent.append({"url": f"{SCHEME}{bucket}/{key}", "etag": etag, "bytes": f.stat().st_size,
                      "sha256": file_sha256(f)})
     return sent
-
-
-def local_copy(url: str, dest: Path) -> Path:
-    """A local copy of one object that must exist before the workflow is parsed (a config or an NN
-    Archive given to ``edgeconv convert --path s3://...``): downloaded when ``dest`` is missing or the
-    object changed since (its version is kept beside it), else left as it is."""
-    listing = look_up(url)
-    if listing.is_prefix:
-        raise RemoteError(f"{url}: a prefix, not an object; name the config or the NN Archive")
-    stamp = dest.with_name(f".{dest.name}.version")
-    if dest.exists() and stamp.exists() and stamp.read_text().strip() == listing.version:
-        return dest
-    download(url, dest, listing.version)
-    stamp.write_text(listing.version + "\n")
-    return dest

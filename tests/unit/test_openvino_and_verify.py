@@ -12,7 +12,8 @@ from edgeconv.steps.convert_ir import convert_ir
 from edgeconv.steps.quantize_ir import quantize_ir
 from edgeconv.steps.prepare_calibration import prepare_calibration
 from edgeconv.steps.simplify import simplify
-from edgeconv.steps.verify import metrics, verify
+from edgeconv.metrics import metrics
+from edgeconv.comparison import verify
 from models import conv_net
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from edgeconv import lockinfo
 from edgeconv.errors import VerificationError
-from edgeconv.records import environments, file_sha256, parent_records, provenance, producer
+from edgeconv.records import file_sha256, parent_records, provenance, producer
 from edgeconv.steps.__main__ import main as step_main
-from edgeconv.steps.publish import publish
+from edgeconv.steps.publish import environments, publish
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import model_info
 from edgeconv.steps.attach_normalization import attach_normalization
 from edgeconv.steps.prepare_calibration import prepare_calibration
-from edgeconv.steps.verify import verify
+from edgeconv.comparison import verify
 from models import conv_net
 
 pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")

@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 
 from edgeconv import layout, runlock
 from edgeconv.errors import ConversionError
+from edgeconv.inputs.table import KINDS
 from edgeconv.project import Project
 from edgeconv.targets_report import TargetsReport
 
@@ -43,6 +44,8 @@ os.environ["PATH"] = (
 RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
 LOGS, BENCH = layout.LOGS, layout.BENCH
 REMOTE = layout.REMOTE
+# The URL schemes whose objects the fetch_remote rule downloads (src/edgeconv/inputs/table.py).
+FETCHED = "|".join(k.scheme.removesuffix("://") for k in KINDS if k.scheme)
 # The group of every conversion step: on a cluster, a model's whole chain (all its targets) is one
 # job, and --group-components chain=N (profiles/slurm) puts N models in one job. Local runs
 # ignore groups.
@@ -402,17 +405,15 @@ def step_params(step, **variant):
 
 
 def remote_params(wildcards):
-    """The URL of a mirror file and its version (ETag, size) as this run found it."""
-    url, version = _checked(PROJECT.remote_source, f"{REMOTE}/s3/{wildcards.path}")
-    return json.dumps({"url": url, "version": version})
+    """The URL of a mirror file and its version (an ETag ...) as this run found it."""
+    path = f"{REMOTE}/{wildcards.scheme}/{wildcards.path}"
+    return json.dumps(_checked(PROJECT.made, path, "fetch_remote"), sort_keys=True)
 
 
 def ldf_params(wildcards):
     """The Luxonis dataset split an export directory holds, and its version as this run found it."""
-    dataset, split, version = _checked(
-        PROJECT.ldf_source, f"{REMOTE}/ldf/{wildcards.dataset}/{wildcards.split}"
-    )
-    return json.dumps({"dataset": dataset, "split": split, "version": version})
+    path = f"{REMOTE}/ldf/{wildcards.dataset}/{wildcards.split}"
+    return json.dumps(_checked(PROJECT.made, path, "export_ldf"), sort_keys=True)
 
 
 def demo_params(wildcards):

@@ -1,17 +1,19 @@
-# S3-compatible storage (src/edgeconv/remote.py): s3:// inputs of a config downloaded to their
-# mirrors under results/remote/, archives of calibration images extracted, and with
-# output_remote_url / intermediate_outputs_remote_url the published artifacts uploaded.
+# Inputs named by a URL (src/edgeconv/inputs/: s3:// ...) downloaded to their mirrors under
+# results/remote/, archives of calibration images extracted, and with output_remote_url /
+# intermediate_outputs_remote_url the published artifacts uploaded to S3-compatible storage.
 
 
-# Objects named by a config (s3:// URLs): each is downloaded once to its mirror. `version` (its
-# ETag and size when the run was planned) is a parameter, so a changed object is downloaded again
-# and reruns what reads it.
+# Objects named by a config (a URL whose kind of input fetches it): each is downloaded once to its
+# mirror. `version` (an S3 ETag and size ... when the run was planned) is a parameter, so a changed
+# object is downloaded again and reruns what reads it.
 rule fetch_remote:
     output:
-        file=f"{REMOTE}/s3/{{path}}",
-        record=f"{REMOTE}/records/s3/{{path}}.json",
+        file=f"{REMOTE}/{{scheme}}/{{path}}",
+        record=f"{REMOTE}/records/{{scheme}}/{{path}}.json",
     log:
-        f"logs/remote/s3/{{path}}.log",
+        f"logs/remote/{{scheme}}/{{path}}.log",
+    wildcard_constraints:
+        scheme=FETCHED,
     localrule: True
     conda:
         "../../envs/edgeconv.yaml"
@@ -26,12 +28,14 @@ rule fetch_remote:
 # holds the images.
 rule extract_calibration:
     input:
-        archive=f"{REMOTE}/s3/{{path}}",
+        archive=f"{REMOTE}/{{scheme}}/{{path}}",
     output:
-        images=directory(f"{REMOTE}/extracted/s3/{{path}}"),
-        record=f"{REMOTE}/records/extracted/s3/{{path}}.json",
+        images=directory(f"{REMOTE}/extracted/{{scheme}}/{{path}}"),
+        record=f"{REMOTE}/records/extracted/{{scheme}}/{{path}}.json",
     log:
-        f"logs/remote/extracted/{{path}}.log",
+        f"logs/remote/extracted/{{scheme}}/{{path}}.log",
+    wildcard_constraints:
+        scheme=FETCHED,
     conda:
         "../../envs/edgeconv.yaml"
     shell:

@@ -66,6 +66,18 @@ def parse_override_value(value: Any) -> Any:
     return value
 
 
+def parse_overrides(raw: Any) -> dict[str, dict[str, Any]]:
+    """``--config overrides``: model name (or ``*``) -> {dotted.key: value}, checked."""
+    if not isinstance(raw, dict):
+        raise ConfigError("--config overrides", ["must map a model name (or '*') to {dotted.key: value}; see README"])
+    out: dict[str, dict[str, Any]] = {}
+    for model, keys in raw.items():
+        if not isinstance(keys, dict):
+            raise ConfigError("--config overrides", [f"{model}: must be a mapping of dotted keys to values, got {keys!r}"])
+        out[str(model)] = {str(k): v for k, v in keys.items()}
+    return out
+
+
 def apply_overrides(
     raw: dict[str, Any],
     overrides: dict[str, Any],

@@ -1,13 +1,15 @@
-"""An object from S3-compatible storage (``s3://bucket/key``), downloaded once to its mirror under
-``results/remote/s3/`` (``layout.remote_copy``). ``version`` is the object's ETag and size as the
-run was planned with them: a rule parameter, so a changed object is fetched again and reruns what
-reads it, and an unchanged one is not. The record keeps the URL, ETag, size and sha256."""
+"""An object named by a URL (``s3://bucket/key``, ...; the kinds in :mod:`edgeconv.inputs.table`),
+downloaded once to its mirror under ``results/remote/<scheme>/`` (``layout.remote_copy``).
+``version`` is the object's version as the run was planned with it (an S3 ETag and size, ...): a
+rule parameter, so a changed object is fetched again and reruns what reads it, and an unchanged one
+is not. The record keeps the URL, its version and the file's sha256."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from edgeconv.errors import InputError
 from edgeconv.steps.base import ParamsBase, Paths, Step
 
 
@@ -18,12 +20,13 @@ class RemoteParams(ParamsBase):
 
 
 def run(inputs: Paths, outputs: Paths, params: RemoteParams) -> dict[str, Any]:
-    from edgeconv import remote
+    from edgeconv.inputs.table import url_kind
 
-    fetched = remote.download(params.url, outputs["file"], params.version)
+    kind = url_kind(params.url)
+    if kind is None:
+        raise InputError(f"{params.url}: no kind of input fetches this URL")
     # In the tool calls, so that every build info behind this file names the object it came from.
-    return {"tool_calls": [{"tool": "boto3", "call": "download_file", "endpoint": remote.endpoint(), **f}
-                           for f in fetched]}
+    return {"tool_calls": kind.download(params.url, outputs["file"], params.version)}
 
 
 STEP = Step("fetch_remote", run, RemoteParams, outputs=("file",))

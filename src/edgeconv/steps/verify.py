@@ -8,138 +8,18 @@ output misses a threshold that is set.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 
-from edgeconv.config.resolved import ResolvedStage
 from edgeconv.arrays import load_npz
+from edgeconv.comparison import compare, reference
 from edgeconv.errors import VerificationError
-from edgeconv.metrics import metrics, thresholds_for, verify_images
-from edgeconv.onnx_io import load_onnx, numpy_dtype
-from edgeconv.runtime import Runner, ir_runner, onnx_runner, runnable
-from edgeconv.onnx_graph import fix_shape, select_outputs
-from edgeconv.preprocessing import normalize_numpy
+from edgeconv.metrics import thresholds_for, verify_images
 from edgeconv.records import write_json_atomic
 from edgeconv.steps.base import Context, Paths, StageParams, Step
-
-
-def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    feeds = {}
-    for spec in stage.inputs:
-        if spec.frozen_value is not None:
-            feeds[spec.name] = spec.frozen_array()
-        elif spec.listed and spec.needs_normalization:
-            feeds[spec.name] = normalize_numpy(sample[spec.name], spec)
-        else:
-            feeds[spec.name] = sample[spec.name]
-    return feeds
-
-
-def reference(
-    original: Path, stage: ResolvedStage, calibration: dict[str, np.ndarray], max_images: int,
-) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
-    """The samples and the original model's outputs for them: what every artifact is compared with."""
-    # A temporary file of an original over 2 GB lives until the last sample has run. One model is
-    # loaded at a time: every sample through the original, then every sample through the artifact.
-    with contextlib.ExitStack() as cleanup:
-        if original.suffix == ".xml":  # an OpenVINO IR given as the model: its float IR is the reference
-            run_original = ir_runner(original)
-        else:
-            model = load_onnx(original)  # over 2 GB, the weights stay on disk
-            interface = _interface(model)
-            model = select_outputs(model, stage.outputs)
-            for vi in model.graph.input:  # give dynamic dims the resolved sizes
-                spec = next((s for s in stage.inputs if s.name == vi.name), None)
-                if spec is not None:
-                    fix_shape(vi, spec.shape)
-            if _interface(model) == interface:
-                ref: onnx.ModelProto | Path = original  # run as it is, from its file
-            else:  # over 2 GB, written once to a file that serves every sample
-                ref = cleanup.enter_context(runnable(model))
-            del model
-            run_original = onnx_runner(ref)
-
-        n = min(max_images, min((len(v) for v in calibration.values()), default=1))
-        samples = []
-        for i in range(max(n, 1)):
-            sample = {}
-            for spec in stage.inputs:
-                if spec.frozen_value is not None:
-                    continue
-                sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
-            samples.append(sample)
-        expected = [run_original(original_feeds(stage, sample)) for sample in samples]
-        del run_original
-    return samples, expected
-
-
-def compare(
-    original: Path,
-    artifact: Path,
-    stage: ResolvedStage,
-    samples: list[dict[str, np.ndarray]],
-    expected: list[dict[str, np.ndarray]],
-    thresholds: dict[str, Any],
-    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
-) -> dict[str, Any]:
-    """The report of ``artifact`` against the original's outputs ``expected`` on ``samples``."""
-    if run_artifact is None:
-        run_artifact = _one_session(ir_runner if artifact.suffix == ".xml" else onnx_runner)
-    per_output: dict[str, list[dict[str, float]]] = {}
-    for sample, want in zip(samples, expected):
-        got = run_artifact(artifact, sample)
-        for name in stage.outputs:
-            value = got.get(name)
-            if value is None:
-                raise VerificationError(
-                    f"{artifact} has no output {name!r} (its outputs: {', '.join(sorted(got))}); "
-                    "the conversion renamed or dropped it"
-                )
-            per_output.setdefault(name, []).append(metrics(want[name], value))
-    outputs = {}
-    failures = []
-    for name, rows in per_output.items():
-        summary = {
-            "cosine": min(r["cosine"] for r in rows),
-            "max_abs_error": max(r["max_abs_error"] for r in rows),
-            "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
-        }
-        outputs[name] = summary
-        if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
-            failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
-        if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
-            failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
-        if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
-            failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
-    return {
-        "artifact": str(artifact),
-        "original": str(original),
-        "images": len(samples),
-        "thresholds": thresholds,
-        "outputs": outputs,
-        "passed": not failures,
-        "failures": failures,
-    }
-
-
-def verify(
-    original: Path,
-    artifact: Path,
-    stage: ResolvedStage,
-    calibration: dict[str, np.ndarray],
-    thresholds: dict[str, Any],
-    max_images: int,
-    run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
-) -> dict[str, Any]:
-    """One artifact against the original: :func:`reference`, then :func:`compare`."""
-    samples, expected = reference(original, stage, calibration, max_images)
-    return compare(original, artifact, stage, samples, expected, thresholds, run_artifact)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,23 +41,6 @@ def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
 
         runtime = htp_runtime(ctx.stage)
     return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime)
-
-
-def _interface(model: onnx.ModelProto) -> tuple[list[bytes], list[bytes], int]:
-    return ([i.SerializeToString() for i in model.graph.input], [o.SerializeToString() for o in model.graph.output],
-            len(model.graph.node))
-
-
-def _one_session(make: Callable[[Path], Runner]) -> Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]]:
-    """A runner for the artifact made on its first sample and used for the rest."""
-    runners: dict[Path, Runner] = {}
-
-    def run(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if path not in runners:
-            runners[path] = make(path)
-        return runners[path](feeds)
-
-    return run
 
 
 def failed_report_path(report: Path) -> Path:
