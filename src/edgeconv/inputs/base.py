@@ -82,6 +82,10 @@ class UrlKind(Kind):
     fetch_remote rule to ``layout.remote_copy(url)``; an archive of calibration images is then
     extracted by extract_calibration."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._versions: dict[str, str] = {}  # one look-up per URL per parse (a zoo shares its calibration set)
+
     def claims(self, value: str, role: str, where: Where) -> bool:
         return value.startswith(self.scheme)
 
@@ -113,10 +117,12 @@ class UrlKind(Kind):
         return local
 
     def checked(self, url: str, where: Where) -> str:
-        try:
-            return self.look_up(url)
-        except InputError as exc:
-            raise where.error(str(exc)) from None
+        if url not in self._versions:
+            try:
+                self._versions[url] = self.look_up(url)
+            except InputError as exc:
+                raise where.error(str(exc)) from None
+        return self._versions[url]
 
     def local_copy(self, url: str, dest: Path) -> Path:
         """A copy of one object that must exist before the workflow is parsed (a config or an NN
