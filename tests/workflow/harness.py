@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import yaml
 from PIL import Image
+
+from models import conv_net
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -79,3 +83,23 @@ def new_project(root: Path, models: list[str], verify: dict | None = None) -> Pa
         {"models": models, "targets": ["openvino"], "verify": verify or {"max_images": 2}},
     )
     return root
+
+
+def zipped_images(count: int, seed: int) -> bytes:
+    """A calibration set as users zip it: one folder, plus the __MACOSX folder macOS adds."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(count):
+            img = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(img, format="PNG")
+            z.writestr(f"calib/img_{i:02d}.png", img.getvalue())
+        z.writestr("__MACOSX/calib/._img_00.png", b"junk")
+    return buf.getvalue()
+
+
+def conv_net_bytes(tmp_path: Path, seed: int = 0) -> bytes:
+    """The bytes of the tests' small conv net (tests/models.py) for ``seed``."""
+    conv_net(tmp_path / f"m{seed}.onnx", seed=seed)
+    return (tmp_path / f"m{seed}.onnx").read_bytes()
+

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import http.server
-import io
 import ipaddress
 import json
 import os
@@ -15,14 +14,10 @@ import ssl
 import subprocess
 import sys
 import threading
-import zipfile
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from harness import new_project, planned, snakemake, write_yaml
-from models import conv_net
+from harness import conv_net_bytes, new_project, planned, snakemake, write_yaml, zipped_images
 
 pytestmark = pytest.mark.workflow
 
@@ -104,27 +99,11 @@ def _put(server, path: str, body: bytes) -> str:
     return f"{server.base}{path}"
 
 
-def _zip_of_images(count: int, seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i in range(count):
-            img = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(img, format="PNG")
-            z.writestr(f"calib/img_{i:02d}.png", img.getvalue())
-    return buf.getvalue()
-
-
-def _model_bytes(tmp_path, seed: int = 0) -> bytes:
-    conv_net(tmp_path / f"m{seed}.onnx", seed=seed)
-    return (tmp_path / f"m{seed}.onnx").read_bytes()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, server):
     tmp = tmp_path_factory.mktemp("https")
-    model = _put(server, "/zoo/net.onnx", _model_bytes(tmp))
-    calib = _put(server, "/data/calib.zip", _zip_of_images(4, seed=0))
+    model = _put(server, "/zoo/net.onnx", conv_net_bytes(tmp))
+    calib = _put(server, "/data/calib.zip", zipped_images(4, seed=0))
     root = new_project(tmp / "project", ["net"])
     write_yaml(root / "config" / "models" / "net.yaml", {
         "input_model": model, "calibration": {"path": calib}, "inputs": [{"name": "x", "encoding": "RGB"}]})
@@ -148,7 +127,7 @@ def test_an_unchanged_file_is_not_fetched_again_and_a_changed_one_reruns_what_re
     Files.log.clear()
     assert planned(project, env=server.env) == set()
     assert {m for m, _ in Files.log} == {"HEAD"}  # looked up, not downloaded
-    _put(server, "/data/calib.zip", _zip_of_images(4, seed=1))  # new images: a new ETag
+    _put(server, "/data/calib.zip", zipped_images(4, seed=1))  # new images: a new ETag
     jobs = {rule for rule, _ in planned(project, env=server.env)}
     assert {"fetch_remote", "extract_calibration", "prepare_calibration", "quantize_ir"} <= jobs
     assert "convert_ir" not in jobs and "simplify" not in jobs  # the model did not change
@@ -171,7 +150,7 @@ def test_a_missing_or_denied_file_stops_before_any_job(tmp_path, server, path, h
 
 def test_an_untrusted_certificate_is_named(tmp_path, server):
     root = new_project(tmp_path / "p", ["net"])
-    model = _put(server, "/zoo/other.onnx", _model_bytes(tmp_path, seed=2))
+    model = _put(server, "/zoo/other.onnx", conv_net_bytes(tmp_path, seed=2))
     write_yaml(root / "config" / "models" / "net.yaml", {"input_model": model})
     env = {k: v for k, v in server.env.items() if k != "SSL_CERT_FILE"}
     proc = snakemake(root, check=False, env=env)
@@ -183,7 +162,7 @@ def test_an_untrusted_certificate_is_named(tmp_path, server):
 def test_convert_takes_a_config_given_by_https(tmp_path, server):
     """`edgeconv convert openvino --path https://.../cfg.yaml`: the config is copied before the
     parse, the model it names is fetched by the workflow."""
-    model = _put(server, "/zoo/cli.onnx", _model_bytes(tmp_path, seed=3))
+    model = _put(server, "/zoo/cli.onnx", conv_net_bytes(tmp_path, seed=3))
     cfg = _put(server, "/configs/clinet.yaml", f"input_model: {model}\nopenvino:\n  quantize: false\n".encode())
     proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "convert", "openvino", "--path", cfg,
                            "--output-dir", "out"], cwd=tmp_path, capture_output=True, text=True, env=server.env)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from harness import new_project, planned, snakemake, write_yaml
+from harness import conv_net_bytes, new_project, planned, snakemake, write_yaml, zipped_images
 from models import conv_net
 from s3 import S3Server
 
@@ -26,29 +25,11 @@ def s3():
     server.stop()
 
 
-def _zip_of_images(count: int, seed: int) -> bytes:
-    """A calibration set as users zip it: one folder, plus the __MACOSX folder macOS adds."""
-    rng = np.random.default_rng(seed)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i in range(count):
-            img = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(img, format="PNG")
-            z.writestr(f"calib/img_{i:02d}.png", img.getvalue())
-        z.writestr("__MACOSX/calib/._img_00.png", b"junk")
-    return buf.getvalue()
-
-
-def _model_bytes(tmp_path, seed: int = 0) -> bytes:
-    conv_net(tmp_path / f"m{seed}.onnx", seed=seed)
-    return (tmp_path / f"m{seed}.onnx").read_bytes()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, s3):
     tmp = tmp_path_factory.mktemp("remote")
-    model = s3.put("zoo", "models/net.onnx", _model_bytes(tmp))
-    calib = s3.put("datasets", "calib/net.zip", _zip_of_images(4, seed=0))
+    model = s3.put("zoo", "models/net.onnx", conv_net_bytes(tmp))
+    calib = s3.put("datasets", "calib/net.zip", zipped_images(4, seed=0))
     root = new_project(tmp / "project", ["net"])
     write_yaml(root / "config" / "models" / "net.yaml", {
         "input_model": model, "calibration": {"path": calib},
@@ -80,7 +61,7 @@ def test_a_model_and_a_zipped_calibration_set_from_s3_convert_and_verify(project
 def test_unchanged_objects_rerun_nothing_and_a_changed_one_reruns_what_reads_it(project, s3):
     env = s3.environ()
     assert planned(project, env=env) == set()
-    s3.put("datasets", "calib/net.zip", _zip_of_images(4, seed=1))  # new images, same key
+    s3.put("datasets", "calib/net.zip", zipped_images(4, seed=1))  # new images, same key
     jobs = {rule for rule, _ in planned(project, env=env)}
     assert {"fetch_remote", "extract_calibration", "prepare_calibration", "quantize_ir"} <= jobs
     assert "convert_ir" not in jobs and "simplify" not in jobs  # the model did not change
@@ -118,7 +99,7 @@ def test_an_unreachable_endpoint_and_denied_access_stop_before_any_job(tmp_path,
 
 
 def test_a_corrupt_zip_is_named(tmp_path, s3):
-    model = s3.put("zoo", "models/net2.onnx", _model_bytes(tmp_path, seed=2))
+    model = s3.put("zoo", "models/net2.onnx", conv_net_bytes(tmp_path, seed=2))
     calib = s3.put("datasets", "calib/broken.zip", b"PK\x03\x04 this is not a zip")
     root = new_project(tmp_path / "p", ["net2"])
     write_yaml(root / "config" / "models" / "net2.yaml", {"input_model": model, "calibration": {"path": calib}})
@@ -129,7 +110,7 @@ def test_a_corrupt_zip_is_named(tmp_path, s3):
 
 
 def test_output_remote_url_receives_the_verified_artifacts_and_the_intermediates(tmp_path, s3):
-    model = s3.put("zoo", "models/up.onnx", _model_bytes(tmp_path, seed=3))
+    model = s3.put("zoo", "models/up.onnx", conv_net_bytes(tmp_path, seed=3))
     s3.client.create_bucket(Bucket="out")
     root = new_project(tmp_path / "p", ["up"])
     write_yaml(root / "config" / "models" / "up.yaml", {
@@ -153,7 +134,7 @@ def test_output_remote_url_receives_the_verified_artifacts_and_the_intermediates
 
 
 def test_a_prefix_of_images_is_fetched_object_by_object(tmp_path, s3):
-    model = s3.put("zoo", "models/pre.onnx", _model_bytes(tmp_path, seed=4))
+    model = s3.put("zoo", "models/pre.onnx", conv_net_bytes(tmp_path, seed=4))
     rng = np.random.default_rng(5)
     for i in range(3):
         img = io.BytesIO()
@@ -183,7 +164,7 @@ def test_convert_takes_an_s3_model_config_or_nn_archive(tmp_path, s3):
         return subprocess.run([sys.executable, "-m", "edgeconv.cli", "convert", "openvino", *args],
                               cwd=tmp_path, capture_output=True, text=True, env=s3.environ())
 
-    url = s3.put("zoo", "cli/clinet.onnx", _model_bytes(tmp_path, seed=3))
+    url = s3.put("zoo", "cli/clinet.onnx", conv_net_bytes(tmp_path, seed=3))
     proc = convert("--path", url, "--output-dir", "out", "openvino.quantize", "false")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clinet.bin", "clinet.buildinfo.json", "clinet.xml"]
