@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, uses_fragment, uses_query
 
 RESULTS = "results"
 # Snakemake patterns ({model} is the wildcard of every rule).
@@ -158,10 +158,15 @@ REMOTE_BOOKKEEPING = ("records", "uploads", "configs")
 
 def _url_path(url: str) -> str:
     """``scheme://host[:port]/path[?query]`` -> ``scheme/host[_port]/path`` (credentials left
-    out; a query's digest is a directory before the file name, so the name keeps its suffix)."""
-    parts = urlsplit(url)
+    out; a query's digest is a directory before the file name, so the name keeps its suffix).
+    Only schemes with queries and fragments (https) have them: in an ``s3://`` key, ``?`` and
+    ``#`` are characters of the key, kept as they are."""
+    scheme = url.partition("://")[0]
+    parts = urlsplit(url, allow_fragments=scheme in uses_fragment)
     host = parts.netloc.rpartition("@")[2].replace(":", "_")
     path = parts.path.strip("/")
+    if parts.query and scheme not in uses_query:
+        path, parts = f"{path}?{parts.query}".strip("/"), parts._replace(query="")
     if parts.query:
         head, _, name = path.rpartition("/")
         digest = "q" + hashlib.sha256(parts.query.encode()).hexdigest()[:12]

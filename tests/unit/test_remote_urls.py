@@ -54,3 +54,14 @@ def test_a_listing_version_changes_with_any_object():
     assert a.version != Listing("s3://b/p/", (("p/a.png", "e1", 10), ("p/b.png", "e3", 20))).version
     assert a.version != Listing("s3://b/p/", (("p/a.png", "e1", 10),)).version
     assert a.is_prefix and not Listing("s3://b/p/a.png", (("p/a.png", "e1", 10),)).is_prefix
+
+
+def test_an_s3_key_keeps_its_question_marks_and_hashes_and_an_https_query_gets_its_own_directory():
+    # In an s3:// key, '?' and '#' are characters of the key: two such objects never share a mirror.
+    assert layout.remote_copy("s3://b/frames/a#1.png") == "results/remote/s3/b/frames/a#1.png"
+    assert layout.remote_copy("s3://b/frames/a#2.png") == "results/remote/s3/b/frames/a#2.png"
+    assert layout.remote_copy("s3://b/frames/a?x.png") == "results/remote/s3/b/frames/a?x.png"
+    # An https:// query names another file at the same path; the fragment is never sent; credentials stay out.
+    one, two = layout.remote_copy("https://h/dl/m.onnx?v=1"), layout.remote_copy("https://h/dl/m.onnx?v=2#top")
+    assert one != two and one.endswith("/m.onnx") and one.startswith("results/remote/https/h/dl/q")
+    assert layout.remote_copy("https://user:secret@h:8443/m.onnx") == "results/remote/https/h_8443/m.onnx"
