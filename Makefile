@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test test-fast lint bench bench-large clean mo-env print-python310 containers slurm browser lock lock-upgrade
+.PHONY: setup demo test test-fast lint bench bench-large clean mo-env rvc2-env print-python310 containers slurm browser lock lock-upgrade
 
 LOCKS := envs/locks
 # pip installs only what a lock names, at its version and sha256 (--require-hashes): every
@@ -78,6 +78,20 @@ $(MO_ENV)/.installed: $(LOCKS)/openvino-2022.3.txt | $(VENV)/.installed
 
 mo-env: $(MO_ENV)/.installed
 
+# OpenVINO 2021.4 for RVC2 blobs, all from PyPI (README.md, "RVC2 blobs"): mo 2021.4 and the MYRIAD
+# plugin in a Python 3.8 venv (pyenv's 3.8 when present), Debian's libusb-1.0 beside it when the
+# system has none, and myriad_compile (our program over the plugin's public API) built with g++.
+PYTHON38 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.8.*/bin/python) $(shell command -v python3.8 2>/dev/null))
+RVC2_ENV := .venvs/openvino-2021.4
+
+$(RVC2_ENV)/.installed: $(LOCKS)/openvino-2021.4.txt envs/openvino-2021.4/install.sh src/edgeconv/targets/myriad_compile/myriad_compile.cpp | $(VENV)/.installed
+	@test -n "$(PYTHON38)" || (echo "error: make rvc2-env needs Python 3.8 (pyenv install 3.8, or set PYTHON38=...)" && exit 1)
+	envs/openvino-2021.4/install.sh $(PYTHON38) $(RVC2_ENV)
+	$(BIN)/python -m edgeconv.lockinfo write $(LOCKS)/openvino-2021.4.txt --prefix $(RVC2_ENV)
+	touch $@
+
+rvc2-env: $(RVC2_ENV)/.installed
+
 # The rvc2 image for toolchains.rvc2.runtime: docker, built without any registry (podman, runc and
 # debootstrap are installed when missing; needs root), and podman's Docker API service started.
 # Afterwards: eval "$$(containers/podman-service.sh)" sets DOCKER_HOST for snakemake and the tests.
@@ -112,13 +126,13 @@ $(UV): $(LOCKS)/uv.txt
 
 lock: $(UV)
 	$(UV_COMPILE) --universal --python-version 3.11 pyproject.toml $(LOCKS)/bootstrap.in \
-		--extra test --extra qnn --extra tflite --extra cluster --extra ldf -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+		--extra test --extra qnn --extra tflite --extra cluster --extra ldf --extra rvc2 -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
 	$(UV_COMPILE) --universal --python-version 3.9 $(LOCKS)/openvino-2022.3.in -o $(LOCKS)/openvino-2022.3.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt
 	$(UV_COMPILE) --universal $(LOCKS)/uv.in -o $(LOCKS)/uv.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 bench/locks/modelconv-0.6.2.in -o bench/locks/modelconv-0.6.2.txt
-	$(UV_COMPILE) --python-version 3.8 --python-platform x86_64-manylinux_2_17 bench/locks/openvino-2021.4.in -o bench/locks/openvino-2021.4.txt
+	$(UV_COMPILE) --no-deps --python-version 3.8 --python-platform x86_64-manylinux_2_17 $(LOCKS)/openvino-2021.4.in -o $(LOCKS)/openvino-2021.4.txt
 
 lock-upgrade:
 	$(MAKE) --no-print-directory lock UV_UPGRADE=--upgrade

@@ -6,7 +6,7 @@ MYRIAD plugin in its wheel; Debian's libusb-1.0-0 must be installed) is asked ab
 models as given and after this project's ONNX chain (simplified.onnx: static shapes), the test
 models of tests/models.py, a graph with CumSum and NonZero, and (when present) the ten torchvision
 classifiers of bench/classifiers.py. "unknown" where it cannot read or query the model. The
-environment is .venvs/openvino-2021.4, installed from bench/locks/openvino-2021.4.txt (hashes).
+environment is .venvs/openvino-2021.4, installed from envs/locks/openvino-2021.4.txt (hashes).
 Written to BENCHMARKS.md, (m).
 
 Run: .venv/bin/python bench/myriad_query.py [--write]
@@ -27,7 +27,6 @@ from sections import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = REPO / ".venvs" / "openvino-2021.4"
-LOCK = REPO / "bench" / "locks" / "openvino-2021.4.txt"
 MARK = "## (m) RVC2 layer support without a device: OpenVINO 2021.4's MYRIAD query_network (`bench/myriad_query.py`)"
 
 QUERY = r'''
@@ -57,12 +56,7 @@ print(json.dumps(out))
 def _env() -> Path:
     python = ENV / "bin" / "python"
     if not python.exists():
-        # pyenv's shim answers to python3.8 even when it cannot run it: its own copy first.
-        base = next(iter(sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python"))), None) or shutil.which("python3.8")
-        if base is None:
-            raise SystemExit("no Python 3.8 found (OpenVINO 2021.4 has no wheel for newer Pythons)")
-        subprocess.run([str(base), "-m", "venv", str(ENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(LOCK)], check=True)
+        subprocess.run(["make", "--no-print-directory", "rvc2-env"], cwd=REPO, check=True)
     return python
 
 
@@ -118,7 +112,7 @@ def main() -> None:
         answers = json.loads(proc.stdout.strip().splitlines()[-1])
     lines = [MARK, "",
              f"Written by `bench/myriad_query.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: OpenVINO 2021.4.2 "
-             "(Python 3.8, bench/locks/openvino-2021.4.txt), `IECore.query_network(net, \"MYRIAD\")` on the ONNX model, "
+             "(Python 3.8, envs/locks/openvino-2021.4.txt), `IECore.query_network(net, \"MYRIAD\")` on the ONNX model, "
              "no device attached.", "",
              "| model | answer | layers | unsupported (types) | seconds |", "| --- | --- | --- | --- | --- |"]
     for label, path in found.items():

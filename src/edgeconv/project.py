@@ -47,12 +47,18 @@ class Project(Models):
         unit = self.unit(name)
         if not declared.accepts_ir:
             refuse_ir(unit, f"step {step_name} is not one of theirs")
-        ctx = Context(unit, self.archive_preprocess(unit.model), self.config, self.toolchains.tool)
+        ctx = Context(
+            unit, self.archive_preprocess(unit.model), self.config, self.toolchains.tool, self.toolchains.openvino_version
+        )
         params = declared.configure(ctx, **variant) if declared.configure else ctx.make(declared.params)
         target = variant.get("target") if declared.targets else declared.target
         if target:
             params = dataclasses.replace(params, toolchain=self.toolchains.as_params(target))
         return params.to_json()
+
+    def openvino_version(self, name: str) -> str | None:
+        """The OpenVINO release of a unit's rvc2 tools (2021.4: the built-in compiler)."""
+        return self.toolchains.openvino_version("rvc2", self.unit(name).stage.rvc2.openvino_version)
 
     def check_target_tools(self, target: str) -> None:
         self.toolchains.check_target_tools(target)

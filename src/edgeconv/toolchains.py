@@ -24,7 +24,7 @@ class Toolchains:
     # Whether Snakemake runs with --sdm apptainer (set by the workflow).
     apptainer_enabled: bool = False
     _toolchains: dict[str, Any] = field(default_factory=dict)
-    _tools: dict[tuple[str, str], str] = field(default_factory=dict)
+    _tools: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
     _locks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def toolchain(self, target: str) -> Any:
@@ -41,19 +41,29 @@ class Toolchains:
             self._toolchains[target] = tc
         return self._toolchains[target]
 
-    def tool(self, target: str, tool: str) -> str:
-        """The tool's path (on this machine, or in the target's image), checked once per parse."""
+    def tool(self, target: str, tool: str, version: str | None = None) -> str:
+        """The tool's path (on this machine, or in the target's image), checked once per parse.
+        ``version``: the OpenVINO release it must belong to (rvc2), default the target's default."""
         from edgeconv.containers import check_docker_tool
         from edgeconv.tools import find_tool
 
-        key = (target, tool)
+        version = version or self.openvino_version(target)
+        key = (target, tool, version)
         if key not in self._tools:
-            path = find_tool(self.settings, target, tool, self.root)
+            path = find_tool(self.settings, target, tool, self.root, version)
             tc = self.toolchain(target)
             if tc.runtime == "docker":
                 check_docker_tool(tc, path)
             self._tools[key] = path
         return self._tools[key]
+
+    def openvino_version(self, target: str, configured: str | None = None) -> str | None:
+        """The OpenVINO release of an rvc2 model's tools (see :func:`edgeconv.targets.rvc2.openvino_version`)."""
+        if target != "rvc2":
+            return None
+        from edgeconv.targets.rvc2 import openvino_version
+
+        return openvino_version(configured, self.settings.get("rvc2") or {})
 
     def as_params(self, target: str) -> dict[str, Any]:
         """What a step record says about the toolchain its tools ran in; for tools on this machine,

@@ -25,19 +25,24 @@ from edgeconv.lockinfo import tool_environment
 # How to provide each tool; shown when it is missing.
 CHECKOUT = Path(__file__).resolve().parents[2]
 
-HOW_TO_PROVIDE: dict[tuple[str, str], str] = {
+HOW_TO_PROVIDE: dict[tuple[str, ...], str] = {
     ("rvc2", "mo"): (
         "run `make mo-env` (creates .venvs/openvino-2022.3: Python 3.10 with openvino-dev[onnx]==2022.3.2), "
-        "or set toolchains.rvc2.mo in config/config.yaml to a `mo` of OpenVINO 2022.3 "
-        "(2021.4: a Python 3.8 env with openvino-dev==2021.4.2, and rvc2.openvino_version: '2021.4')"
+        "or set toolchains.rvc2.mo in config/config.yaml to a `mo` of OpenVINO 2022.3"
     ),
     ("rvc2", "compile_tool"): (
-        "the MYRIAD compile_tool is not on PyPI: take it from the OpenVINO 2022.3 Linux archive the "
-        "reference's images are built from (tools/compile_tool/compile_tool), or from openvino==2021.4.2 "
-        "on Python 3.8 with an OAK device attached; then set toolchains.rvc2.compile_tool: /path/to/compile_tool "
-        "in config/config.yaml (or put it on PATH)"
+        "OpenVINO 2022.3's MYRIAD compile_tool is not on PyPI: take it from the OpenVINO 2022.3 Linux archive the "
+        "reference's images are built from (tools/compile_tool/compile_tool) and set toolchains.rvc2.compile_tool: "
+        "/path/to/compile_tool in config/config.yaml (or put it on PATH); or leave rvc2.openvino_version unset "
+        "(or set it to 2021.4) to compile with the built-in OpenVINO 2021.4 compiler (make rvc2-env)"
     ),
 }
+# RVC2 with OpenVINO 2021.4, all from PyPI: mo 2021.4 and myriad_compile (make rvc2-env).
+for _tool in ("mo", "compile_tool"):
+    HOW_TO_PROVIDE[("rvc2", _tool, "2021.4")] = (
+        "run `make rvc2-env` (creates .venvs/openvino-2021.4: Python 3.8 with openvino-dev==2021.4.2 and the "
+        f"MYRIAD plugin, and builds myriad_compile), or set toolchains.rvc2.{_tool} in config/config.yaml"
+    )
 
 for _tool in ("snpe-onnx-to-dlc", "snpe-tflite-to-dlc", "snpe-dlc-quant", "snpe-dlc-graph-prepare", "snpe-dlc-info"):
     HOW_TO_PROVIDE[("rvc4", _tool)] = (
@@ -63,15 +68,20 @@ HOW_TO_PROVIDE[("rvc3", "compile_tool")] = (
     "toolchains.rvc3.compile_tool: /path/to/compile_tool in config/config.yaml (or put it on PATH)"
 )
 
-DEFAULT_LOCATIONS: dict[tuple[str, str], str] = {
+DEFAULT_LOCATIONS: dict[tuple[str, ...], str] = {
     ("rvc2", "mo"): ".venvs/openvino-2022.3/bin/mo",
+    ("rvc2", "mo", "2021.4"): ".venvs/openvino-2021.4/bin/mo",
+    ("rvc2", "compile_tool", "2021.4"): ".venvs/openvino-2021.4/bin/myriad_compile",
     ("rvc3", "mo"): ".venvs/openvino-2022.3/bin/mo",
     ("rvc3", "pot"): ".venvs/openvino-2022.3/bin/pot",
 }
 
 
-def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path(".")) -> str:
+def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path("."), version: str | None = None) -> str:
+    """``version``: the OpenVINO release the tool must be of (rvc2: 2022.3 or 2021.4), which picks
+    the environment it is looked for in when it is not configured."""
     section = toolchains.get(target) or {}
+    key = (target, tool, version) if (target, tool, version) in DEFAULT_LOCATIONS else (target, tool)
     if tool in RUNTIME_KEYS:
         raise ConversionError(f"toolchains.{target}.{tool} names a runtime setting, not a tool")
     configured = section.get(tool)
@@ -91,7 +101,7 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
             return str(path.absolute())
         looked.append(f"{label} (not an executable file)")
     else:
-        default = DEFAULT_LOCATIONS.get((target, tool))
+        default = DEFAULT_LOCATIONS.get(key)
         # `make mo-env` creates the environment in the checkout edgeconv runs from.
         for base in (root, CHECKOUT):
             if default and (base / default).is_file():
@@ -107,7 +117,7 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
             looked.append(f"toolchains.{target}.python (not set)")
     raise ConversionError(
         f"target {target}: `{tool}` not found (looked at {', '.join(looked)}); "
-        f"{HOW_TO_PROVIDE.get((target, tool), f'set toolchains.{target}.{tool}')}"
+        f"{HOW_TO_PROVIDE.get(key, HOW_TO_PROVIDE.get((target, tool), f'set toolchains.{target}.{tool}'))}"
     )
 
 

@@ -262,6 +262,15 @@ def hailo_publish_inputs(wildcards):
     return {"artifact_artifact": f"{layout.target_dir(model, 'hailo')}/{model}.{kind}"}
 
 
+def mo_onnx(wildcards):
+    """The ONNX mo reads: for rvc2 with OpenVINO 2021.4 (the built-in compiler) the one rewritten
+    for it (rule rewrite_for_myriad), otherwise the mo-flavor simplified ONNX."""
+    base = f"{layout.intermediate(wildcards.model)}/mo"
+    if wildcards.mo_target == "rvc2" and _checked(PROJECT.openvino_version, wildcards.model) == "2021.4":
+        return f"{base}/myriad.onnx"
+    return f"{base}/simplified.onnx"
+
+
 def vendor_ir(target):
     """The IR a target compiles: mo's, or the OpenVINO IR given as the model."""
 

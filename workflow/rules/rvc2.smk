@@ -1,11 +1,36 @@
-# RVC2 (MyriadX): ONNX prepared for mo -> mo (OpenVINO 2022.3 in its own env) -> IR verified on
-# CPU -> compile_tool -> .blob; the .superblob packs 16 shave variants compiled as parallel jobs.
-# convert_mo also makes RVC3's IR (mo_target rvc3). Command lines: src/edgeconv/targets/rvc2.py.
+# RVC2 (MyriadX): ONNX prepared for mo -> mo -> IR verified on CPU -> MYRIAD compiler -> .blob read
+# back by DepthAI; the .superblob packs 16 shave variants compiled as parallel jobs. The built-in
+# toolchain is OpenVINO 2021.4 from PyPI (make rvc2-env: mo 2021.4, myriad_compile), which first
+# gets the ONNX rewritten for it (rewrite_for_myriad); a user's OpenVINO 2022.3 compile_tool takes
+# mo 2022.3's IR. convert_mo also makes RVC3's IR (mo_target rvc3). Command lines:
+# src/edgeconv/targets/rvc2.py; the compiler and the blob check: src/edgeconv/targets/myriad.py.
+
+
+rule rewrite_for_myriad:
+    input:
+        onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
+    output:
+        onnx=f"{INTERMEDIATE}/mo/myriad.onnx",
+        record=f"{RECORDS}/rewrite_for_myriad.json",
+    log:
+        f"{LOGS}/rewrite_for_myriad.log",
+    cache: CACHING
+    group:
+        CHAIN
+    conda:
+        "../../envs/edgeconv.yaml"
+    resources:
+        mem_mb=mem_mb(300, 3),
+    params:
+        spec=step_params("rewrite_for_myriad"),
+    shell:
+        "edgeconv-step rewrite_for_myriad --input onnx={input.onnx} --output onnx={output.onnx}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
 
 
 rule convert_mo:
     input:
-        onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
+        onnx=mo_onnx,
         original=source_model,
     output:
         xml=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml",
@@ -54,10 +79,12 @@ rule compile_blob:
     group:
         CHAIN
     conda:
-        # compile_tool itself comes from the vendor archive (toolchains.rvc2.compile_tool).
+        # The compiler comes from make rvc2-env, or the vendor archive (toolchains.rvc2.compile_tool).
         "../../envs/edgeconv.yaml"
     container:
         container_for("rvc2")
+    resources:
+        mem_mb=mem_mb(400, 6),
     params:
         spec=step_params("compile_blob"),
     shell:
@@ -82,6 +109,8 @@ rule compile_blob_variant:
         "../../envs/edgeconv.yaml"
     container:
         container_for("rvc2")
+    resources:
+        mem_mb=mem_mb(400, 6),
     params:
         spec=step_params("compile_blob", shaves="{shaves}"),
     shell:

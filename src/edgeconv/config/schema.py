@@ -298,7 +298,9 @@ class RVC2Section(_BlobBase):
     number_of_shaves: int = Field(default=8, ge=1, le=16)
     superblob: bool = True
     n_workers: int | None = Field(default=None, ge=1)
-    openvino_version: Literal["2022.3", "2021.4"] = "2022.3"
+    # None: 2021.4 (the built-in compiler) unless toolchains.rvc2 brings a compile_tool (2022.3);
+    # see edgeconv.targets.rvc2.openvino_version.
+    openvino_version: Literal["2022.3", "2021.4"] | None = None
 
     @field_validator("openvino_version", mode="before")
     @classmethod

@@ -141,7 +141,9 @@ class Context:
     unit: Any  # edgeconv.discovery.Unit
     archive_preprocess: bool
     settings: dict[str, Any]
-    tool: Callable[[str, str], str]  # (target, tool name) -> path, checked once per parse
+    tool: Callable[..., str]  # (target, tool name[, version]) -> path, checked once per parse
+    # (target, the config's openvino_version or None) -> the OpenVINO release of its tools
+    openvino_version: Callable[[str, str | None], str | None] = lambda target, configured: configured
 
     @property
     def stage(self) -> Any:

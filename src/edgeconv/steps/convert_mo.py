@@ -26,11 +26,12 @@ class MoParams(StageParams):
 def configure(ctx: Context, target: str) -> MoParams:
     """``target`` is rvc2 or rvc3: mo's options come from that target's section."""
     section = getattr(ctx.stage, target)
+    version = ctx.openvino_version(target, getattr(section, "openvino_version", None)) or "2022.3"
     return ctx.make(
         MoParams,
-        mo=ctx.tool(target, "mo"),
+        mo=ctx.tool(target, "mo", version),
         compress_to_fp16=section.compress_to_fp16,
-        openvino_version=getattr(section, "openvino_version", "2022.3"),
+        openvino_version=version,
         mo_args=section.mo_args,
     )
 

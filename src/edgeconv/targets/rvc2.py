@@ -27,6 +27,8 @@ from edgeconv.targets.argv import add_default, has_flag
 from edgeconv.preprocessing import InputPlan
 
 SUPERBLOB_BASE_SHAVES = 8
+# The release whose MYRIAD compiler comes from PyPI (openvino==2021.4.2; make rvc2-env).
+BUILTIN_OPENVINO = "2021.4"
 SHAVES = range(1, 17)
 
 
@@ -67,6 +69,18 @@ def mo_plan(stage: ResolvedStage) -> MoPlan:
         if spec.frozen_value is None:
             inputs.append(MoInput(spec.name, spec.shape, mean, scale))
     return MoPlan(onnx=onnx_plan, inputs=inputs, reverse_input_channels=any(mismatch) and not partial)
+
+
+def openvino_version(configured: str | None, toolchain: dict[str, Any]) -> str:
+    """The OpenVINO release an rvc2 model is converted with: ``rvc2.openvino_version`` when set;
+    otherwise 2022.3 (the reference's default) when the user brings a compile_tool
+    (``toolchains.rvc2.compile_tool``, ``bin_dir`` or an image), and else 2021.4, whose MYRIAD
+    compiler is built in (make rvc2-env)."""
+    if configured:
+        return configured
+    if toolchain.get("compile_tool") or toolchain.get("bin_dir") or toolchain.get("runtime", "local") != "local":
+        return "2022.3"
+    return BUILTIN_OPENVINO
 
 
 def _values(v: list[float]) -> str:
