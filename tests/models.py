@@ -364,3 +364,36 @@ def heavy_net(path: Path | None = None, hidden: int = 20000, seed: int = 0) -> o
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def activation_net(path: Path | None = None, ops: tuple[str, ...] = ("HardSigmoid", "HardSwish"), opset: int = 14,
+                   size: int = 16, seed: int = 0) -> onnx.ModelProto:
+    """x [1,3,size,size] -> Conv -> each of ``ops`` in turn (HardSigmoid with alpha 0.25, beta 0.4;
+    CumSum along the channels) -> Conv -> out [1,4,size,size]: the layers the 2021.4 MYRIAD
+    toolchain refuses (HardSigmoid, HardSwish: exact rewrites exist; CumSum: none)."""
+    rng = np.random.default_rng(seed)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.5, "w1"),
+        numpy_helper.from_array(rng.standard_normal((4, 8, 1, 1)).astype(np.float32) * 0.3, "w2"),
+        numpy_helper.from_array(np.array(1, np.int64), "channel_axis"),
+    ]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a0"], pads=[1, 1, 1, 1], name="conv1")]
+    for i, op in enumerate(ops):
+        src, dst = f"a{i}", f"a{i + 1}"
+        if op == "HardSigmoid":
+            nodes.append(helper.make_node(op, [src], [dst], name=f"act{i}", alpha=0.25, beta=0.4))
+        elif op == "CumSum":
+            nodes.append(helper.make_node(op, [src, "channel_axis"], [dst], name=f"act{i}"))
+        else:
+            nodes.append(helper.make_node(op, [src], [dst], name=f"act{i}"))
+    nodes.append(helper.make_node("Conv", [f"a{len(ops)}", "w2"], ["out"], name="conv2"))
+    graph = helper.make_graph(
+        nodes,
+        "activation_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, size, size])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return _save(model, path)

@@ -44,6 +44,20 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return dict(zip(pairs[::2], pairs[1::2]))
 
 
+def _tool_version(target: str, version: str) -> dict[str, str]:
+    """The reference's ``--tool-version`` (``2021.4.0``, ``2022.3.0``) as the model config key it sets."""
+    release = ".".join(version.split(".")[:2])
+    if target == "rvc2" and release in ("2021.4", "2022.3"):
+        return {"rvc2.openvino_version": release}
+    if target == "rvc3" and release == "2022.3":
+        return {}
+    raise UsageError(
+        f"--tool-version {version}: for {target} there is no such choice; rvc2 takes 2021.4.0 (the built-in "
+        "compiler) or 2022.3.0 (your compile_tool), rvc3 2022.3.0; pin another target's tools with "
+        f"toolchains.{target}.version in config/config.yaml"
+    )
+
+
 def _yaml_flow(value: object) -> str:
     """Snakemake reads --config values as YAML; JSON is valid YAML flow syntax."""
     return json.dumps(value)
@@ -96,6 +110,8 @@ def convert(args: argparse.Namespace) -> int:
             f"--path {path}: give a model config (.yaml/.yml), a model (.onnx, .tflite, OpenVINO .xml) or an NN Archive (.tar.xz)"
         )
     overrides = _overrides(args.overrides)
+    if getattr(args, "tool_version", None):
+        overrides.update(_tool_version(args.target, args.tool_version))
     config = [
         f"models={_yaml_flow([name])}",
         f"targets={_yaml_flow([args.target])}",
@@ -284,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--archive-preprocess", action="store_true",
                    help="move mean/scale/channel order from the model into the NN Archive's preprocessing "
                    "(the model is converted without them); from an NN Archive, keep them in the archive")
+    c.add_argument("--tool-version", help="rvc2: OpenVINO 2021.4.0 (the built-in MYRIAD compiler, the default "
+                   "unless toolchains.rvc2 names a compile_tool) or 2022.3.0 (your compile_tool), as the reference takes it")
     c.add_argument("--cores", type=int, default=2)
     c.add_argument("--dry-run", action="store_true", help="show what would run")
     c.add_argument("--progress", choices=["auto", "rich", "plain"], default="auto",

@@ -119,8 +119,15 @@ def write_archive(out: Path, files: dict[str, Path | bytes], config: dict[str, A
 def artifact_output_names(artifact: Path, expected: list[str]) -> list[str] | None:
     """The output names of an artifact this machine can read (OpenVINO IR, ONNX/HTP context), in
     the order of ``expected`` (a name the artifact keeps stays; others are matched by position).
-    None for artifacts only vendor tools read (blob, DLC, HEF): their names are the ONNX ones."""
-    if artifact.suffix == ".xml":
+    A MyriadX blob or superblob is read by DepthAI (its output names are the IR's layer names).
+    None for artifacts only vendor tools read (DLC, HEF): their names are the ONNX ones."""
+    if artifact.suffix in (".blob", ".superblob"):
+        from edgeconv.targets.myriad import read_blob
+
+        ports = [{name} for name in read_blob(artifact)["outputs"]]
+        unmatched = iter(p for p in ports if not p & set(expected))
+        ports = [next((p for p in ports if name in p), None) or next(unmatched, {name}) for name in expected]
+    elif artifact.suffix == ".xml":
         import openvino as ov
 
         ports = [set(o.get_names()) or {o.get_any_name()} for o in ov.Core().read_model(str(artifact)).outputs]

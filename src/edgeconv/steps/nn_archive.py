@@ -86,7 +86,16 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     validator = na.validate(config)
     files["buildinfo.json"] = buildinfo
     na.write_archive(outputs["archive"], files, config)
-    return {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
+    record = {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
+    if params.target == "rvc2":  # DepthAI must read what the camera will be given
+        from edgeconv.targets.myriad import read_archive
+
+        try:
+            record["depthai_reads"] = read_archive(outputs["archive"])
+        except Exception:
+            outputs["archive"].unlink(missing_ok=True)
+            raise
+    return record
 
 
 STEP = Step("nn_archive", run, ArchiveParams, configure, outputs=("archive",), doc="variant: target", accepts_ir=True)

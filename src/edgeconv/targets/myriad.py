@@ -115,7 +115,10 @@ def read_blob(path: Path) -> dict[str, Any]:
     import depthai as dai
 
     try:
-        blob = dai.OpenVINO.Blob(str(path))
+        if path.suffix == ".superblob":  # its base blob (8 shaves) names the inputs and outputs
+            blob = dai.OpenVINO.SuperBlob(str(path)).getBlobWithNumShaves(8)
+        else:
+            blob = dai.OpenVINO.Blob(str(path))
     except Exception as exc:  # noqa: BLE001 - DepthAI raises RuntimeError or its own types
         raise ConversionError(f"{path.name} is not a MyriadX blob DepthAI {dai.__version__} can read: {exc}") from None
 
@@ -149,3 +152,19 @@ def mismatches(read: dict[str, Any], want: Expected) -> list[str]:
             if have[name]["data_type"] != data_type:
                 found.append(f"{kind[:-1]} {name!r} is {have[name]['data_type']}, asked {data_type}")
     return found
+
+
+def read_archive(path: Path) -> str:
+    """The model type DepthAI finds in an NN Archive of a blob or superblob (raises when it cannot read it)."""
+    os.environ.setdefault("DEPTHAI_LEVEL", "error")
+    import depthai as dai
+
+    try:
+        archive = dai.NNArchive(str(path))
+        kind = archive.getModelType().name
+        blob = archive.getSuperBlob().getBlobWithNumShaves(8) if kind == "SUPERBLOB" else archive.getBlob()
+    except Exception as exc:  # noqa: BLE001 - DepthAI raises RuntimeError or its own types
+        raise ConversionError(f"DepthAI {dai.__version__} cannot read the NN Archive {path.name}: {exc}") from None
+    if blob is None:
+        raise ConversionError(f"DepthAI {dai.__version__} finds no blob in the NN Archive {path.name} ({kind})")
+    return kind

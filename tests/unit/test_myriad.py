@@ -1,0 +1,129 @@
+"""RVC2 with the built-in OpenVINO 2021.4 toolchain: the ONNX rewrites for it (exact, checked with
+onnxruntime), the opset it is brought down to, which release a model gets, and the blob check."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from edgeconv.errors import ConversionError
+from edgeconv.steps.rewrite_for_myriad import bring_down_opset, rewrite_layers
+from edgeconv.targets import myriad, rvc2
+from models import activation_net
+
+
+def _run(model, x):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
+def test_hard_sigmoid_and_hard_swish_become_their_definitions_exactly():
+    model = activation_net()
+    x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32) * 8
+    want = _run(model, x)
+    rewritten = onnx.ModelProto()
+    rewritten.CopyFrom(model)
+    done = rewrite_layers(rewritten)
+    assert done == {"HardSigmoid": 1, "HardSwish": 1}
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert "HardSigmoid" not in ops and "HardSwish" not in ops and ops.count("Clip") == 2
+    onnx.checker.check_model(rewritten)
+    # The same operations ONNX defines them with: equal to the last bit on this input (values in
+    # both clipped ranges and in between).
+    np.testing.assert_array_equal(_run(rewritten, x), want)
+
+
+def test_clip_bounds_are_attributes_below_opset_11():
+    model = activation_net(ops=("HardSigmoid",), opset=10)
+    rewrite_layers(model)
+    clip = next(n for n in model.graph.node if n.op_type == "Clip")
+    assert len(clip.input) == 1 and {a.name for a in clip.attribute} == {"min", "max"}
+    onnx.checker.check_model(model)
+
+
+def test_opset_above_13_comes_down_where_every_node_means_the_same():
+    model = activation_net(ops=("Relu",), opset=15)
+    assert bring_down_opset(model) == {"from": 15, "to": 13, "axes_to_attribute": 0}
+    assert model.opset_import[0].version == 13
+    onnx.checker.check_model(model)
+    assert bring_down_opset(model) is None  # at 13 already
+
+
+def _single(op, inputs, inits, opset, **attrs):
+    graph = helper.make_graph(
+        [helper.make_node(op, inputs, ["y"], name="the_node", **attrs)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_reduce_axes_input_goes_back_to_an_attribute():
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    model = _single("ReduceMean", ["x", "axes"], [axes], 18, keepdims=1)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    want = _run(model, x)
+    assert bring_down_opset(model)["axes_to_attribute"] == 1
+    node = model.graph.node[0]
+    assert list(node.input) == ["x"] and helper.get_attribute_value(node.attribute[-1]) == [1]
+    np.testing.assert_array_equal(_run(model, x), want)
+
+
+@pytest.mark.parametrize("op,inputs,attrs,why", [
+    ("Reshape", ["x", "shape"], {"allowzero": 1}, "has no exact opset-13 form here"),
+    ("Mish", ["x"], {}, "is new after opset 13"),
+])
+def test_a_node_with_no_opset_13_form_stops_naming_op_node_and_opset(op, inputs, attrs, why):
+    inits = [numpy_helper.from_array(np.array([2, 12], np.int64), "shape")] if "shape" in inputs else []
+    model = _single(op, inputs, inits, 18, **attrs)
+    with pytest.raises(ConversionError) as exc:
+        bring_down_opset(model)
+    message = str(exc.value)
+    assert message.startswith(f"{op} (node 'the_node', opset 18) {why}; OpenVINO 2021.4 reads ONNX up to opset 13")
+    assert "opset_version=13" in message
+
+
+def test_which_openvino_release_a_model_gets():
+    assert rvc2.openvino_version(None, {}) == "2021.4"  # the built-in compiler
+    assert rvc2.openvino_version(None, {"compile_tool": "/opt/ov/compile_tool"}) == "2022.3"
+    assert rvc2.openvino_version(None, {"runtime": "docker", "image": "x"}) == "2022.3"
+    assert rvc2.openvino_version("2021.4", {"compile_tool": "/opt/ov/compile_tool"}) == "2021.4"
+    assert rvc2.openvino_version("2022.3", {}) == "2022.3"
+
+
+def test_find_tool_looks_in_the_release_s_environment(tmp_path):
+    from edgeconv.tools import find_tool
+
+    with pytest.raises(ConversionError, match=r"`compile_tool` not found .*OpenVINO 2022.3 Linux archive"):
+        find_tool({}, "rvc2", "compile_tool", tmp_path, "2022.3")  # not built in: the user's own
+    env = tmp_path / ".venvs" / "openvino-2021.4" / "bin"
+    env.mkdir(parents=True)
+    (env / "myriad_compile").write_text("#!/bin/sh\n")
+    (env / "myriad_compile").chmod(0o755)
+    assert find_tool({}, "rvc2", "compile_tool", tmp_path, "2021.4") == str(env / "myriad_compile")
+
+
+def test_unsupported_layers_in_one_line():
+    exc = myriad.unsupported_error([{"type": "CumSum", "name": "cs"}, {"type": "NonZero", "name": "nz"}], 12)
+    assert str(exc).startswith("the MYRIAD compiler (OpenVINO 2021.4) does not take 2 of 12 layer(s): "
+                               "CumSum ('cs'); NonZero ('nz'); no exact rewrite exists")
+    assert "\n" not in str(exc)
+
+
+def test_a_blob_that_is_not_what_was_asked_is_named():
+    want = myriad.Expected({"x": ([1, 3, 8, 8], "U8F")}, {"out": ([1, 4], "FP16")}, shaves=6)
+    read = {"shaves": 6, "inputs": {"x": {"shape": [1, 3, 8, 8], "data_type": "U8F"}},
+            "outputs": {"out": {"shape": [1, 4], "data_type": "FP16"}}}
+    assert myriad.mismatches(read, want) == []
+    read["shaves"] = 8
+    read["inputs"]["x"]["data_type"] = "FP16"
+    read["outputs"] = {"other": {"shape": [1, 4], "data_type": "FP16"}}
+    assert myriad.mismatches(read, want) == [
+        "8 shaves, asked 6", "input 'x' is FP16, asked U8F", "outputs ['other'], the IR has ['out']"]
+
+
+def test_depthai_refuses_bytes_that_are_not_a_blob(tmp_path):
+    junk = tmp_path / "m.blob"
+    junk.write_bytes(np.random.default_rng(0).bytes(200_000))
+    with pytest.raises(ConversionError, match=r"^m.blob is not a MyriadX blob DepthAI 3\.\d+\.\d+ can read"):
+        myriad.read_blob(junk)
