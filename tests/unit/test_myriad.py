@@ -127,3 +127,18 @@ def test_depthai_refuses_bytes_that_are_not_a_blob(tmp_path):
     junk.write_bytes(np.random.default_rng(0).bytes(200_000))
     with pytest.raises(ConversionError, match=r"^m.blob is not a MyriadX blob DepthAI 3\.\d+\.\d+ can read"):
         myriad.read_blob(junk)
+
+
+def test_a_split_with_its_sizes_as_an_input_becomes_slices_exactly():
+    sizes = numpy_helper.from_array(np.array([1, 2], np.int64), "sizes")
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["x", "sizes"], ["a", "b"], name="split", axis=1),
+         helper.make_node("Concat", ["b", "a"], ["y"], axis=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])], [sizes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    want = _run(model, x)
+    assert rewrite_layers(model) == {"Split": 1}
+    assert [n.op_type for n in model.graph.node] == ["Slice", "Slice", "Concat"]
+    np.testing.assert_array_equal(_run(model, x), want)

@@ -1,10 +1,11 @@
 """rvc2 step 1 with OpenVINO 2021.4 (the built-in compiler): the mo-flavor ONNX made into one that
 mo 2021.4 reads and the 2021.4 MYRIAD compiler takes, without changing what it computes.
 
-- Layers that toolchain refuses and that have an exact equivalent are rewritten:
-  ``HardSigmoid(x) = Clip(x * alpha + beta, 0, 1)`` (the MYRIAD compiler has no HardSigmoid) and
-  ``HardSwish(x) = x * Clip(x / 6 + 0.5, 0, 1)`` (the 2021.4 ONNX reader has no HardSwish). Both are
-  the operators' definitions, computed with the same operations.
+- Layers that toolchain refuses or misreads and that have an exact equivalent are rewritten:
+  ``HardSigmoid(x) = Clip(x * alpha + beta, 0, 1)`` (the MYRIAD compiler has no HardSigmoid),
+  ``HardSwish(x) = x * Clip(x / 6 + 0.5, 0, 1)`` (the 2021.4 ONNX reader has no HardSwish), both
+  the operators' definitions computed with the same operations; and a ``Split`` whose sizes are an
+  input (opset 13) as one ``Slice`` per part (mo 2021.4 splits it into equal parts instead).
 - A model above opset 13 (the newest that release reads) is brought down to 13 where every node
   means the same there: most ops changed only in the types they accept, or gained an attribute
   that keeps the old meaning at its default (checked per node), and the Reduce ops' ``axes`` input
@@ -111,8 +112,27 @@ def _hard_sigmoid(graph: Graph, x: str, out: str, name: str, alpha: float, beta:
     ]
 
 
+def _split_to_slices(graph: Graph, node: onnx.NodeProto, name: str) -> list[onnx.NodeProto] | None:
+    """``Split(x, split=[a, b, ...])`` with its sizes as an input (opset 13) as one ``Slice`` per
+    part: mo 2021.4 reads that input wrongly (it splits into equal parts)."""
+    sizes = graph.const(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    if sizes is None or graph.opset < 13:
+        return None
+    axis = int(_attr(node, "axis", 0))
+    axes = graph.add_const(f"{name}_axes", np.array([axis], np.int64))
+    slices, start = [], 0
+    for i, (out, size) in enumerate(zip(node.output, np.asarray(sizes).reshape(-1).tolist())):
+        begin = graph.add_const(f"{name}_start{i}", np.array([start], np.int64))
+        end = graph.add_const(f"{name}_end{i}", np.array([start + int(size)], np.int64))
+        slices.append(helper.make_node("Slice", [node.input[0], begin, end, axes], [out], name=graph.unique(f"{name}_part{i}")))
+        start += int(size)
+    return slices
+
+
 def _rewrite(graph: Graph, node: onnx.NodeProto) -> list[onnx.NodeProto] | None:
     name = node.name or node.output[0]
+    if node.op_type == "Split":
+        return _split_to_slices(graph, node, name)
     if node.op_type == "HardSigmoid":
         return _hard_sigmoid(graph, node.input[0], node.output[0], name, _attr(node, "alpha", 0.2), _attr(node, "beta", 0.5))
     if node.op_type == "HardSwish":
@@ -214,8 +234,8 @@ def run(inputs: Paths, outputs: Paths, params: RewriteParams) -> dict[str, Any]:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception as exc:  # noqa: BLE001 - without them float32 is assumed, as for most models
         log.warning("shape inference failed (%s); rewrites use float32 constants", exc)
+    rewritten = rewrite_layers(model)  # first: HardSwish is newer than opset 13, its rewrite is not
     opset = bring_down_opset(model)
-    rewritten = rewrite_layers(model)
     if model.ir_version > MAX_IR_VERSION:
         model.ir_version = MAX_IR_VERSION
     for op, count in sorted(rewritten.items()):
