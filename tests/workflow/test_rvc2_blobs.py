@@ -109,7 +109,7 @@ def test_hard_sigmoid_and_hard_swish_are_rewritten_and_the_model_compiles(tmp_pa
     assert _depthai().OpenVINO.Blob(str(root / "results" / "rvc2" / "acts.blob")).networkOutputs["out"].dims
 
 
-def test_a_layer_the_compiler_will_not_take_stops_in_one_line_before_compiling(tmp_path):
+def test_a_layer_the_compiler_will_not_take_is_named_in_one_line(tmp_path):
     root = _project(tmp_path, "cumsum", lambda p: activation_net(p, ops=("CumSum",), opset=13))
     proc = snakemake(root, "results/rvc2/cumsum.blob", "--config", "overrides={cumsum: {rvc2.superblob: false}}",
                      check=False)
@@ -117,6 +117,9 @@ def test_a_layer_the_compiler_will_not_take_stops_in_one_line_before_compiling(t
     line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("error: compile_blob (cumsum)"))
     assert "the MYRIAD compiler (OpenVINO 2021.4) does not take 1 of" in line and "CumSum ('act0')" in line
     assert "end the model before them (outputs: in the model config)" in line
+    assert 'the compiler: myriad_compile (MYRIAD, OpenVINO 2021.4) cannot convert' in line and '"CumSum"' in line
     log = (root / "logs" / "cumsum" / "compile_blob.log").read_text()
-    assert "myriad_compile -d MYRIAD" not in log  # stopped before the compiler ran
+    # The plugin's query named it before the compiler ran.
+    assert log.index("MYRIAD query_network: 3 layers, 1 not supported: CumSum 'act0'") < log.index("myriad_compile -d MYRIAD")
+    assert not list((root / "results" / "intermediate" / "cumsum" / "rvc2").glob("*.blob"))
     assert not (root / "results" / "rvc2").exists()

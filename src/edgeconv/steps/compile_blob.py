@@ -4,8 +4,8 @@
 The compiler is the built-in one (OpenVINO 2021.4's MYRIAD plugin through ``myriad_compile``,
 from ``make rvc2-env``), or the user's ``compile_tool`` (``toolchains.rvc2.compile_tool``, e.g.
 OpenVINO 2022.3's). Both take compile_tool's command line (:func:`edgeconv.targets.rvc2.compile_tool_argv`).
-With the built-in one, the plugin's ``query_network`` first names the layers it will not take, so
-the step stops in one line before compiling. Every blob is read back (:mod:`edgeconv.targets.myriad`):
+With the built-in one, the plugin's ``query_network`` first names the layers it says it will not
+take; when the compiler then refuses the model, the one-line error names them. Every blob is read back (:mod:`edgeconv.targets.myriad`):
 inputs, outputs, shapes, precisions and shaves must be what was asked, or nothing is kept.
 """
 
@@ -48,17 +48,19 @@ def configure(ctx: Context, shaves: int | None = None) -> BlobParams:
 
 
 def query_layers(compile_tool: str, xml: Path) -> dict[str, Any]:
-    """The MYRIAD plugin's answer for this IR; raises naming the layers it will not take."""
+    """The MYRIAD plugin's answer for this IR: the layers it says it will not take. Its answer is
+    not the last word (it names ShuffleChannels, which the compiler takes: ShuffleNet V2 compiles),
+    so the compiler decides; the answer names the layers when the compiler refuses the model."""
     argv = myriad.query_argv(compile_tool, xml)
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         raise ConversionError(f"the MYRIAD plugin could not read {xml.name}: {lines[-1] if lines else 'no output'}")
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"MYRIAD query_network: {answer['layers']} layers, {len(answer['unsupported'])} not supported", flush=True)
-    if answer["unsupported"]:
-        raise myriad.unsupported_error(answer["unsupported"], answer["layers"])
-    return {"argv": argv, "layers": answer["layers"], "unsupported": []}
+    flagged = ", ".join(f"{u['type']} {u['name']!r}" for u in answer["unsupported"][:10])
+    print(f"MYRIAD query_network: {answer['layers']} layers, {len(answer['unsupported'])} not supported"
+          + (f": {flagged}" if flagged else ""), flush=True)
+    return {"argv": argv, "layers": answer["layers"], "unsupported": answer["unsupported"]}
 
 
 def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
@@ -76,7 +78,12 @@ def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
         argv = rvc2.compile_tool_argv(
             params.compile_tool, str(xml), str(run.produced), str(conf), params.compile_tool_args
         )
-        run_tool(argv, what, reads=model_files(xml), writes=[run.tmp])
+        try:
+            run_tool(argv, what, reads=model_files(xml), writes=[run.tmp])
+        except ConversionError as exc:
+            if query and query["unsupported"]:  # the layers, by the plugin's own answer, first
+                raise myriad.unsupported_error(query["unsupported"], query["layers"], str(exc)) from None
+            raise
         if run.produced.exists():
             # Read back before the blob is kept: a tool that exits 0 with something else keeps nothing.
             read = myriad.read_blob(run.produced)

@@ -4,7 +4,8 @@ The built-in compiler is ``myriad_compile`` (``myriad_compile/myriad_compile.cpp
 ``make rvc2-env``): OpenVINO 2021.4's MYRIAD plugin from the PyPI wheel, driven with compile_tool's
 command line through Intel's public C++ API. Before it runs, the plugin's own ``query_network``
 (``myriad_compile/query_layers.py``, in that environment's Python) names the layers it will not
-take. After any compiler (the built-in one or a user's compile_tool), DepthAI reads the blob back:
+take (its answer names the layers when the compiler refuses a model; it is not the last word:
+it names ShuffleChannels, which the compiler takes). After any compiler (the built-in one or a user's compile_tool), DepthAI reads the blob back:
 inputs and outputs by name, shapes, precisions and the shave count must be what was asked, so a
 tool that exits 0 with something else in the file publishes nothing.
 """
@@ -46,8 +47,8 @@ def query_argv(compile_tool: str, xml: Path) -> list[str]:
     return [str(environment_python(compile_tool)), str(QUERY_SCRIPT), str(xml)]
 
 
-def unsupported_error(unsupported: list[dict[str, str]], layers: int) -> ConversionError:
-    """One line: which layers, of which types, and what to do."""
+def unsupported_error(unsupported: list[dict[str, str]], layers: int, compiler_said: str = "") -> ConversionError:
+    """One line: which layers, of which types, what to do, and the compiler's own words."""
     by_type: dict[str, list[str]] = {}
     for layer in unsupported:
         by_type.setdefault(layer["type"], []).append(layer["name"])
@@ -58,7 +59,7 @@ def unsupported_error(unsupported: list[dict[str, str]], layers: int) -> Convers
         f"the MYRIAD compiler (OpenVINO 2021.4) does not take {len(unsupported)} of {layers} layer(s): {named}; "
         "no exact rewrite exists for these: end the model before them (outputs: in the model config) and compute "
         "the rest on the host, replace them in the model you export, or convert for a target that takes them "
-        "(rvc4, openvino)"
+        "(rvc4, openvino)" + (f"; the compiler: {compiler_said}" if compiler_said else "")
     )
 
 
