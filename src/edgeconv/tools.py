@@ -283,8 +283,11 @@ def run_tool(
         model = next((Path(p) for p in reads if Path(p).suffix in (".onnx", ".xml")), None)
         named = describe(output, model)
         if named:  # a tool that cannot convert or compile an op: which, and where, first
-            raise ConversionError(f"{what} cannot convert {named}: {WHAT_TO_DO}; its errors: " + " / ".join(errors[:3]))
-        raise ConversionError(f"{what} failed (exit {returncode}): " + " / ".join(errors[:3]))
+            error = ConversionError(f"{what} cannot convert {named}: {WHAT_TO_DO}; its errors: " + " / ".join(errors[:3]))
+        else:
+            error = ConversionError(f"{what} failed (exit {returncode}): " + " / ".join(errors[:3]))
+        error.tool_output = output  # for a caller that explains the failure better than the tool's lines
+        raise error
     return {"argv": argv, "returncode": returncode}
 
 

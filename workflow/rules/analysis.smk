@@ -52,7 +52,9 @@ rule benchmark_openvino:
         f"{LOGS}/benchmark_openvino.log",
     conda:
         "../../envs/edgeconv.yaml"
-    threads: workflow.cores
+    # The whole machine (benchmark_app measures throughput): Snakemake lowers this to --cores.
+    # Not workflow.cores, which stops every command run without --cores (--summary, --dag, --report).
+    threads: 256
     params:
         spec=step_params("benchmark"),
         outputs=output_args,

@@ -82,7 +82,8 @@ def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
             run_tool(argv, what, reads=model_files(xml), writes=[run.tmp])
         except ConversionError as exc:
             if query and query["unsupported"]:  # the layers, by the plugin's own answer, first
-                raise myriad.unsupported_error(query["unsupported"], query["layers"], str(exc)) from None
+                said = myriad.compiler_error_line(getattr(exc, "tool_output", "")) or str(exc)
+                raise myriad.unsupported_error(query["unsupported"], query["layers"], said) from None
             raise
         if run.produced.exists():
             # Read back before the blob is kept: a tool that exits 0 with something else keeps nothing.

@@ -63,6 +63,14 @@ def unsupported_error(unsupported: list[dict[str, str]], layers: int, compiler_s
     )
 
 
+def compiler_error_line(output: str) -> str | None:
+    """The MYRIAD compiler's own words about the layer it refused (``Failed to compile layer ...``)."""
+    for line in output.splitlines():
+        if "Failed to compile layer" in line:
+            return line[line.index("Failed to compile layer"):].strip()
+    return None
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a blob must hold: per input and output, its shape and DepthAI data type; and its shaves."""
