@@ -397,3 +397,20 @@ def activation_net(path: Path | None = None, ops: tuple[str, ...] = ("HardSigmoi
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def embedding_net(path: Path | None = None, rows: int = 126, length: int = 8, seed: int = 0) -> onnx.ModelProto:
+    """tokens int64 [1, length] -> Gather from a [rows, 16] embedding table -> ReduceMean -> out [1, 16]:
+    a text model whose input must index the table (random data up to 255 does not)."""
+    table = numpy_helper.from_array(np.random.default_rng(seed).standard_normal((rows, 16)).astype(np.float32), "table")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "tokens"], ["emb"], name="embed"),
+         helper.make_node("ReduceMean", ["emb"], ["out"], axes=[1], keepdims=0)],
+        "embedding_net",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, length])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 16])],
+        [table],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return _save(model, path)

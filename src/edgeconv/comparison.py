@@ -67,9 +67,34 @@ def reference(
                     continue
                 sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
             samples.append(sample)
-        expected = [run_original(original_feeds(stage, sample)) for sample in samples]
+        expected = [_run_or_explain(run_original, original_feeds(stage, sample), stage) for sample in samples]
         del run_original
     return samples, expected
+
+
+def _run_or_explain(run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], feeds: dict[str, np.ndarray],
+                    stage: ResolvedStage) -> dict[str, np.ndarray]:
+    """The original's outputs; when it refuses the check data (an index out of range, say), an error
+    that names the inputs the data came from and how to give data it accepts."""
+    try:
+        return run(feeds)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime / OpenVINO raise their own types
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        described = []
+        for i, spec in enumerate(stage.inputs):
+            value = feeds.get(spec.name)
+            if value is None:
+                continue
+            random = spec.calibration.get("kind", "random") == "random"
+            described.append(f"{spec.name!r} (inputs.{i}: {value.dtype} values {value.min():g}..{value.max():g}"
+                             + (", random" if random else "") + ")")
+        random_ints = [f"{s.name!r}" for s in stage.inputs if s.calibration.get("kind", "random") == "random"
+                       and not np.issubdtype(numpy_dtype(s.data_type), np.floating)]
+        what = (f"give calibration data for {', '.join(random_ints)} (calibration.path), or the range its random data "
+                "must stay in (calibration: {min_value: 0, max_value: <largest valid value>} under that input)"
+                if random_ints else "give calibration data the model accepts (calibration.path)")
+        raise VerificationError(f"the original model refused the check data ({first[:300]}); it was fed "
+                                f"{'; '.join(described)}: {what}") from None
 
 
 def compare(

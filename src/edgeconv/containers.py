@@ -33,7 +33,7 @@ from edgeconv.errors import ConversionError
 
 RUNTIMES = ("local", "docker", "apptainer")
 # Keys of a toolchains.<target> section that describe the runtime, not a tool path.
-RUNTIME_KEYS = ("runtime", "image", "version", "env", "cpus", "mem_mb")
+RUNTIME_KEYS = ("runtime", "image", "version", "env", "cpus", "mem_mb", "timeout")
 
 BUILD_HINT = {
     "rvc2": "containers/build-rootfs.sh rvc2 (no registry needed), or podman/docker build -f containers/rvc2/Containerfile .",
@@ -63,6 +63,8 @@ class Toolchain:
     env: dict[str, str] = field(default_factory=dict)
     cpus: float | None = None
     mem_mb: int | None = None
+    # Seconds one tool call may run before its process group (or container) is ended.
+    timeout: float | None = None
     # Tools the image declares in its io.edgeconv.tools label (not a parameter).
     image_tools: tuple[str, ...] | None = None
     # For tools on this machine: the sha256 of the lock each one's environment was installed from
@@ -98,8 +100,11 @@ def parse_toolchain(toolchains: dict[str, Any], target: str) -> Toolchain:
     try:
         cpus = float(s["cpus"]) if s.get("cpus") is not None else None
         mem_mb = int(s["mem_mb"]) if s.get("mem_mb") is not None else None
+        timeout = float(s["timeout"]) if s.get("timeout") is not None else None
     except (TypeError, ValueError) as exc:
-        raise ConversionError(f"toolchains.{target}.cpus / mem_mb must be numbers: {exc}") from None
+        raise ConversionError(f"toolchains.{target}.cpus / mem_mb / timeout must be numbers: {exc}") from None
+    if timeout is not None and timeout <= 0:
+        raise ConversionError(f"toolchains.{target}.timeout must be a number of seconds above 0, got {timeout:g}")
     version = s.get("version")
     return Toolchain(
         target=target,
@@ -109,6 +114,7 @@ def parse_toolchain(toolchains: dict[str, Any], target: str) -> Toolchain:
         env={str(k): str(v) for k, v in env.items()},
         cpus=cpus,
         mem_mb=mem_mb,
+        timeout=timeout,
     )
 
 
@@ -192,8 +198,13 @@ def _mount_objects(mounts: list[dict[str, Any]]):
     return [Mount(target=m["Target"], source=m["Source"], type="bind", read_only=m["ReadOnly"]) for m in mounts]
 
 
-def run_in_docker(call: ToolCall, tc: Toolchain, out=None, announce: bool = True) -> int:
-    """Run one tool call in a fresh container, streaming its output to ``out``; always remove it."""
+class ToolTimeout(Exception):
+    """A tool call ran past its time limit and was stopped."""
+
+
+def run_in_docker(call: ToolCall, tc: Toolchain, out=None, announce: bool = True, timeout: float | None = None) -> int:
+    """Run one tool call in a fresh container, streaming its output to ``out``; always remove it.
+    Past ``timeout`` seconds the container is killed (everything in it ends) and ToolTimeout raised."""
     out = out or sys.stdout
     client = docker_client()
     name = f"edgeconv-{tc.target}-{uuid.uuid4().hex[:12]}"
@@ -213,7 +224,13 @@ def run_in_docker(call: ToolCall, tc: Toolchain, out=None, announce: bool = True
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        status = container.wait()
+        try:
+            status = container.wait(timeout=timeout)
+        except Exception as exc:  # requests' ReadTimeout / ConnectionError when the limit passes
+            if timeout is None:
+                raise
+            container.kill()
+            raise ToolTimeout(f"container {name}") from exc
         reader.join(timeout=30)
         return int(status.get("StatusCode", 1))
     finally:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeconv.containers import RUNTIME_KEYS, ToolCall, Toolchain, docker_output, run_in_docker
+from edgeconv.containers import RUNTIME_KEYS, ToolCall, Toolchain, ToolTimeout, docker_output, run_in_docker
 from edgeconv.errors import ConversionError
 from edgeconv.lockinfo import tool_environment
 
@@ -120,6 +120,10 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
         f"{HOW_TO_PROVIDE.get(key, HOW_TO_PROVIDE.get((target, tool), f'set toolchains.{target}.{tool}'))}"
     )
 
+
+# How long one vendor tool call may run (toolchains.<target>.timeout overrides it): generous, since
+# a Hailo compile of a large model takes hours; a tool that hangs is still stopped.
+DEFAULT_TIMEOUT_S = 6 * 3600
 
 # Locked environments of the tools this step ran locally (a `make mo-env` venv), by executable.
 TOOL_ENVIRONMENTS: dict[str, dict[str, Any]] = {}
@@ -259,22 +263,34 @@ def run_tool(
     import io
 
     tc = _TOOLCHAIN
-    if tc.runtime == "docker":
-        buf = io.StringIO()
-        call = ToolCall(
-            argv=list(argv),
-            reads=tuple(Path(p) for p in reads),
-            writes=tuple(Path(p) for p in writes),
-            workdir=Path(cwd or Path.cwd()),
+    limit = tc.timeout or DEFAULT_TIMEOUT_S
+    try:
+        if tc.runtime == "docker":
+            buf = io.StringIO()
+            call = ToolCall(
+                argv=list(argv),
+                reads=tuple(Path(p) for p in reads),
+                writes=tuple(Path(p) for p in writes),
+                workdir=Path(cwd or Path.cwd()),
+            )
+            returncode = run_in_docker(call, tc, out=_Tee(sys.stdout, buf), timeout=limit)
+            output = buf.getvalue()
+        else:
+            print("$ " + " ".join(argv), flush=True)
+            returncode, output = _run_local(argv, cwd, limit)
+    except ToolTimeout:
+        key = f"toolchains.{tc.target}.timeout" if tc.target else "toolchains.<target>.timeout"
+        raise ConversionError(
+            f"{what} did not finish within {limit:g} s ({key}) and was stopped, with every process it started; "
+            f"if it needs longer, raise {key} in config/config.yaml"
+        ) from None
+    signal_name = _signal_of(returncode, tc.runtime)
+    if signal_name:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        raise ConversionError(
+            f"{what} was killed by {signal_name}: the tool crashed (not a problem with the model that it reported); "
+            f"its last output: {' / '.join(lines[-2:]) or '(none)'}"
         )
-        returncode = run_in_docker(call, tc, out=_Tee(sys.stdout, buf))
-        output = buf.getvalue()
-    else:
-        print("$ " + " ".join(argv), flush=True)
-        proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        sys.stdout.write(proc.stdout)
-        sys.stdout.flush()
-        returncode, output = proc.returncode, proc.stdout
     if returncode != 0:
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
@@ -289,6 +305,46 @@ def run_tool(
         error.tool_output = output  # for a caller that explains the failure better than the tool's lines
         raise error
     return {"argv": argv, "returncode": returncode}
+
+
+def _run_local(argv: list[str], cwd: Path | None, limit: float) -> tuple[int, str]:
+    """Run a tool in its own process group; past ``limit`` seconds the whole group is ended
+    (SIGTERM, then SIGKILL), so nothing it started is left running."""
+    import signal
+
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        output = proc.stdout.read() if proc.stdout else ""
+        sys.stdout.write(output)
+        sys.stdout.flush()
+        raise ToolTimeout(argv[0]) from None
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    return proc.returncode, output
+
+
+def _signal_of(returncode: int, runtime: str) -> str | None:
+    """``SIGSEGV (signal 11)`` for a tool killed by a signal: a negative code here, 128+N in a container."""
+    import signal
+
+    number = -returncode if returncode < 0 else (returncode - 128 if runtime == "docker" and 128 < returncode < 160 else 0)
+    try:
+        return f"{signal.Signals(number).name} (signal {number})" if number else None
+    except ValueError:
+        return None
 
 
 @dataclass
