@@ -83,7 +83,7 @@ def test_mounting_a_missing_input_is_an_error(tmp_path):
         ({"runtime": "kubernetes"}, "runtime: 'kubernetes' is not one of local, docker, apptainer"),
         ({"runtime": "docker"}, "toolchains.rvc2.image is not set"),
         ({"runtime": "docker", "image": "x", "env": ["A=1"]}, "env must be a mapping"),
-        ({"runtime": "docker", "image": "x", "cpus": "many"}, "cpus / mem_mb must be numbers"),
+        ({"runtime": "docker", "image": "x", "cpus": "many"}, "cpus / mem_mb / timeout must be numbers"),
     ],
 )
 def test_bad_toolchain_sections_name_the_key(section, message):

@@ -132,3 +132,23 @@ def test_linked_calibration_errors_name_the_input_and_the_shapes():
     bad = "def run_script(outputs):\n    return outputs['nope']\n"
     with pytest.raises(ScriptError, match="the calibration script failed on sample 0 of stage 'bb': KeyError"):
         linked_calibration(_linked_spec({"kind": "link", "stage": "bb", "script": bad}), {"feat": feat})
+
+
+def test_calibration_is_stored_compactly_and_read_back_exactly(tmp_path):
+    """Whole-number samples in 0..255 (images, random or not) are stored as uint8, compressed; the
+    values and dtype come back as they were. Anything else is stored as it is."""
+    from edgeconv.arrays import load_npz, save_npz
+
+    rng = np.random.default_rng(0)
+    data = {
+        "image": np.rint(np.clip(rng.normal(127.5, 35, (20, 3, 64, 64)), 0, 255)).astype(np.float32),
+        "features": rng.standard_normal((20, 16)).astype(np.float32),
+        "tokens": rng.integers(0, 1000, (20, 8)).astype(np.int64),
+    }
+    save_npz(tmp_path / "c.npz", data, compact=True)
+    back = load_npz(tmp_path / "c.npz")
+    assert set(back) == set(data)
+    for name, arr in data.items():
+        assert back[name].dtype == arr.dtype and np.array_equal(back[name], arr), name
+    save_npz(tmp_path / "plain.npz", {"image": data["image"]})
+    assert (tmp_path / "c.npz").stat().st_size < (tmp_path / "plain.npz").stat().st_size / 4

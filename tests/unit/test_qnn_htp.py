@@ -156,6 +156,10 @@ def test_a_layer_the_htp_does_not_take_is_named_with_qnn_s_reason(tmp_path, capl
     listed = cpu_layers(tmp_path / "m.ctx.onnx", tmp_path / "m.quant.onnx", "sm8550")
     assert [(n["name"], n["op_type"]) for n in listed] == [("the_celu", "Celu")]
     assert "Operators of type `Celu` are not supported by QNN EP" in listed[0]["reason"]
+    # When the context model then fails its check, verify's error names that layer first.
+    from edgeconv.steps.verify import _layers_on_cpu
+
+    assert _layers_on_cpu(tmp_path / "m.ctx.onnx") == [("Celu", "the_celu")]
 
 
 def test_rvc4_s_conversion_names_the_layers_qnn_refuses_in_the_float_model(tmp_path):

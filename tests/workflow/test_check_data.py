@@ -19,6 +19,8 @@ def test_refused_random_data_names_the_input_and_a_value_range_fixes_it(tmp_path
     assert "the original model refused the check data (" in line and "unexpected" not in line
     assert "'tokens' (inputs.0: int64 values" in line and ", random)" in line
     assert "give calibration data for 'tokens' (calibration.path), or the range its random data must stay in" in line
+    # A step's warning reaches the console of plain snakemake, not only the step log.
+    assert "warning: prepare_calibration (text): input 'tokens' has no calibration data: 20 random samples" in proc.stderr
     write_yaml(root / "config" / "models" / "text.yaml", {
         "input_model": "models/text.onnx",
         "inputs": [{"name": "tokens", "calibration": {"min_value": 0, "max_value": 125}}],

@@ -13,6 +13,8 @@ import pytest
 from harness import planned, rules_for, snakemake, write_images, write_yaml
 from models import backbone_net, head_net
 
+from edgeconv.arrays import load_npz
+
 SCRIPT = "import numpy as np\n\ndef run_script(outputs):\n    return outputs['feat'].mean(axis=(2, 3))\n"
 HEAD = {"parser": "ClassificationParser", "metadata": {"is_softmax": False}, "outputs": ["out"]}
 
@@ -63,7 +65,7 @@ def built(tmp_path_factory):
 def _stage_one_outputs(root):
     """What the backbone computes on its own calibration data, run here independently."""
     inter = root / "results" / "intermediate" / "two-backbone"
-    calibration = np.load(inter / "calibration.npz")["x"]
+    calibration = load_npz(inter / "calibration.npz")["x"]
     session = ort.InferenceSession(str(inter / "simplified.onnx"), providers=["CPUExecutionProvider"])
     return calibration, np.stack([session.run(["feat"], {"x": sample})[0] for sample in calibration])
 
@@ -71,7 +73,7 @@ def _stage_one_outputs(root):
 def test_the_heads_calibration_is_the_backbones_output_on_its_calibration(built):
     calibration, feat = _stage_one_outputs(built)
     assert calibration.shape == (6, 1, 3, 16, 16) and calibration.max() > 1  # camera images, 0..255
-    head = np.load(built / "results" / "intermediate" / "two-head" / "calibration.npz")
+    head = load_npz(built / "results" / "intermediate" / "two-head" / "calibration.npz")
     assert head["feat"].shape == (6, 1, 8, 16, 16)
     np.testing.assert_array_equal(head["feat"], feat)  # the output link: exactly stage 1's outputs
     np.testing.assert_allclose(head["pooled"], feat.mean(axis=(3, 4)), rtol=1e-6)  # the script link
@@ -138,7 +140,7 @@ def test_archive_preprocess_moves_the_normalization_into_the_archive(tmp_path):
     assert pre["dai_type"] == "BGR888p" and pre["reverse_channels"] is False
     # The model is converted without normalization: it equals the original model on normalized data.
     inter = root / "results" / "intermediate" / "two-backbone"
-    calibration = np.load(inter / "calibration.npz")["x"]
+    calibration = load_npz(inter / "calibration.npz")["x"]
     assert calibration.dtype == np.float32 and calibration.min() < 0  # fed normalized, as the archive says
     converted = ort.InferenceSession(str(inter / "simplified.onnx"), providers=["CPUExecutionProvider"])
     original = ort.InferenceSession(str(root / "models" / "bb.onnx"), providers=["CPUExecutionProvider"])
@@ -172,5 +174,5 @@ def test_a_vendor_target_archive_links_the_head_artifact(tmp_path, target, toolc
     assert names == {"config.json", "buildinfo.json", main, post}
     assert config["model"]["metadata"]["path"] == main
     assert config["model"]["heads"][0]["metadata"]["postprocessor_path"] == post
-    head = np.load(root / "results" / "intermediate" / "two-head" / "calibration.npz")
+    head = load_npz(root / "results" / "intermediate" / "two-head" / "calibration.npz")
     assert set(head.files) == {"feat", "pooled"} and head["feat"].shape[0] == 6

@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     to_console = logging.StreamHandler(console)
     to_console.setFormatter(logging.Formatter(f"{args.step} ({label}): %(message)s"))
     logging.getLogger("edgeconv.progress").addHandler(to_console)
+    # Every warning a step raises (layers left on the CPU, a simplifier's fallback, random
+    # calibration ...) reaches the console too, where plain snakemake and `edgeconv convert` show
+    # it, and the step record keeps them.
+    warned = _Warnings(console, f"warning: {args.step} ({label}): ")
+    logging.getLogger("edgeconv").addHandler(warned)
     log.info("step %s for %s: inputs %s", args.step, label, {k: str(v) for k, v in inputs.items()})
     started = time.time()
     toolchain = params.get("toolchain")
@@ -102,9 +107,27 @@ def main(argv: list[str] | None = None) -> int:
             _fail(console, log, outputs, f"{args.step} ({label}): internal error: the step returned record keys {clash}")
             return 1
         record.update(details)
+        if warned.messages:
+            record["warnings"] = warned.messages
         write_json_atomic(Path(args.record), record)
     log.info("step %s done in %.2fs", args.step, duration)
     return 0
+
+
+class _Warnings(logging.Handler):
+    """Warnings of the edgeconv loggers: one line each to the console, and kept for the record."""
+
+    def __init__(self, console: Any, prefix: str) -> None:
+        super().__init__(level=logging.WARNING)
+        self.console, self.prefix, self.messages = console, prefix, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self.messages.append(message)
+        if record.name.startswith("edgeconv.progress"):
+            return  # already on the console
+        self.console.write(f"{self.prefix}{message}\n")
+        self.console.flush()
 
 
 def _record(

@@ -57,6 +57,10 @@ def calibration_for_input(
     cal = spec.calibration
     kind = cal.get("kind", "random")
     if kind == "random":
+        log.warning(
+            "input %r has no calibration data: %d random samples in [%g, %g] stand in for it (quantization and the "
+            "checks are only as good as that); give real samples with calibration.path",
+            spec.name, int(cal["max_images"]), cal["min_value"], cal["max_value"])
         return _random(spec, cal)
     if kind == "path":
         return _from_directory(spec, cal, root)
@@ -198,7 +202,7 @@ def run(inputs: Paths, outputs: Paths, params: CalibrationParams) -> dict[str, A
                 data[spec.name] = np.stack([normalize_numpy(x, spec) for x in data[spec.name]]).astype(dtype)
     if not data:
         raise CalibrationError("every input is frozen; there is nothing to calibrate")
-    save_npz(outputs["calibration"], data)
+    save_npz(outputs["calibration"], data, compact=True)
     return {"samples": {k: list(v.shape) for k, v in data.items()}, "sources": [i.calibration for i in stage.inputs]}
 
 

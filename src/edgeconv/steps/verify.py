@@ -63,6 +63,19 @@ def _pairs(inputs: Paths, outputs: Paths) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
+def _layers_on_cpu(context_model: Path) -> list[tuple[str, str]]:
+    """(op type, node) of the layers an HTP context model keeps outside its EPContext nodes, i.e. on
+    the CPU (the conversions at its inputs and outputs are not counted)."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(context_model), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - not an ONNX context model: nothing to say
+        return []
+    skip = {"EPContext", "QuantizeLinear", "DequantizeLinear", "Cast"}
+    return [(n.op_type, n.name or n.output[0]) for n in graph.node if n.op_type not in skip]
+
+
 def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
     stage = params.stage(inputs["original"])
     runner = None
@@ -93,6 +106,15 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
         failed.append((artifact, failed_report, report))
     if failed:
         artifact, failed_report, report = failed[0]
+        on_cpu = _layers_on_cpu(artifact) if params.kind == "qnn_htp" else []
+        if on_cpu:  # what the tool told us explains the failure better than calibration would
+            named = ", ".join(f"{op} {name!r}" for op, name in on_cpu[:5]) + (", ..." if len(on_cpu) > 5 else "")
+            raise VerificationError(
+                f"{artifact} differs from {inputs['original']} and the HTP ran {len(on_cpu)} layer(s) on the CPU: "
+                f"{named}; those layers are the likely cause, not calibration: replace them in the model you export "
+                f"(see why with `edgeconv analyze qnn_htp`), or end the model before them (outputs:). "
+                f"{'; '.join(report['failures'])}; not published. Report: {failed_report}"
+            )
         keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error") if any(k in f for f in report["failures"])]
         where = " or ".join(f"verify.{params.kind}.{k}" for k in keys)
         more = f" ({len(failed) - 1} more: {', '.join(str(f[0]) for f in failed[1:])})" if len(failed) > 1 else ""
