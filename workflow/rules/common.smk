@@ -266,7 +266,10 @@ def mo_onnx(wildcards):
     """The ONNX mo reads: for rvc2 with OpenVINO 2021.4 (the built-in compiler) the one rewritten
     for it (rule rewrite_for_myriad), otherwise the mo-flavor simplified ONNX."""
     base = f"{layout.intermediate(wildcards.model)}/mo"
-    if wildcards.mo_target == "rvc2" and _checked(PROJECT.openvino_version, wildcards.model) == "2021.4":
+    if (
+        wildcards.mo_target == "rvc2"
+        and _checked(PROJECT.openvino_version, wildcards.model) == "2021.4"
+    ):
         return f"{base}/myriad.onnx"
     return f"{base}/simplified.onnx"
 
