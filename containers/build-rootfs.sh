@@ -15,7 +15,8 @@ image=${2:-localhost/edgeconv-$target:$version}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 # An image built from the same recipe files is kept; any change to them rebuilds it.
 repo=$(dirname "$here")
-recipe_hash=$(cat "$0" "$here"/*/install.sh "$here"/*/versions.env "$repo"/envs/locks/*.txt | sha256sum | cut -c1-16)
+recipe_hash=$(cat "$0" "$here"/*/install.sh "$here"/*/versions.env "$repo"/envs/locks/*.txt \
+    "$repo"/src/edgeconv/targets/myriad_compile/* | sha256sum | cut -c1-16)
 built=$(podman image inspect --format '{{index .Labels "io.edgeconv.recipe"}}' "$image" 2>/dev/null || true)
 if [ "${EDGECONV_REBUILD:-0}" != 1 ] && [ "$built" = "$recipe_hash" ]; then
     echo "[build-rootfs] $image is up to date with its recipe ($recipe_hash; EDGECONV_REBUILD=1 rebuilds it)"
@@ -32,6 +33,7 @@ debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bullsey
 echo "[build-rootfs] $target/install.sh inside the rootfs"
 podman run --rm --network host --rootfs \
     -v "$repo/containers:/src/containers:ro" -v "$repo/envs/locks:/src/envs/locks:ro" \
+    -v "$repo/src/edgeconv/targets/myriad_compile:/src/src/edgeconv/targets/myriad_compile:ro" \
     -v "$cert:/etc/edgeconv-build-ca.crt:ro" \
     -e PIP_CERT=/etc/edgeconv-build-ca.crt -e HOME=/root \
     "$work/rootfs" /bin/sh "/src/containers/$target/install.sh"

@@ -77,6 +77,13 @@ DEFAULT_LOCATIONS: dict[tuple[str, ...], str] = {
 }
 
 
+# Inside the rvc2/rvc3 images (containers/rvc2/install.sh): the built-in OpenVINO 2021.4 toolchain.
+IMAGE_LOCATIONS: dict[tuple[str, ...], str] = {
+    ("rvc2", "mo", "2021.4"): "/opt/openvino-2021.4/bin/mo",
+    ("rvc2", "compile_tool", "2021.4"): "/opt/openvino-2021.4/bin/myriad_compile",
+}
+
+
 def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = Path("."), version: str | None = None) -> str:
     """``version``: the OpenVINO release the tool must be of (rvc2: 2022.3 or 2021.4), which picks
     the environment it is looked for in when it is not configured."""
@@ -89,7 +96,9 @@ def find_tool(toolchains: dict[str, Any], target: str, tool: str, root: Path = P
         # A path or name inside the image; whether the image has it is checked through the runtime.
         if configured:
             return str(configured)
-        return str(Path(section["bin_dir"]) / tool) if section.get("bin_dir") else tool
+        if section.get("bin_dir"):
+            return str(Path(section["bin_dir"]) / tool)
+        return IMAGE_LOCATIONS.get(key, tool)
     label = f"toolchains.{target}.{tool}={configured}"
     if not configured and section.get("bin_dir"):
         configured = str(Path(section["bin_dir"]) / tool)

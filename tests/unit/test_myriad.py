@@ -87,6 +87,7 @@ def test_which_openvino_release_a_model_gets():
     assert rvc2.openvino_version(None, {}) == "2021.4"  # the built-in compiler
     assert rvc2.openvino_version(None, {"compile_tool": "/opt/ov/compile_tool"}) == "2022.3"
     assert rvc2.openvino_version(None, {"runtime": "docker", "image": "x"}) == "2022.3"
+    assert rvc2.openvino_version(None, {"mo": "/opt/ov/mo"}) == "2022.3"  # the user's own mo: theirs
     assert rvc2.openvino_version("2021.4", {"compile_tool": "/opt/ov/compile_tool"}) == "2021.4"
     assert rvc2.openvino_version("2022.3", {}) == "2022.3"
 
@@ -142,3 +143,28 @@ def test_a_split_with_its_sizes_as_an_input_becomes_slices_exactly():
     assert rewrite_layers(model) == {"Split": 1}
     assert [n.op_type for n in model.graph.node] == ["Slice", "Slice", "Concat"]
     np.testing.assert_array_equal(_run(model, x), want)
+
+
+def test_attributes_newer_than_opset_13_at_their_defaults_are_dropped():
+    shape = numpy_helper.from_array(np.array([2, 12], np.int64), "shape")
+    model = _single("Reshape", ["x", "shape"], [shape], 18, allowzero=0)  # as exporters write it
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    want = _run(model, x)
+    bring_down_opset(model)
+    assert not model.graph.node[0].attribute and model.opset_import[0].version == 13
+    np.testing.assert_array_equal(_run(model, x), want)
+
+
+def test_a_softmax_over_an_inner_axis_gets_the_axis_last_exactly():
+    """YOLOv8's DFL: softmax over axis 1 of [1, 16, 4, N]; mo 2021.4 would flatten the tail."""
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["y"], name="dfl", axis=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 4, 5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.random.default_rng(0).standard_normal((1, 16, 4, 5)).astype(np.float32)
+    want = _run(model, x)
+    model = onnx.shape_inference.infer_shapes(model)
+    assert rewrite_layers(model) == {"Softmax": 1}
+    assert [n.op_type for n in model.graph.node] == ["Transpose", "Softmax", "Transpose"]
+    np.testing.assert_allclose(_run(model, x), want, rtol=0, atol=1e-7)

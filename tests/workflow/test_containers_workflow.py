@@ -207,3 +207,22 @@ def test_mo_runs_in_its_container_on_a_slurm_node(tmp_path):
     log = (root / "logs" / "alpha" / "rvc2_convert_mo.log").read_text()
     assert f"[container {IMAGE}" in log and "[ SUCCESS ] Generated IR version 11 model." in log
     assert _leftover_containers() == []
+
+
+def test_the_built_in_rvc2_compiler_makes_a_real_blob_in_the_image(tmp_path):
+    """The image carries the built-in toolchain too (/opt/openvino-2021.4: mo 2021.4, myriad_compile):
+    with rvc2.openvino_version 2021.4 both run in the container, and DepthAI reads the blob on the host."""
+    root = _project(tmp_path, rvc2={"openvino_version": "2021.4", "superblob": False, "number_of_shaves": 4})
+    _config(root, {"runtime": "docker", "image": IMAGE})
+    snakemake(root, "results/rvc2/alpha.blob")
+    inter = root / "results" / "intermediate" / "alpha"
+    mo = json.loads((inter / "records" / "rvc2_convert_mo.json").read_text())["tool_calls"][0]
+    assert mo["argv"][0] == "/opt/openvino-2021.4/bin/mo" and "2021.4.2" in mo["version"]
+    call = json.loads((inter / "records" / "compile_blob.json").read_text())["tool_calls"][0]
+    assert call["argv"][0] == "/opt/openvino-2021.4/bin/myriad_compile" and call["blob"]["shaves"] == 4
+    assert "[container " in (root / "logs" / "alpha" / "compile_blob.log").read_text()
+    os.environ.setdefault("DEPTHAI_LEVEL", "error")
+    import depthai as dai
+
+    assert dai.OpenVINO.Blob(str(root / "results" / "rvc2" / "alpha.blob")).numShaves == 4
+    assert not _leftover_containers()

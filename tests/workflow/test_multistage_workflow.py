@@ -175,4 +175,4 @@ def test_a_vendor_target_archive_links_the_head_artifact(tmp_path, target, toolc
     assert config["model"]["metadata"]["path"] == main
     assert config["model"]["heads"][0]["metadata"]["postprocessor_path"] == post
     head = load_npz(root / "results" / "intermediate" / "two-head" / "calibration.npz")
-    assert set(head.files) == {"feat", "pooled"} and head["feat"].shape[0] == 6
+    assert set(head) == {"feat", "pooled"} and head["feat"].shape[0] == 6

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.workflow
 DOUBLES = REPO / "tests" / "doubles"
 MO_ENV = REPO / ".venvs" / "openvino-2022.3" / "bin"
 HAS_MO = (MO_ENV / "pot").exists()
+# rvc2: the built-in compiler (make rvc2-env); rvc3: mo and POT 2022.3 (make mo-env) and the VPUX double.
+HAS_RVC2 = (REPO / ".venvs" / "openvino-2021.4" / "bin" / "myriad_compile").exists()
 INTER = "results/intermediate/alpha"
 
 # (dotted key, new value, what reads it: rules, or files for one job of a rule shared by targets)
@@ -43,10 +45,12 @@ CASES = [
     ("verify.qnn_htp.min_cosine", "0.5", ["verify_htp"]),
     ("verify.onnx.min_cosine", "0.5", ["verify_onnx_stages"]),
 ]
-MO_CASES = [
+RVC2_CASES = [
     ("rvc2.mo_args", "[--log_level, ERROR]", [f"{INTER}/rvc2/alpha.xml"]),
     ("rvc2.number_of_shaves", "6", ["compile_blob"]),
     ("rvc2.compile_tool_args", "[-ip, U8]", ["compile_blob"]),
+]
+MO_CASES = [
     ("rvc3.mo_args", "[--log_level, ERROR]", [f"{INTER}/rvc3/alpha.xml"]),
     ("rvc3.pot_target_device", "ANY", ["pot_quantize"]),
     ("rvc3.compile_tool_args", "[-ip, U8]", ["compile_vpux_blob"]),
@@ -57,11 +61,10 @@ MO_CASES = [
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("every-step")
-    targets = ["openvino", "qnn_htp", "rvc4", "hailo"] + (["rvc2", "rvc3"] if HAS_MO else [])
+    targets = ["openvino", "qnn_htp", "rvc4", "hailo"] + (["rvc2"] if HAS_RVC2 else []) + (["rvc3"] if HAS_MO else [])
     write_yaml(root / "config" / "config.yaml", {
         "models": ["alpha"], "targets": targets, "verify": {"max_images": 2},
         "toolchains": {
-            "rvc2": {"compile_tool": str(DOUBLES / "compile_tool")},
             "rvc3": {"compile_tool": str(DOUBLES / "compile_tool")},
             "rvc4": {"bin_dir": str(DOUBLES)},
             "hailo": {"python": str(DOUBLES / "hailo" / "python")},
@@ -82,8 +85,10 @@ def project(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("key, value, readers", CASES + (MO_CASES if HAS_MO else []),
-                         ids=[c[0] for c in CASES + (MO_CASES if HAS_MO else [])])
+ALL_CASES = CASES + (RVC2_CASES if HAS_RVC2 else []) + (MO_CASES if HAS_MO else [])
+
+
+@pytest.mark.parametrize("key, value, readers", ALL_CASES, ids=[c[0] for c in ALL_CASES])
 def test_a_key_reruns_exactly_the_steps_that_read_it(project, key, value, readers):
     changed = planned(project, "--config", f"overrides={{alpha: {{{key}: {value}}}}}")
     forced = planned(project, "--forcerun", *readers)

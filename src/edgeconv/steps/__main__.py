@@ -122,6 +122,8 @@ class _Warnings(logging.Handler):
         self.console, self.prefix, self.messages = console, prefix, []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno != logging.WARNING:
+            return  # an error is reported once, by the step's own one-line failure
         message = record.getMessage()
         self.messages.append(message)
         if record.name.startswith("edgeconv.progress"):

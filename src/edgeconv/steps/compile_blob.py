@@ -38,9 +38,12 @@ def configure(ctx: Context, shaves: int | None = None) -> BlobParams:
     section = ctx.stage.rvc2
     check_compile_tool_args(ctx.unit, "rvc2", section.compile_tool_args)
     version = ctx.openvino_version("rvc2", section.openvino_version) or "2022.3"
+    compile_tool = ctx.tool("rvc2", "compile_tool", version)
+    if myriad.is_builtin(compile_tool) and str(ctx.unit.model_path).endswith(".xml"):
+        myriad.check_ir_version(Path(ctx.unit.model_path))  # an IR given as the model, before any job
     return ctx.make(
         BlobParams,
-        compile_tool=ctx.tool("rvc2", "compile_tool", version),
+        compile_tool=compile_tool,
         openvino_version=version,
         compile_tool_args=section.compile_tool_args,
         number_of_shaves=int(shaves) if shaves is not None else section.number_of_shaves,
@@ -67,12 +70,13 @@ def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
     shaves = params.number_of_shaves
     if not 1 <= shaves <= 16:
         raise ConversionError(f"rvc2.number_of_shaves: {shaves} is out of range; MyriadX has 1 to 16 shaves")
-    builtin = myriad.is_builtin(params.compile_tool) and runs_locally()
+    builtin = myriad.is_builtin(params.compile_tool)
     conf_text = rvc2.myriad_config(shaves, params.openvino_version)
     what = "myriad_compile (MYRIAD, OpenVINO 2021.4)" if builtin else "compile_tool (MYRIAD)"
     read: dict[str, Any] | None = None
     with tool_output(blob, what, [params.compile_tool, "--version"] if builtin else [params.compile_tool]) as run:
-        query = query_layers(params.compile_tool, xml) if builtin else None
+        # The plugin's layer query runs in the environment's Python on this machine (not in an image).
+        query = query_layers(params.compile_tool, xml) if builtin and runs_locally() else None
         conf = run.tmp / "myriad.conf"
         conf.write_text(conf_text)
         argv = rvc2.compile_tool_argv(
@@ -101,7 +105,7 @@ def compile_blob(xml: Path, blob: Path, params: BlobParams) -> dict[str, Any]:
         "shaves": shaves,
         "blob": read,
     }
-    if builtin:
+    if query:
         call["layer_query"] = query
         call["built_with"] = myriad.build_info(params.compile_tool)
     return call

@@ -5,7 +5,9 @@ mo 2021.4 reads and the 2021.4 MYRIAD compiler takes, without changing what it c
   ``HardSigmoid(x) = Clip(x * alpha + beta, 0, 1)`` (the MYRIAD compiler has no HardSigmoid),
   ``HardSwish(x) = x * Clip(x / 6 + 0.5, 0, 1)`` (the 2021.4 ONNX reader has no HardSwish), both
   the operators' definitions computed with the same operations; and a ``Split`` whose sizes are an
-  input (opset 13) as one ``Slice`` per part (mo 2021.4 splits it into equal parts instead).
+  input (opset 13) as one ``Slice`` per part (mo 2021.4 splits it into equal parts instead); an
+  opset-13 ``Softmax``/``LogSoftmax`` over an axis that is not the last as transposes around the op
+  on the last axis (mo 2021.4 gives it the opset-1 meaning, softmax over the flattened tail).
 - A model above opset 13 (the newest that release reads) is brought down to 13 where every node
   means the same there: most ops changed only in the types they accept, or gained an attribute
   that keeps the old meaning at its default (checked per node), and the Reduce ops' ``axes`` input
@@ -129,8 +131,39 @@ def _split_to_slices(graph: Graph, node: onnx.NodeProto, name: str) -> list[onnx
     return slices
 
 
+def _rank(graph: Graph, tensor: str) -> int | None:
+    infos = [*graph.g.input, *graph.g.value_info, *graph.g.output]
+    info = next((v for v in infos if v.name == tensor), None)
+    if info is None or not info.type.tensor_type.HasField("shape"):
+        return None
+    return len(info.type.tensor_type.shape.dim)
+
+
+def _softmax_on_last_axis(graph: Graph, node: onnx.NodeProto, name: str) -> list[onnx.NodeProto] | None:
+    """An opset-13 ``Softmax``/``LogSoftmax`` over one axis that is not the last, as a transpose that
+    moves it last, the op on the last axis and the transpose back: mo 2021.4 reads such a node with
+    the opset-1 meaning (over every axis from ``axis`` on, flattened), which is another function
+    (a YOLOv8 head's DFL softmax comes out wrong). On the last axis both meanings agree."""
+    rank = _rank(graph, node.input[0])
+    if graph.opset < 13 or rank is None:
+        return None
+    axis = int(_attr(node, "axis", -1)) % rank
+    if axis == rank - 1:
+        return None
+    perm = [d for d in range(rank) if d != axis] + [axis]
+    back = [perm.index(d) for d in range(rank)]
+    moved, done = graph.unique(f"{name}_last"), graph.unique(f"{name}_on_last")
+    return [
+        helper.make_node("Transpose", [node.input[0]], [moved], name=graph.unique(f"{name}_to_last"), perm=perm),
+        helper.make_node(node.op_type, [moved], [done], name=graph.unique(f"{name}_op"), axis=rank - 1),
+        helper.make_node("Transpose", [done], [node.output[0]], name=graph.unique(f"{name}_back"), perm=back),
+    ]
+
+
 def _rewrite(graph: Graph, node: onnx.NodeProto) -> list[onnx.NodeProto] | None:
     name = node.name or node.output[0]
+    if node.op_type in ("Softmax", "LogSoftmax"):
+        return _softmax_on_last_axis(graph, node, name)
     if node.op_type == "Split":
         return _split_to_slices(graph, node, name)
     if node.op_type == "HardSigmoid":
@@ -216,8 +249,19 @@ def bring_down_opset(model: onnx.ModelProto) -> dict[str, Any] | None:
                 f"(torch.onnx.export(..., opset_version={MAX_OPSET})), or set rvc2.openvino_version: '2022.3' "
                 "and bring OpenVINO 2022.3's compile_tool"
             )
+        _drop_newer_attributes(node)
     entry.version = MAX_OPSET
     return {"from": opset, "to": MAX_OPSET, "axes_to_attribute": moved}
+
+
+def _drop_newer_attributes(node: onnx.NodeProto) -> None:
+    """Attributes opset 13 does not know (``allowzero=0``, ``training_mode=0`` ...): checked above
+    to hold their defaults, which mean what opset 13 does without them."""
+    known = set(onnx.defs.get_schema(node.op_type, MAX_OPSET).attributes)
+    keep = [a for a in node.attribute if a.name in known]
+    if len(keep) != len(node.attribute):
+        del node.attribute[:]
+        node.attribute.extend(keep)
 
 
 def _known_at_13(op: str) -> bool:

@@ -63,6 +63,21 @@ def unsupported_error(unsupported: list[dict[str, str]], layers: int, compiler_s
     )
 
 
+def check_ir_version(xml: Path) -> None:
+    """OpenVINO 2021.4 reads IR v10 (mo 2021.4's); a newer IR given as the model stops here."""
+    import re
+
+    with open(xml, "rb") as f:
+        head = f.read(4096).decode("utf-8", "replace")
+    found = re.search(r"<net\b[^>]*\bversion=\"(\d+)\"", head)
+    if found and int(found.group(1)) > 10:
+        raise ConversionError(
+            f"{xml} is IR v{found.group(1)} (OpenVINO 2022.1 or newer), and the built-in compiler (OpenVINO 2021.4) "
+            "reads IR v10: give the ONNX model instead (the workflow makes the IR with mo 2021.4), an IR from mo "
+            "2021.4, or set toolchains.rvc2.compile_tool to OpenVINO 2022.3's compile_tool"
+        )
+
+
 def compiler_error_line(output: str) -> str | None:
     """The MYRIAD compiler's own words about the layer it refused (``Failed to compile layer ...``)."""
     for line in output.splitlines():

@@ -73,12 +73,13 @@ def mo_plan(stage: ResolvedStage) -> MoPlan:
 
 def openvino_version(configured: str | None, toolchain: dict[str, Any]) -> str:
     """The OpenVINO release an rvc2 model is converted with: ``rvc2.openvino_version`` when set;
-    otherwise 2022.3 (the reference's default) when the user brings a compile_tool
-    (``toolchains.rvc2.compile_tool``, ``bin_dir`` or an image), and else 2021.4, whose MYRIAD
-    compiler is built in (make rvc2-env)."""
+    otherwise 2022.3 (the reference's default) when the user brings their own tools
+    (``toolchains.rvc2.compile_tool`` or ``mo``, ``bin_dir``, or an image), and else 2021.4, whose
+    MYRIAD compiler is built in (make rvc2-env)."""
     if configured:
         return configured
-    if toolchain.get("compile_tool") or toolchain.get("bin_dir") or toolchain.get("runtime", "local") != "local":
+    own = ("compile_tool", "mo", "bin_dir")
+    if any(toolchain.get(k) for k in own) or toolchain.get("runtime", "local") != "local":
         return "2022.3"
     return BUILTIN_OPENVINO
 
