@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from models import conv_net, tflite_net
 
 pytestmark = pytest.mark.workflow
 CLI = [sys.executable, "-m", "edgeconv.cli"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(cwd, *args):
@@ -129,3 +131,20 @@ def test_convert_shows_live_progress_on_a_terminal_and_plain_lines_otherwise(tmp
     out = proc.stdout + proc.stderr
     assert "rule convert_ir:" in out and "wildcards: model=net" in out
     assert re.search(r"\d+ of \d+ steps \(\d+%\) done", out) and "Workflow Progress" not in out
+
+
+def test_convert_rvc2_with_the_reference_s_tool_version(tmp_path):
+    """`edgeconv convert rvc2 --tool-version 2021.4.0` as in the reference: the built-in compiler."""
+    if not (REPO_ROOT / ".venvs" / "openvino-2021.4" / "bin" / "myriad_compile").exists():
+        pytest.skip("needs the built-in RVC2 toolchain: run `make rvc2-env`")
+    conv_net(tmp_path / "net.onnx")
+    proc = _run(tmp_path, "convert", "rvc2", "--tool-version", "2021.4.0", "--path", "net.onnx", "--output-dir", "out",
+                "rvc2.superblob", "false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["net.blob", "net.blob.buildinfo.json"]
+    info = json.loads((tmp_path / "out" / "net.blob.buildinfo.json").read_text())
+    call = next(s for s in info["steps"] if s["step"] == "compile_blob")["tool_calls"][0]
+    assert call["tool"] == "myriad_compile" and "2021.4.2" in call["version"]
+    proc = _run(tmp_path, "convert", "rvc2", "--tool-version", "2023.1.0", "--path", "net.onnx")
+    assert proc.returncode == 2 and "--tool-version 2023.1.0: for rvc2 there is no such choice" in proc.stderr
+
