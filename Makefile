@@ -31,6 +31,7 @@ setup: $(VENV)/.installed
 # 2021.4 compiler, make rvc2-env) of the three PP-OCRv4 models.
 demo: setup rvc2-env
 	$(BIN)/snakemake --cores $(CORES)
+	@$(BIN)/python -m edgeconv.delivered
 
 test: setup
 	@if [ -n "$(PYTHON310)" ]; then $(MAKE) --no-print-directory mo-env; \

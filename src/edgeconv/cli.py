@@ -175,6 +175,9 @@ def convert(args: argparse.Namespace) -> int:
         copied += _deliver(unit, args.target, Path(args.output_dir) if args.output_dir else None, args.to)
     for p in copied:
         print(p)
+    from edgeconv.delivered import NEXT, rows, table
+
+    print(f"\n{table(rows(target=args.target, units=units))}\n\n{NEXT}")
     return 0
 
 
