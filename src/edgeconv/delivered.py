@@ -62,7 +62,7 @@ def rows(results: Path = Path(layout.RESULTS), target: str | None = None, units:
         artifacts = list(info.get("artifact") or {}) or [str(path)]
         seconds = sum(float(s.get("duration_s") or 0) for s in info.get("steps") or [])
         found.append({
-            "artifact": ", ".join(artifacts),
+            "artifact": artifacts[0] + (f" (+{len(artifacts) - 1} more)" if len(artifacts) > 1 else ""),
             "target": target,
             "precision": _precision(target, artifacts[0], info),
             "check": _check(info, target),
