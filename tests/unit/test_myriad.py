@@ -168,3 +168,22 @@ def test_a_softmax_over_an_inner_axis_gets_the_axis_last_exactly():
     assert rewrite_layers(model) == {"Softmax": 1}
     assert [n.op_type for n in model.graph.node] == ["Transpose", "Softmax", "Transpose"]
     np.testing.assert_allclose(_run(model, x), want, rtol=0, atol=1e-7)
+
+
+def test_names_mo_2021_4_would_read_as_regexes_are_made_plain():
+    from edgeconv.steps.rewrite_for_myriad import plain_names
+
+    shape = numpy_helper.from_array(np.array([2, 12], np.int64), "TFLITE2ONNX_Vector_int64_[_1_-1__1]")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", shape.name], ["mid(1)"], name="reshape[0]"),
+         helper.make_node("Relu", ["mid(1)"], ["y"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 12])], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    want = _run(model, x)
+    assert plain_names(model) == 3
+    names = [model.graph.initializer[0].name, *(n.name for n in model.graph.node), *(t for n in model.graph.node for t in n.output)]
+    assert not any(c in name for name in names for c in "[]()")
+    assert [i.name for i in model.graph.input] == ["x"] and [o.name for o in model.graph.output] == ["y"]
+    np.testing.assert_array_equal(_run(model, x), want)

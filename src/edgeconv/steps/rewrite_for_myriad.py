@@ -14,6 +14,9 @@ mo 2021.4 reads and the 2021.4 MYRIAD compiler takes, without changing what it c
   (opset 18) goes back to an attribute. A node with no exact opset-13 form stops the step, before
   mo or the compiler run, naming the op, the node and the opset.
 
+- Names that mo 2021.4 would read as regular expressions (``[``, ``(``, ``*`` ... in a constant's
+  name, as tflite2onnx writes them) are made plain; the model's inputs and outputs keep theirs.
+
 The IR made from this file is verified against the original model like every IR (verify_mo_ir),
 which checks the rewrites too.
 """
@@ -21,6 +24,7 @@ which checks the rewrites too.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -272,6 +276,34 @@ def _known_at_13(op: str) -> bool:
         return False
 
 
+_REGEX_SPECIAL = re.compile(r"[\[\](){}*+?|^$\\]")
+
+
+def plain_names(model: onnx.ModelProto) -> int:
+    """Names with regular-expression characters (tflite2onnx writes ``..._Vector_int64_[_1_-1__1]``)
+    replaced by plain ones: mo 2021.4 matches every node name as a regex against ``--input``, and
+    such a name stops it with ``re.error``. Constants, intermediate tensors and node names only: the
+    model's inputs and outputs keep theirs. Returns how many names changed."""
+    graph = Graph(model)
+    keep = {i.name for i in graph.g.input} | {o.name for o in graph.g.output}
+    renamed: dict[str, str] = {}
+    for name in sorted(graph.names - keep):
+        if _REGEX_SPECIAL.search(name):
+            renamed[name] = graph.unique(_REGEX_SPECIAL.sub("_", name))
+    for init in graph.g.initializer:
+        init.name = renamed.get(init.name, init.name)
+    changed = len(renamed)
+    for node in graph.g.node:
+        node.input[:] = [renamed.get(i, i) for i in node.input]
+        node.output[:] = [renamed.get(o, o) for o in node.output]
+        if _REGEX_SPECIAL.search(node.name):
+            node.name = graph.unique(_REGEX_SPECIAL.sub("_", node.name))
+            changed += 1
+    for info in graph.g.value_info:
+        info.name = renamed.get(info.name, info.name)
+    return changed
+
+
 def run(inputs: Paths, outputs: Paths, params: RewriteParams) -> dict[str, Any]:
     model = load_onnx(inputs["onnx"])
     try:  # the element types of the rewritten layers' inputs (float16 models get float16 constants)
@@ -280,6 +312,9 @@ def run(inputs: Paths, outputs: Paths, params: RewriteParams) -> dict[str, Any]:
         log.warning("shape inference failed (%s); rewrites use float32 constants", exc)
     rewritten = rewrite_layers(model)  # first: HardSwish is newer than opset 13, its rewrite is not
     opset = bring_down_opset(model)
+    renamed = plain_names(model)
+    if renamed:
+        log.info("renamed %d constant(s), tensor(s) or node(s) whose names mo 2021.4 would read as regexes", renamed)
     if model.ir_version > MAX_IR_VERSION:
         model.ir_version = MAX_IR_VERSION
     for op, count in sorted(rewritten.items()):
@@ -287,7 +322,7 @@ def run(inputs: Paths, outputs: Paths, params: RewriteParams) -> dict[str, Any]:
     if opset:
         log.info("opset %d -> %d (every node means the same at opset %d)", opset["from"], opset["to"], MAX_OPSET)
     save_onnx(model, outputs["onnx"])
-    return {"rewrites": dict(sorted(rewritten.items())), "opset": opset}
+    return {"rewrites": dict(sorted(rewritten.items())), "opset": opset, "renamed": renamed}
 
 
 def configure(ctx: Context) -> RewriteParams:
