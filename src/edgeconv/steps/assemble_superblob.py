@@ -7,27 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgeconv.errors import ConversionError
 from edgeconv.steps.base import NoParams, Paths, Step
 from edgeconv.targets import rvc2
-
-
-def read_back(superblob: Path, shave_counts: list[int]) -> dict[int, int]:
-    """DepthAI applies each patch: every shave count must give a blob it reads, with that many shaves."""
-    os.environ.setdefault("DEPTHAI_LEVEL", "error")
-    import depthai as dai
-
-    read: dict[int, int] = {}
-    try:
-        loaded = dai.OpenVINO.SuperBlob(str(superblob))
-        for shaves in shave_counts:
-            read[shaves] = loaded.getBlobWithNumShaves(shaves).numShaves
-    except Exception as exc:  # noqa: BLE001 - DepthAI raises RuntimeError or its own types
-        raise ConversionError(f"DepthAI {dai.__version__} cannot read the superblob it was assembled into: {exc}") from None
-    wrong = {s: n for s, n in read.items() if s != n}
-    if wrong:
-        raise ConversionError(f"the superblob's patches give the wrong shave counts (asked: got): {wrong}")
-    return read
+from edgeconv.targets.myriad import read_superblob_shaves
 
 
 def assemble_superblob(base: Path, patches: dict[int, Path], out: Path) -> dict[str, Any]:
@@ -36,7 +18,7 @@ def assemble_superblob(base: Path, patches: dict[int, Path], out: Path) -> dict[
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         tmp.write_bytes(data)
-        read = read_back(tmp, sorted([rvc2.SUPERBLOB_BASE_SHAVES, *patches]))
+        read = read_superblob_shaves(tmp, sorted([rvc2.SUPERBLOB_BASE_SHAVES, *patches]))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -88,10 +88,14 @@ class RewriteParams(Params):
     pass
 
 
+def _value_info(graph: Graph, tensor: str) -> onnx.ValueInfoProto | None:
+    """What shape inference or the graph declares about ``tensor``."""
+    return next((v for v in (*graph.g.input, *graph.g.value_info, *graph.g.output) if v.name == tensor), None)
+
+
 def _float_type(graph: Graph, tensor: str) -> np.dtype:
-    """The element type of ``tensor`` as shape inference or the graph declares it (float32 if unknown)."""
-    infos = [*graph.g.input, *graph.g.value_info, *graph.g.output]
-    info = next((v for v in infos if v.name == tensor), None)
+    """The element type of ``tensor`` (float32 if unknown)."""
+    info = _value_info(graph, tensor)
     if info is not None and info.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16:
         return np.dtype(np.float16)
     return np.dtype(np.float32)
@@ -136,8 +140,7 @@ def _split_to_slices(graph: Graph, node: onnx.NodeProto, name: str) -> list[onnx
 
 
 def _rank(graph: Graph, tensor: str) -> int | None:
-    infos = [*graph.g.input, *graph.g.value_info, *graph.g.output]
-    info = next((v for v in infos if v.name == tensor), None)
+    info = _value_info(graph, tensor)
     if info is None or not info.type.tensor_type.HasField("shape"):
         return None
     return len(info.type.tensor_type.shape.dim)

@@ -64,16 +64,17 @@ def _pairs(inputs: Paths, outputs: Paths) -> list[tuple[str, Path, Path]]:
 
 
 def _layers_on_cpu(context_model: Path) -> list[tuple[str, str]]:
-    """(op type, node) of the layers an HTP context model keeps outside its EPContext nodes, i.e. on
-    the CPU (the conversions at its inputs and outputs are not counted)."""
+    """(op type, node) of the layers an HTP context model left on the CPU
+    (:func:`edgeconv.targets.qnn_htp.cpu_layers`, the one place that knows)."""
     import onnx
 
+    from edgeconv.targets.qnn_htp import cpu_layers
+
     try:
-        graph = onnx.load(str(context_model), load_external_data=False).graph
+        model = onnx.load(str(context_model), load_external_data=False)
     except Exception:  # noqa: BLE001 - not an ONNX context model: nothing to say
         return []
-    skip = {"EPContext", "QuantizeLinear", "DequantizeLinear", "Cast"}
-    return [(n.op_type, n.name or n.output[0]) for n in graph.node if n.op_type not in skip]
+    return [(layer["op_type"], layer["name"]) for layer in cpu_layers(model)]
 
 
 def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:

@@ -131,12 +131,18 @@ def expected(xml: Path, compile_args: list[str], shaves: int) -> Expected:
     return Expected(inputs, outputs, shaves)
 
 
+def _depthai() -> Any:
+    os.environ.setdefault("DEPTHAI_LEVEL", "error")  # no "USB protocol not available" per import
+    import depthai
+
+    return depthai
+
+
 def read_blob(path: Path) -> dict[str, Any]:
     """A MyriadX blob as DepthAI reads it: format version, shaves, CMX slices, stages, inputs and
     outputs (dims in the model's order, DepthAI's data type). Raises ConversionError when DepthAI
     cannot read it."""
-    os.environ.setdefault("DEPTHAI_LEVEL", "error")  # no "USB protocol not available" per import
-    import depthai as dai
+    dai = _depthai()
 
     try:
         if path.suffix == ".superblob":  # its base blob (8 shaves) names the inputs and outputs
@@ -178,10 +184,25 @@ def mismatches(read: dict[str, Any], want: Expected) -> list[str]:
     return found
 
 
+def read_superblob_shaves(path: Path, shave_counts: list[int]) -> dict[int, int]:
+    """DepthAI applies each patch: every shave count must give a blob it reads, with that many shaves."""
+    dai = _depthai()
+    read: dict[int, int] = {}
+    try:
+        loaded = dai.OpenVINO.SuperBlob(str(path))
+        for shaves in shave_counts:
+            read[shaves] = loaded.getBlobWithNumShaves(shaves).numShaves
+    except Exception as exc:  # noqa: BLE001 - DepthAI raises RuntimeError or its own types
+        raise ConversionError(f"DepthAI {dai.__version__} cannot read the superblob it was assembled into: {exc}") from None
+    wrong = {s: n for s, n in read.items() if s != n}
+    if wrong:
+        raise ConversionError(f"the superblob's patches give the wrong shave counts (asked: got): {wrong}")
+    return read
+
+
 def read_archive(path: Path) -> str:
     """The model type DepthAI finds in an NN Archive of a blob or superblob (raises when it cannot read it)."""
-    os.environ.setdefault("DEPTHAI_LEVEL", "error")
-    import depthai as dai
+    dai = _depthai()
 
     try:
         archive = dai.NNArchive(str(path))
