@@ -218,9 +218,12 @@ def run_in_docker(call: ToolCall, tc: Toolchain, out=None, announce: bool = True
         container.start()
 
         def pump() -> None:
-            for chunk in container.logs(stream=True, follow=True):
-                out.write(chunk.decode("utf-8", "replace"))
-                out.flush()
+            try:
+                for chunk in container.logs(stream=True, follow=True):
+                    out.write(chunk.decode("utf-8", "replace"))
+                    out.flush()
+            except Exception:  # the container was killed and removed (a time limit): its stream ends
+                pass
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def read_dlc(path):
 def write_dlc(path, data):
     if not Path(path).parent.is_dir():
         fail(f"output directory of {path} does not exist")
+    # A tool that lies (tests of what the product does about it): EDGECONV_TEST_FAULT=garbage:<tool>
+    # writes random bytes where that tool's DLC should go, empty:<tool> an empty file; both exit 0.
+    fault, _, tool = os.environ.get("EDGECONV_TEST_FAULT", "").partition(":")
+    if tool == Path(sys.argv[0]).name and fault in ("garbage", "empty"):
+        Path(path).write_bytes(os.urandom(200_000) if fault == "garbage" else b"")
+        return
     Path(path).write_text(json.dumps(data, indent=1))
 
 

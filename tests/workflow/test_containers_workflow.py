@@ -226,3 +226,57 @@ def test_the_built_in_rvc2_compiler_makes_a_real_blob_in_the_image(tmp_path):
 
     assert dai.OpenVINO.Blob(str(root / "results" / "rvc2" / "alpha.blob")).numShaves == 4
     assert not _leftover_containers()
+
+
+# A vendor tool that hangs, crashes or lies inside the container (tests/doubles/misbehaving_tool,
+# mounted read-only; the fault reaches it through toolchains.rvc2.env, as no host variable does).
+FAULTY = REPO / "tests" / "doubles" / "misbehaving_tool"
+
+
+def _in_container(fault: str, tmp_path: Path, timeout: float = 60):
+    from edgeconv.tools import run_tool, use_toolchain
+
+    use_toolchain({"target": "rvc2", "runtime": "docker", "image": IMAGE, "timeout": timeout,
+                   "env": {"EDGECONV_TEST_FAULT": fault}})
+    try:
+        run_tool([str(FAULTY), "-o", str(tmp_path / "x.blob")], "compile_tool (MYRIAD)", reads=[FAULTY], writes=[tmp_path])
+    finally:
+        use_toolchain(None)
+
+
+def test_a_hanging_tool_in_a_container_is_stopped_at_its_limit_and_the_container_is_gone(tmp_path):
+    import time
+
+    from edgeconv.errors import ConversionError
+
+    started = time.monotonic()
+    with pytest.raises(ConversionError, match=r"^compile_tool \(MYRIAD\) did not finish within 5 s \(toolchains\.rvc2\.timeout\)"):
+        _in_container("hang", tmp_path, timeout=5)
+    assert time.monotonic() - started < 60
+    assert _leftover_containers() == []  # the tool and the child it started ended with the container
+
+
+def test_a_tool_crashing_in_a_container_is_named_with_its_signal(tmp_path):
+    from edgeconv.errors import ConversionError
+
+    with pytest.raises(ConversionError, match=r"^compile_tool \(MYRIAD\) was killed by SIGSEGV \(signal 11\)"):
+        _in_container("segv", tmp_path)
+    assert _leftover_containers() == []
+
+
+def test_a_tool_lying_in_a_container_keeps_nothing(tmp_path):
+    """Exit 0 with random bytes, or with nothing: the blob's read-back and the placing refuse both,
+    as they do locally (tests/workflow/test_tool_faults_workflow.py), and no file is kept."""
+    from edgeconv.errors import ConversionError
+    from edgeconv.targets import myriad
+    from edgeconv.tools import tool_output
+
+    blob = tmp_path / "out" / "x.blob"
+    with pytest.raises(ConversionError, match=r"x\.blob is not a MyriadX blob"):
+        with tool_output(blob, "compile_tool (MYRIAD)") as run:
+            _in_container("garbage", run.tmp)
+            myriad.read_blob(run.tmp / "x.blob")
+    with pytest.raises(ConversionError, match=r"^compile_tool \(MYRIAD\) finished but wrote no x\.blob"):
+        with tool_output(blob, "compile_tool (MYRIAD)") as run:
+            _in_container("nothing", run.tmp)
+    assert list(blob.parent.iterdir()) == []

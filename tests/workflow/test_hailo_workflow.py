@@ -37,7 +37,7 @@ def test_har_and_hef_end_to_end(project):
     har = json.loads((out / "alpha.har").read_text())
     assert har["quantized"] and har["calibration_samples"] == 4
     assert "alpha/out" in har["hn"]["layers"]  # force_onnx_names renamed the output layer
-    assert (out / "alpha.hef").read_bytes().startswith(b"HEF-TESTDOUBLE")
+    assert (out / "alpha.hef").read_bytes().startswith(b"\x01HEFHEF-TESTDOUBLE")
     info = json.loads((out / "alpha.hef.buildinfo.json").read_text())
     optimize = next(s for s in info["steps"] if s["step"] == "hailo_optimize")["tool_calls"][0]
     assert optimize["model_script"] == [

@@ -65,3 +65,39 @@ def test_a_tool_that_exits_0_with_random_bytes_publishes_nothing(project, tmp_pa
 def test_a_tool_that_exits_0_and_writes_nothing(project, tmp_path):
     line = _blob(project, "nothing", tmp_path)
     assert "wrote no" in line or "did not write" in line or "no output" in line, line
+
+
+# The same lies from the other vendors' tools (their doubles misbehave on EDGECONV_TEST_FAULT):
+# a DLC that is not a DLC at any of SNPE's three steps, an empty one, and a HEF without its header.
+
+@pytest.mark.parametrize("fault, output, culprit", [
+    ("garbage:snpe-onnx-to-dlc", "alpha.dlc", "snpe-onnx-to-dlc finished but its alpha.dlc is not a DLC"),
+    ("garbage:snpe-dlc-quant", "alpha.quantized.dlc", "snpe-dlc-quant finished but its alpha.quantized.dlc is not a DLC"),
+    ("garbage:snpe-dlc-graph-prepare", "alpha.prepared.dlc",
+     "snpe-dlc-graph-prepare finished but its alpha.prepared.dlc is not a DLC"),
+    ("empty:snpe-dlc-graph-prepare", "alpha.prepared.dlc", "snpe-dlc-graph-prepare finished but wrote no alpha.prepared.dlc"),
+])
+def test_an_snpe_tool_that_exits_0_with_no_dlc_publishes_nothing(tmp_path, fault, output, culprit):
+    from test_rvc4_workflow import _project as rvc4_project
+
+    root = rvc4_project(tmp_path)
+    proc = snakemake(root, "results/rvc4/alpha.dlc", env={**os.environ, "EDGECONV_TEST_FAULT": fault}, check=False)
+    assert proc.returncode != 0
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors and culprit in errors[0], proc.stderr[-3000:]
+    assert not (root / "results" / "rvc4").exists()
+    work = root / "results" / "intermediate" / "alpha" / "rvc4"
+    assert not (work / output).exists()
+    assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no temporary directory left
+
+
+def test_a_hailo_compiler_that_exits_0_without_a_hef_publishes_nothing(tmp_path):
+    from test_hailo_workflow import _project as hailo_project
+
+    root = hailo_project(tmp_path)
+    proc = snakemake(root, "results/hailo/alpha.hef", env={**os.environ, "EDGECONV_TEST_FAULT": "garbage"}, check=False)
+    assert proc.returncode != 0
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors and "the Hailo compiler finished but alpha.hef is not a HEF" in errors[0], proc.stderr[-3000:]
+    assert not (root / "results" / "hailo").exists()
+    assert not list(root.rglob("alpha.hef"))

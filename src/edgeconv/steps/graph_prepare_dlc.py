@@ -43,11 +43,11 @@ def run(inputs: Paths, outputs: Paths, params: GraphPrepareParams) -> dict[str, 
             params.htp_socs, params.quantization_mode, params.snpe_dlc_graph_prepare_args,
         )
         run_tool(argv, "snpe-dlc-graph-prepare", reads=[dlc], writes=[tool.tmp])
-        csv = tool.tmp / info_csv.name
-        info_argv = rvc4.dlc_info_argv(params.info_tool, str(tool.produced), str(csv))
-        run_tool(info_argv, "snpe-dlc-info", writes=[tool.tmp])
-        place_output(csv, info_csv, "snpe-dlc-info")
-    call = {"tool": "snpe-dlc-graph-prepare", "version": tool.version, "argv": argv, "info_argv": info_argv,
+        read = rvc4.read_back(params.info_tool, tool.produced, tool.tmp, "snpe-dlc-graph-prepare")
+        if read:
+            csv, info_argv = read
+            place_output(csv, info_csv, "snpe-dlc-info")
+    call = {"tool": "snpe-dlc-graph-prepare", "version": tool.version, "argv": argv, "info_argv": read[1],
             "htp_socs": params.htp_socs}
     return {"tool_calls": [call]}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edgeconv.errors import ConversionError
 from edgeconv.steps.base import Context, Params, Paths, Step
-from edgeconv.targets.hailo import run_dfc
+from edgeconv.targets.hailo import HEF_MAGIC, run_dfc
 from edgeconv.tools import tool_output
 
 
@@ -25,6 +26,14 @@ def run(inputs: Paths, outputs: Paths, params: CompileParams) -> dict[str, Any]:
     with tool_output(hef, "Hailo compile") as tool:
         spec = {"hw_arch": params.hw_arch, "har": str(har), "out": str(tool.produced)}
         call = run_dfc(params.python, "compile", spec, tool.tmp, [har])
+        if tool.produced.exists() and tool.produced.stat().st_size:
+            with tool.produced.open("rb") as f:
+                head = f.read(len(HEF_MAGIC))
+            if head != HEF_MAGIC:  # a compiler that exits 0 with something else: nothing is published
+                raise ConversionError(
+                    f"the Hailo compiler finished but {hef.name} is not a HEF (it starts {head!r}, a HEF with "
+                    f"{HEF_MAGIC!r}); nothing was published; check the Dataflow Compiler's log above"
+                )
     return {"tool_calls": [{"tool": "hailo_sdk_client", "hw_arch": params.hw_arch, **call}]}
 
 

@@ -16,6 +16,7 @@ from edgeconv.tools import model_files, run_tool, tool_output
 @dataclass(frozen=True, kw_only=True)
 class ToDlcParams(StageParams):
     tool: str
+    info_tool: str  # snpe-dlc-info, which reads back what the converter wrote
     # rvc4.quantization_mode == FP16_STANDARD: only that changes the conversion (the other modes
     # differ from snpe-dlc-quant on, so changing between them does not rerun this step).
     fp16: bool
@@ -33,6 +34,7 @@ def configure(ctx: Context, tool: str = "snpe-onnx-to-dlc") -> ToDlcParams:
     return ctx.make(
         ToDlcParams,
         tool=ctx.tool("rvc4", tool),
+        info_tool=ctx.tool("rvc4", "snpe-dlc-info"),
         fp16=rvc4_section.quantization_mode == "FP16_STANDARD",
         snpe_onnx_to_dlc_args=rvc4_section.snpe_onnx_to_dlc_args,
         **step_settings(rvc4_section),
@@ -55,6 +57,7 @@ def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams, encodings_fi
             params.tool, str(model), str(run.produced), stage, params.fp16, params.snpe_onnx_to_dlc_args, overrides
         )
         run_tool(argv, name, reads=model_files(model), writes=[run.tmp])
+        rvc4.read_back(params.info_tool, run.produced, run.tmp, name)
     call = {"tool": name, "version": run.version, "argv": argv}
     return {**call, "quantization_overrides": note} if note else call
 

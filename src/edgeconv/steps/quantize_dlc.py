@@ -15,6 +15,7 @@ from edgeconv.tools import run_tool, tool_output
 @dataclass(frozen=True, kw_only=True)
 class DlcQuantParams(Params):
     tool: str
+    info_tool: str  # snpe-dlc-info, which reads back what snpe-dlc-quant wrote
     quantization_mode: str
     use_per_channel_quantization: bool
     use_per_row_quantization: bool
@@ -26,6 +27,7 @@ def configure(ctx: Context) -> DlcQuantParams:
     return ctx.make(
         DlcQuantParams,
         tool=ctx.tool("rvc4", "snpe-dlc-quant"),
+        info_tool=ctx.tool("rvc4", "snpe-dlc-info"),
         quantization_mode=r4.quantization_mode,
         use_per_channel_quantization=r4.use_per_channel_quantization,
         use_per_row_quantization=r4.use_per_row_quantization,
@@ -44,6 +46,7 @@ def run(inputs: Paths, outputs: Paths, params: DlcQuantParams) -> dict[str, Any]
             params.use_per_channel_quantization, params.use_per_row_quantization, params.snpe_dlc_quant_args,
         )
         run_tool(argv, "snpe-dlc-quant", reads=[dlc, input_list, *raw_dirs], writes=[tool.tmp])
+        rvc4.read_back(params.info_tool, tool.produced, tool.tmp, "snpe-dlc-quant")
     return {"tool_calls": [{"tool": "snpe-dlc-quant", "version": tool.version, "argv": argv}]}
 
 

@@ -63,6 +63,10 @@ def needs_graph_normalization(stage: ResolvedStage) -> dict[str, tuple[bool, boo
 RUNNER = str(Path(__file__).with_name("hailo_runner.py").resolve())
 
 
+# Every HEF begins with this header magic (0x01484546, big-endian), as HailoRT reads it.
+HEF_MAGIC = b"\x01HEF"
+
+
 def run_dfc(python: str, command: str, spec: dict[str, Any], tmp: Path, reads: list[Path]) -> dict[str, Any]:
     """One Dataflow Compiler call: ``spec`` written beside the output, then the runner's ``command``."""
     from edgeconv.tools import run_tool

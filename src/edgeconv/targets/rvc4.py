@@ -115,6 +115,27 @@ def dlc_info_argv(tool: str, dlc: str, csv: str) -> list[str]:
     return [tool, "-i", dlc, "-s", csv]
 
 
+def read_back(info_tool: str, dlc: Path, tmp: Path, made_by: str) -> tuple[Path, list[str]] | None:
+    """``snpe-dlc-info`` on a DLC an SNPE tool has just written, before it is placed: a tool that
+    exits 0 with something that is not a DLC stops here, named as the culprit, and nothing moves on.
+    Returns the info CSV and the call, or None when the tool wrote nothing (placing it says so)."""
+    from edgeconv.errors import ConversionError
+    from edgeconv.tools import run_tool
+
+    if not dlc.exists() or dlc.stat().st_size == 0:
+        return None
+    csv = tmp / (dlc.stem + ".info.csv")
+    argv = dlc_info_argv(info_tool, str(dlc), str(csv))
+    try:
+        run_tool(argv, "snpe-dlc-info", reads=[dlc], writes=[tmp])
+    except ConversionError as exc:
+        raise ConversionError(
+            f"{made_by} finished but its {dlc.name} is not a DLC that snpe-dlc-info can read; nothing was "
+            f"published; check {made_by}'s log above (snpe-dlc-info: {str(exc).splitlines()[0]})"
+        ) from None
+    return csv, argv
+
+
 def input_list_lines(names: list[str], raw_paths: list[dict[str, str]]) -> list[str]:
     """One line per calibration sample: ``name:=path`` per input, space-separated (SNPE's format)."""
     return [" ".join(f"{name}:={sample[name]}" for name in names) for sample in raw_paths]

@@ -6,6 +6,7 @@ NHWC shapes and dtype; parse -> optimize -> compile order) and writes JSON stand
 """
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -123,4 +124,7 @@ class ClientRunner:
     def compile(self):
         if not self.state["quantized"]:
             raise RuntimeError("compile needs an optimized (quantized) HAR")
-        return b"HEF-TESTDOUBLE\0" + json.dumps({"hw_arch": self.hw_arch, "script": self.state["script"]}).encode()
+        if os.environ.get("EDGECONV_TEST_FAULT") == "garbage":  # a compiler that lies: exit 0, not a HEF
+            return os.urandom(200_000)
+        # The header magic a real HEF starts with, then this double's own record.
+        return b"\x01HEF" + b"HEF-TESTDOUBLE\0" + json.dumps({"hw_arch": self.hw_arch, "script": self.state["script"]}).encode()
