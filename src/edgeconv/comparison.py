@@ -97,6 +97,78 @@ def _run_or_explain(run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]
                                 f"{'; '.join(described)}: {what}") from None
 
 
+def _fp16_model(model: onnx.ModelProto, activations: bool) -> onnx.ModelProto:
+    """The model with every float32 weight rounded to FP16 (and, with ``activations``, every float32
+    tensor a node makes rounded to FP16 too), still computed in float32."""
+    from onnx import numpy_helper
+
+    def rounded(tensor: onnx.TensorProto) -> onnx.TensorProto:
+        if tensor.data_type != onnx.TensorProto.FLOAT:
+            return tensor
+        arr = numpy_helper.to_array(tensor)
+        return numpy_helper.from_array(arr.astype(np.float16).astype(np.float32), tensor.name)
+
+    for i, init in enumerate(model.graph.initializer):
+        model.graph.initializer[i].CopyFrom(rounded(init))
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                attr.t.CopyFrom(rounded(attr.t))
+    if not activations:
+        return model
+    inferred = onnx.shape_inference.infer_shapes(model)
+    floats = {vi.name for vi in [*inferred.graph.value_info, *inferred.graph.output]
+              if vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    nodes = []
+    for node in model.graph.node:
+        nodes.append(node)
+        for k, out in enumerate(node.output):
+            if out not in floats:
+                continue
+            raw = f"{out}__f32"
+            node.output[k] = raw
+            half = onnx.helper.make_node("Cast", [raw], [f"{out}__f16"], to=onnx.TensorProto.FLOAT16)
+            back = onnx.helper.make_node("Cast", [f"{out}__f16"], [out], to=onnx.TensorProto.FLOAT)
+            nodes += [half, back]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
+def fp16_floor(
+    original: Path, stage: ResolvedStage, samples: list[dict[str, np.ndarray]], expected: list[dict[str, np.ndarray]],
+    activations: bool = False,
+) -> dict[str, float] | None:
+    """What FP16 itself costs the model: the worst cosine per output of the original with its weights
+    (and, with ``activations``, every tensor it computes) rounded to FP16, run in float32 on the same
+    samples, against the original. An FP16 artifact cannot do better than this; None for a model
+    that is not ONNX, or whose FP16 copy does not run."""
+    if original.suffix != ".onnx":
+        return None
+    try:
+        model = select_outputs(load_onnx(original), stage.outputs)
+        for vi in model.graph.input:
+            spec = next((s for s in stage.inputs if s.name == vi.name), None)
+            if spec is not None:
+                fix_shape(vi, spec.shape)
+        model = _fp16_model(model, activations)
+        with runnable(model) as ref:
+            run = onnx_runner(ref)
+            got = [run(original_feeds(stage, sample)) for sample in samples]
+    except Exception as exc:  # noqa: BLE001 - no floor is a weaker gate, not a failed check
+        print(f"note: the FP16 floor of {original.name} could not be measured ({type(exc).__name__}: {exc}"[:300] + ")")
+        return None
+    return {name: min(metrics(want[name], out[name])["cosine"] for want, out in zip(expected, got))
+            for name in stage.outputs}
+
+
+def floor_gate(min_cosine: float, floor: float) -> float:
+    """The cosine an FP16 artifact must reach when FP16 itself costs the model ``floor``: the
+    configured ``min_cosine``, or a small margin under the floor when that is lower (a quarter of
+    what the floor already loses, at least 0.0002)."""
+    return min(min_cosine, floor - max(0.0002, 0.25 * (1.0 - floor)))
+
+
 def compare(
     original: Path,
     artifact: Path,
@@ -105,8 +177,11 @@ def compare(
     expected: list[dict[str, np.ndarray]],
     thresholds: dict[str, Any],
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+    floors: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The report of ``artifact`` against the original's outputs ``expected`` on ``samples``."""
+    """The report of ``artifact`` against the original's outputs ``expected`` on ``samples``.
+    ``floors``: per output, the cosine FP16 itself allows (:func:`fp16_floor`); the cosine gate is
+    then :func:`floor_gate`, and the report gives the floor, the figure and the gate used."""
     if run_artifact is None:
         run_artifact = one_session(ir_runner if artifact.suffix == ".xml" else onnx_runner)
     per_output: dict[str, list[dict[str, float]]] = {}
@@ -129,8 +204,17 @@ def compare(
             "mean_abs_error": float(np.mean([r["mean_abs_error"] for r in rows])),
         }
         outputs[name] = summary
-        if thresholds.get("min_cosine") is not None and summary["cosine"] < thresholds["min_cosine"]:
-            failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
+        gate = thresholds.get("min_cosine")
+        floor = (floors or {}).get(name)
+        if gate is not None and floor is not None:
+            summary["fp16_floor_cosine"] = floor
+            gate = summary["min_cosine_used"] = floor_gate(gate, floor)
+        if gate is not None and summary["cosine"] < gate:
+            if floor is not None and gate < thresholds["min_cosine"]:
+                failures.append(f"{name}: cosine {summary['cosine']:.6f} < {gate:.6f}, the gate under the model's FP16 "
+                                f"floor {floor:.6f} (min_cosine {thresholds['min_cosine']} is above what FP16 allows)")
+            else:
+                failures.append(f"{name}: cosine {summary['cosine']:.6f} < min_cosine {thresholds['min_cosine']}")
         if thresholds.get("max_abs_error") is not None and summary["max_abs_error"] > thresholds["max_abs_error"]:
             failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
         if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:

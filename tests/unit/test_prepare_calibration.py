@@ -152,3 +152,38 @@ def test_calibration_is_stored_compactly_and_read_back_exactly(tmp_path):
         assert back[name].dtype == arr.dtype and np.array_equal(back[name], arr), name
     save_npz(tmp_path / "plain.npz", {"image": data["image"]})
     assert (tmp_path / "c.npz").stat().st_size < (tmp_path / "plain.npz").stat().st_size / 4
+
+
+def test_random_calibration_is_kept_as_its_recipe_and_drawn_again_exactly(tmp_path):
+    """An array its recipe draws exactly is stored as the recipe (bytes, not megabytes) and comes
+    back identical, in the order saved; an array the recipe does not draw (sliced, changed) is
+    stored as it is."""
+    from edgeconv.arrays import RANDOM, load_npz, random_samples, save_npz
+
+    recipe = {"seed": 3, "shape": [20, 3, 128, 128], "mean": 127.5, "std": 35.0, "min": 0.0, "max": 255.0,
+              "round": True, "dtype": "<f4"}
+    tokens = {"seed": 0, "shape": [20, 8], "mean": 60.0, "std": 30.0, "min": 0, "max": 125, "round": True, "dtype": "<i8"}
+    drawn = random_samples(recipe)
+    data = {"tokens": random_samples(tokens), "image": drawn, "edited": drawn.copy()}
+    data["edited"][0, 0, 0, 0] += 1
+    save_npz(tmp_path / "c.npz", data, compact=True, recipes={"image": recipe, "tokens": tokens, "edited": recipe})
+    with np.load(tmp_path / "c.npz") as npz:
+        assert sorted(npz.files) == sorted([RANDOM + "image", RANDOM + "tokens", "edited", "__dtype__edited"])
+    back = load_npz(tmp_path / "c.npz")
+    assert list(back) == ["tokens", "image", "edited"]
+    for name, arr in data.items():
+        assert back[name].dtype == arr.dtype and np.array_equal(back[name], arr), name
+    # Only the edited copy is stored (as uint8: a quarter of its float32 bytes); the drawn image is not.
+    assert (tmp_path / "c.npz").stat().st_size < 1.1 * drawn.nbytes / 4
+
+
+def test_random_calibration_of_a_stage_is_its_recipe(tmp_path):
+    """prepare_calibration's random samples for an input are what its recipe draws."""
+    from edgeconv.arrays import random_samples
+    from edgeconv.config.resolved import ResolvedInput
+    from edgeconv.steps.prepare_calibration import _random, random_recipe
+
+    cal = {"kind": "random", "max_images": 4, "mean": 127.5, "std": 35.0, "min_value": 0, "max_value": 255, "seed": 7}
+    spec = ResolvedInput("x", [1, 3, 8, 8], "NCHW", "float32", "RGB", "RGB", None, None, None, cal, True)
+    assert np.array_equal(_random(spec, cal), random_samples(random_recipe(spec, cal)))
+    assert random_recipe(spec, cal)["seed"] == 7 and random_recipe(spec, cal)["shape"] == [4, 1, 3, 8, 8]

@@ -28,7 +28,9 @@ rule attach_normalization:
         model=source_model,
         external_data=source_external_data,
     output:
-        onnx=f"{INTERMEDIATE}/normalized.onnx",
+        # temp(): gone once the optimized model and the ONNX checks are made (a zoo's disk, README
+        # "Disk"); a change upstream of optimize_onnx remakes it, `--notemp` keeps it.
+        onnx=temp(f"{INTERMEDIATE}/normalized.onnx"),
         record=f"{RECORDS}/attach_normalization.json",
     log:
         f"{LOGS}/attach_normalization.log",

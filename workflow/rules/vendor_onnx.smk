@@ -6,7 +6,7 @@
 
 use rule attach_normalization as attach_normalization_vendor with:
     output:
-        onnx=f"{INTERMEDIATE}/{{flavor}}/normalized.onnx",
+        onnx=temp(f"{INTERMEDIATE}/{{flavor}}/normalized.onnx"),
         record=f"{RECORDS}/{{flavor}}_attach_normalization.json",
     log:
         f"{LOGS}/{{flavor}}_attach_normalization.log",

@@ -24,7 +24,7 @@ import numpy as np
 
 from edgeconv.config.resolved import ResolvedInput, ResolvedStage
 from edgeconv.errors import CalibrationError
-from edgeconv.arrays import load_npz, save_npz
+from edgeconv.arrays import load_npz, random_samples, save_npz
 from edgeconv.calibration_files import IMAGE_SUFFIXES, list_calibration_files
 from edgeconv.onnx_io import numpy_dtype
 from edgeconv.steps.base import Context, Paths, StageParams, Step
@@ -75,15 +75,18 @@ def calibration_for_input(
     return linked_calibration(spec, upstream, root)
 
 
-def _random(spec: ResolvedInput, cal: dict[str, Any]) -> np.ndarray:
-    rng = np.random.default_rng(int(cal.get("seed", 0)))
-    shape = [int(cal["max_images"]), *spec.shape]
-    values = rng.normal(cal["mean"], cal["std"], size=shape)
-    values = np.clip(values, cal["min_value"], cal["max_value"])
+def random_recipe(spec: ResolvedInput, cal: dict[str, Any]) -> dict[str, Any]:
+    """How ``calibration: random`` draws an input's samples (:func:`edgeconv.arrays.random_samples`)."""
     dtype = numpy_dtype(spec.data_type)
-    if spec.is_image or not np.issubdtype(dtype, np.floating):
-        values = np.rint(values)
-    return values.astype(dtype)
+    return {
+        "seed": int(cal.get("seed", 0)), "shape": [int(cal["max_images"]), *spec.shape],
+        "mean": cal["mean"], "std": cal["std"], "min": cal["min_value"], "max": cal["max_value"],
+        "round": bool(spec.is_image or not np.issubdtype(dtype, np.floating)), "dtype": np.dtype(dtype).str,
+    }
+
+
+def _random(spec: ResolvedInput, cal: dict[str, Any]) -> np.ndarray:
+    return random_samples(random_recipe(spec, cal))
 
 
 def _from_directory(spec: ResolvedInput, cal: dict[str, Any], root: Path) -> np.ndarray:
@@ -202,7 +205,10 @@ def run(inputs: Paths, outputs: Paths, params: CalibrationParams) -> dict[str, A
                 data[spec.name] = np.stack([normalize_numpy(x, spec) for x in data[spec.name]]).astype(dtype)
     if not data:
         raise CalibrationError("every input is frozen; there is nothing to calibrate")
-    save_npz(outputs["calibration"], data, compact=True)
+    # Random samples are kept as their recipe (drawn again when read) when they are stored as drawn.
+    recipes = {i.name: random_recipe(i, i.calibration) for i in stage.inputs
+               if i.frozen_value is None and i.calibration.get("kind", "random") == "random"}
+    save_npz(outputs["calibration"], data, compact=True, recipes=recipes)
     return {"samples": {k: list(v.shape) for k, v in data.items()}, "sources": [i.calibration for i in stage.inputs]}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeconv.arrays import load_npz
-from edgeconv.comparison import compare, reference
+from edgeconv.comparison import compare, fp16_floor, reference
 from edgeconv.errors import VerificationError
 from edgeconv.metrics import thresholds_for, verify_images
 from edgeconv.records import write_json_atomic
@@ -41,6 +41,10 @@ def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
 
         runtime = htp_runtime(ctx.stage)
     return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime)
+
+
+# The kinds of artifact whose arithmetic is FP16 (an FP16 IR, RVC2's mo IR); qnn_htp in FP16 mode too.
+FP16_KINDS = ("openvino_fp16",)
 
 
 def failed_report_path(report: Path) -> Path:
@@ -89,9 +93,17 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
             return run_context(path, feeds, rt["soc"], rt["fp16"])
 
     samples, expected = reference(inputs["original"], stage, load_npz(inputs["calibration"]), params.max_images)
+    floors = None
+    if params.kind in FP16_KINDS or (params.runtime or {}).get("fp16"):
+        # FP16 weights cost the model this much whatever the conversion does; the HTP's FP16 mode
+        # computes in FP16 too, so its floor rounds every tensor as well.
+        floors = fp16_floor(inputs["original"], stage, samples, expected, activations=params.kind == "qnn_htp")
+        if floors:
+            print("FP16 floor (the original with FP16 arithmetic, in float32): "
+                  + ", ".join(f"{k} {v:.6f}" for k, v in floors.items()), flush=True)
     reports = []
     for label, artifact, out in _pairs(inputs, outputs):
-        report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner)
+        report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner, floors)
         if params.runtime:
             report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **params.runtime}
         reports.append((label, artifact, out, report))
