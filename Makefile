@@ -11,7 +11,7 @@ CORES ?= 2
 
 LOCKS := envs/locks
 # pip installs only what a lock names, at its version and sha256 (--require-hashes): every
-# machine gets the same packages. The locks change only through `make lock` (see README.md).
+# machine gets the same packages. The locks change only through `make lock` (see docs/reliability.md).
 PIP_LOCKED := -m pip install --quiet --disable-pip-version-check --require-hashes -r
 
 # The venv is made anew from the lock whenever the lock changes, so nothing unlocked stays in it.
@@ -77,7 +77,7 @@ $(MO_ENV)/.installed: $(LOCKS)/openvino-2022.3.txt | $(VENV)/.installed
 
 mo-env: $(MO_ENV)/.installed
 
-# OpenVINO 2021.4 for RVC2 blobs, all from PyPI (README.md, "RVC2 blobs"): mo 2021.4 and the MYRIAD
+# OpenVINO 2021.4 for RVC2 blobs, all from PyPI (docs/targets.md, "The `rvc2` target"): mo 2021.4 and the MYRIAD
 # plugin in a Python 3.8 venv (pyenv's 3.8 when present), Debian's libusb-1.0 beside it when the
 # system has none, and myriad_compile (our program over the plugin's public API) built with g++.
 PYTHON38 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.8.*/bin/python) $(shell command -v python3.8 2>/dev/null))
@@ -100,7 +100,7 @@ containers:
 	containers/podman-service.sh
 
 # A one-node Slurm cluster on this machine (slurm-wlm and munge are installed when missing; needs
-# root), for profiles/slurm and its tests: README.md, "Run on a cluster".
+# root), for profiles/slurm and its tests: docs/batches.md, "Run on a cluster (Slurm)".
 slurm:
 	profiles/slurm/single-node.sh
 
@@ -111,7 +111,7 @@ browser:
 		|| { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 	@chromium --version
 
-# Refresh the locks on purpose (README.md, "Locked environments"): `make lock` after editing
+# Refresh the locks on purpose (docs/reliability.md, "Locked environments"): `make lock` after editing
 # pyproject.toml or envs/locks/*.in keeps every other pin; `make lock-upgrade` moves every
 # package to its newest release allowed by the ranges. Commit the changed envs/locks/*.txt.
 UV_ENV := .venvs/uv
