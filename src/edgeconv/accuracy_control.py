@@ -150,9 +150,11 @@ def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
     float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
     types = {v.name: v.type.tensor_type.elem_type for v in (*graph.value_info, *graph.output, *graph.input)}
     inits = {t.name for t in graph.initializer}
-    # A tensor that only moves into a kept 8-bit tensor (Transpose, Reshape ... to a model output)
-    # must keep its type: onnxruntime refuses a 16-bit producer of an 8-bit pass-through output.
-    feeds_kept = {i for n in graph.node if n.op_type in PASS_THROUGH and set(n.output) & exclude for i in n.input}
+    # A tensor that shares a node with a kept 8-bit output (its input, or another output of the node
+    # that makes it) must keep its type: onnxruntime gives a node's inputs and outputs one type and
+    # refuses a 16-bit request on a tensor already kept at 8 bits ("Desired producer quant_type ...
+    # doesn't match existing type"; a Transpose into an output, a Sigmoid head ...).
+    feeds_kept = {t for n in graph.node if set(n.output) & exclude for t in (*n.input, *n.output)}
     out = []
     for node in graph.node:
         if node.op_type in ("Constant", "Shape", "Size"):

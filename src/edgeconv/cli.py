@@ -125,7 +125,7 @@ def convert(args: argparse.Namespace) -> int:
         config.append(f"archive_preprocess={_yaml_flow([name])}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_SNAKEFILE), "-d", str(Path.cwd())]
     if os.environ.get("SNAKEMAKE_OUTPUT_CACHE"):
-        # The team's output cache (README.md, "A cache a team shares"). --cache takes the names
+        # The team's output cache (docs/batches.md, "A cache a team shares"). --cache takes the names
         # that follow it as rules: an option must come next.
         cmd.append("--cache")
     cmd += ["--cores", str(args.cores)]

@@ -92,7 +92,7 @@ def parse_toolchain(toolchains: dict[str, Any], target: str) -> Toolchain:
     if runtime != "local" and not image:
         raise ConversionError(
             f"toolchains.{target}.runtime is {runtime} but toolchains.{target}.image is not set; "
-            f"name the image (build one with {BUILD_HINT.get(target, 'its recipe in containers/<target>/ (README.md, Containers)')})"
+            f"name the image (build one with {BUILD_HINT.get(target, 'its recipe in containers/<target>/ (docs/targets.md, Containers)')})"
         )
     env = s.get("env") or {}
     if not isinstance(env, dict):

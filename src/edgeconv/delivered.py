@@ -16,7 +16,7 @@ from edgeconv import layout
 
 NEXT = (
     "next: snakemake --report report.html            (the report of what was built)\n"
-    "      edgeconv convert <target> --path your_model.onnx   (your own model; README.md, first conversion)"
+    "      edgeconv convert <target> --path your_model.onnx   (your own model: README.md, Convert your own model)"
 )
 
 

@@ -173,3 +173,17 @@ def fix_shape(vi: onnx.ValueInfoProto, shape: list[int]) -> None:
     for d, size in zip(dims, shape):
         d.Clear()
         d.dim_value = int(size)
+
+
+QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+                              "MatMulInteger", "DynamicQuantizeLinear"})
+
+
+def quantization_nodes(model: onnx.ModelProto) -> dict[str, int]:
+    """The quantization ops a model already holds, by type (a QDQ export from onnxruntime, NNCF,
+    AIMET or Brevitas has QuantizeLinear/DequantizeLinear pairs): empty for a float model."""
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type in QUANTIZATION_OPS and node.domain in ("", "ai.onnx", "com.microsoft"):
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts

@@ -203,3 +203,45 @@ def test_after_two_disagreements_the_simulator_searches_alone_and_stops_at_a_fai
     for trial, n in zip(sim, runs):
         assert n == (4 if trial["passed"] else 1) and trial.get("samples_run", 4) == n
     assert any("on 1 of 4 samples" in line for line in lines)
+
+
+def _head_net(path, head="Sigmoid"):
+    """x -> Conv -> a -> Relu -> r -> Reshape -> b -> <head> -> y: the head's input feeds a model
+    output kept at 8 bits (IO normalization), through an op that is not a pass-through."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1], name="conv"),
+         helper.make_node("Relu", ["a"], ["r"], name="relu"),
+         helper.make_node("Reshape", ["r", "shape"], ["b"], name="reshape"),
+         helper.make_node(head, ["b"], ["y"], name="head")],
+        "head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 64])],
+        [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w"),
+         numpy_helper.from_array(np.array([1, 4, 64], np.int64), "shape")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+@pytest.mark.parametrize("head", ["Sigmoid", "Relu", "Softmax"])
+def test_no_candidate_conflicts_with_an_output_kept_at_8_bits(tmp_path, head):
+    """onnxruntime refused a 16-bit input of any node that makes an 8-bit kept output ("Desired
+    producer quant_type for y doesn't match existing type"): such tensors are no candidates, and
+    every candidate that is left quantizes alone at 16 bits with the IO kept 8-bit."""
+    from edgeconv.targets.qnn_htp import quantize_qdq
+
+    model = tmp_path / "m.onnx"
+    _head_net(model, head)
+    candidates = ac.activation_candidates(model, {"x", "y"})
+    assert "b" not in candidates and candidates == ["a", "r"]
+    base = {"activation_encodings": {n: [{"bitwidth": 8, "dtype": "int"}] for n in ("x", "y")}}
+    calibration = {"x": np.random.default_rng(1).standard_normal((4, 1, 3, 8, 8)).astype(np.float32)}
+    for name in candidates:
+        quantize_qdq(model, calibration, tmp_path / f"{name}.onnx", "INT8_STANDARD", True,
+                     ac.promotion_encodings([name], base))
+    with pytest.raises(ValueError, match="doesn't match existing type"):  # what the exclusion avoids
+        quantize_qdq(model, calibration, tmp_path / "b.onnx", "INT8_STANDARD", True, ac.promotion_encodings(["b"], base))

@@ -71,3 +71,40 @@ def test_unmappable_mode_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "error: config/models/m.yaml: rvc4.quantization_mode CUSTOM cannot be used for the qnn_htp target" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_model_that_comes_quantized_keeps_its_own_quantization(tmp_path):
+    """A QDQ model (here: onnxruntime's own QDQ export of a conv net) goes to the HTP with its own
+    scales, not quantized a second time (onnxruntime once refused that: two nodes with the same
+    name), with no calibration data, and checked in the simulator against itself as given. The run
+    says so on the console; accuracy control has nothing to search."""
+    import numpy as np
+
+    from edgeconv.targets.qnn_htp import quantize_qdq
+
+    float_model = tmp_path / "float.onnx"
+    conv_net(float_model, size=24)
+    samples = {"x": np.random.default_rng(0).uniform(-2, 2, (8, 1, 3, 24, 24)).astype(np.float32)}
+    quantize_qdq(float_model, samples, tmp_path / "qdq.onnx", "INT8_STANDARD", True)
+    root = tmp_path / "p"
+    write_yaml(root / "config" / "config.yaml", {"models": ["q"], "targets": ["qnn_htp"], "verify": {"max_images": 2}})
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "q.onnx").write_bytes((tmp_path / "qdq.onnx").read_bytes())
+    write_yaml(root / "config" / "models" / "q.yaml", {
+        "input_model": "models/q.onnx",
+        "rvc4": {"quantization_mode": "INT8_STANDARD", "htp_socs": ["qcs8550"], "accuracy_control": True},
+    })
+    proc = snakemake(root)
+    assert "the model comes quantized" in proc.stderr and "its own quantization is kept" in proc.stderr
+    out = root / "results" / "qnn_htp"
+    report = json.loads((out / "q.verify.json").read_text())
+    assert report["passed"] and report["outputs"]["out"]["cosine"] >= 0.99
+    info = json.loads((out / "q.buildinfo.json").read_text())
+    qdq = next(s for s in info["steps"] if s["step"] == "quantize_qdq")["tool_calls"][0]
+    assert qdq["tool"] == "none" and qdq["kept_quantization"]["QuantizeLinear"] > 0
+    import onnx
+
+    from edgeconv.onnx_graph import quantization_nodes
+
+    counts = quantization_nodes(onnx.load(str(out / "q.quant.onnx")))
+    assert counts == quantization_nodes(onnx.load(str(root / "models" / "q.onnx")))  # not quantized twice

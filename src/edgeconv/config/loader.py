@@ -69,7 +69,7 @@ def parse_override_value(value: Any) -> Any:
 def parse_overrides(raw: Any) -> dict[str, dict[str, Any]]:
     """``--config overrides``: model name (or ``*``) -> {dotted.key: value}, checked."""
     if not isinstance(raw, dict):
-        raise ConfigError("--config overrides", ["must map a model name (or '*') to {dotted.key: value}; see README"])
+        raise ConfigError("--config overrides", ["must map a model name (or '*') to {dotted.key: value}; see docs/configuration.md"])
     out: dict[str, dict[str, Any]] = {}
     for model, keys in raw.items():
         if not isinstance(keys, dict):

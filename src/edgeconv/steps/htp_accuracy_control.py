@@ -80,6 +80,17 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
     from edgeconv.targets.qnn_htp import scheme_for, search_quantizer
 
     model = inputs["onnx"]
+    import onnx
+
+    from edgeconv.onnx_graph import quantization_nodes
+
+    if quantization_nodes(onnx.load(str(model), load_external_data=False)):
+        # Its own quantization is kept (quantize_qdq): there is nothing to search.
+        logging.getLogger("edgeconv.progress").info("the model comes quantized: its own scales are kept, no search")
+        from edgeconv.records import write_json_atomic
+
+        write_json_atomic(outputs["encodings"], {"activation_encodings": {}, "param_encodings": {}})
+        return {"accuracy_control": {"skipped": "the model comes quantized; its own quantization is kept"}}
     info = read_model_info(model)
     io_names = [t.name for t in (*info.inputs, *info.outputs)]
     base, note = encodings.for_model(

@@ -4,8 +4,10 @@ quantizer (float with FP16_STANDARD). See :mod:`edgeconv.targets.qnn_htp`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from edgeconv.records import atomic_file
 from edgeconv.steps.base import Context, Params, Paths, Step
 
 
@@ -44,12 +46,36 @@ def holdout(ctx: Context) -> dict[str, Any]:
     return {"share": ctx.stage.rvc4.accuracy_control.holdout, "verify_images": verify_images(ctx.settings, ctx.stage)}
 
 
+def kept_quantization(model: Path, out: Path) -> dict[str, Any] | None:
+    """A model that arrives quantized (QDQ) goes on with its own scales: no second quantization (which
+    onnxruntime refuses: two nodes with the same name), no calibration. None for a float model."""
+    import logging
+    import shutil
+
+    import onnx
+
+    from edgeconv.onnx_graph import quantization_nodes
+
+    counts = quantization_nodes(onnx.load(str(model), load_external_data=False))
+    if not counts:
+        return None
+    logging.getLogger(__name__).warning(
+        "the model comes quantized (%s): its own quantization is kept as it is, not quantized again; "
+        "calibration data is not used", ", ".join(f"{n} {op}" for op, n in sorted(counts.items())))
+    with atomic_file(out) as tmp:
+        shutil.copyfile(model, tmp)
+    return {"tool": "none", "kept_quantization": counts}
+
+
 def run(inputs: Paths, outputs: Paths, params: QdqParams) -> dict[str, Any]:
     from edgeconv import encodings
     from edgeconv.arrays import load_npz
     from edgeconv.onnx_io import read_model_info
     from edgeconv.targets.qnn_htp import quantize_qdq
 
+    kept = kept_quantization(inputs["onnx"], outputs["onnx"])
+    if kept:
+        return {"tool_calls": [kept]}
     calibration = load_npz(inputs["calibration"]) if "calibration" in inputs else None
     if calibration and params.holdout:
         from edgeconv.accuracy_control import split
