@@ -365,6 +365,10 @@ def htp_search(
     that read them (per tensor); with ``activations_16bit`` (a mode that already quantizes
     activations to 16 bits) only weights. The count is found by doubling, then bisection.
 
+    Honest bounds first: plain INT8 is measured, and when it fails, the other end (every candidate at
+    16 bits) is measured in the target's own runtime; when even that misses the gate the search stops
+    at once, saying which figure bounds it and what would lift it.
+
     ``quantize(statistics, encodings, out)`` makes a QDQ model (the caller collects the activation
     ranges once and reuses them). The search's trials run in onnxruntime's QDQ simulation on the CPU.
     ``runner_for(path)``, when given, is the target's own runtime (the HTP simulator): the CPU's
@@ -374,200 +378,263 @@ def htp_search(
     count it failed in steps of 1, 2, 4 ...; it then bisects between its last failing and passing
     counts. A simulator trial runs the hardest gate sample so far first and stops at the first
     sample that fails. ``progress`` gets one line per trial."""
-    from edgeconv.runtime import onnx_runner
+    return HtpSearch(float_model, calibration, thresholds, budget, min_validation, quantize, workdir, base, keep_8bit,
+                     activations_16bit, runner_for, measured_in, progress).run()
 
-    statistics, held = split(calibration, budget.holdout, min_validation)
-    search = Search("qnn_htp", thresholds, len(next(iter(statistics.values()))), len(next(iter(held.values()))))
-    search.measured_in = measured_in if runner_for else "onnxruntime QDQ simulation (CPU)"
-    limits = _Budget(budget, search)
-    feeds = samples_of(held)
-    ref = onnx_runner(float_model)
-    expected = [ref(f) for f in feeds]
-    del ref
-    confirm = runner_for is not None
-    say = progress or (lambda line: None)
-    # The thresholds one failing sample settles (a mean error needs every sample).
-    bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
 
-    candidates = activation_candidates(float_model, set(keep_8bit))
-    weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(candidates)))]
-    ranked: list[str] = []  # the activations in promotion order, ranked once plain INT8 has failed
-    search.candidates = len(candidates) + len(weights) if not activations_16bit else len(weights)
+Best = tuple[int, dict[str, Any]]  # (count of 16-bit tensors, the trial that passed with it)
 
-    outputs_of: dict[int, dict[str, dict[str, float]]] = {}  # trial number -> per-output figures
-    hardest = list(range(len(feeds)))  # the gate samples, lowest cosine in the last trial first
 
-    def measure(run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], order: list[int],
+class HtpSearch:
+    """One accuracy-control search for the HTP (:func:`htp_search`), in named pieces: the candidates
+    and their ranking, one trial's measurement and progress line, the CPU phase, the simulator's
+    confirmation and its own phase, the bisection, and the answer."""
+
+    def __init__(self, float_model: Path, calibration: Samples, thresholds: dict[str, Any], budget: Budget,
+                 min_validation: int, quantize: Callable[[Samples, dict[str, Any] | None, Path], None], workdir: Path,
+                 base: dict[str, Any] | None, keep_8bit: set[str], activations_16bit: bool,
+                 runner_for: Callable[[Path], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] | None,
+                 measured_in: str, progress: Callable[[str], None] | None) -> None:
+        from edgeconv.runtime import onnx_runner
+
+        self.float_model, self.thresholds, self.budget = float_model, thresholds, budget
+        self.quantize, self.workdir, self.base = quantize, workdir, base
+        self.keep_8bit, self.activations_16bit, self.runner_for = keep_8bit, activations_16bit, runner_for
+        self.statistics, held = split(calibration, budget.holdout, min_validation)
+        self.search = Search("qnn_htp", thresholds, len(next(iter(self.statistics.values()))),
+                             len(next(iter(held.values()))))
+        self.search.measured_in = measured_in if runner_for else "onnxruntime QDQ simulation (CPU)"
+        self.limits = _Budget(budget, self.search)
+        self.feeds = samples_of(held)
+        ref = onnx_runner(float_model)
+        self.expected = [ref(f) for f in self.feeds]
+        del ref
+        self.confirm = runner_for is not None
+        self.say = progress or (lambda line: None)
+        # The thresholds one failing sample settles (a mean error needs every sample).
+        self.bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
+        self.candidates = activation_candidates(float_model, set(keep_8bit))
+        self.weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(self.candidates)))]
+        self.ranked: list[str] = []  # the activations in promotion order, ranked once plain INT8 has failed
+        self.search.candidates = len(self.candidates) + len(self.weights) if not activations_16bit else len(self.weights)
+        self.outputs_of: dict[int, dict[str, dict[str, float]]] = {}  # trial number -> per-output figures
+        self.hardest = list(range(len(self.feeds)))  # the gate samples, lowest cosine in the last trial first
+        # The CPU's figures, memoized by count, are judged against the gate raised by how much lower the
+        # simulator measured the same model so far (the gap), so that what the CPU chooses passes there.
+        self.cpu_rows: dict[int, dict[str, Any]] = {}
+        self.gap = 0.0
+
+    # ------------------------------------------------------------------ the candidates
+
+    def promotion_order(self) -> int:
+        """Rank the activations (two float runs), once plain INT8 has failed; the list's length."""
+        if not self.ranked and not self.activations_16bit:
+            self.ranked[:] = [name for name, _ in rank_by_sensitivity(self.float_model, self.statistics, self.candidates)]
+        return len(self.ranked) + len(self.weights)
+
+    def split_count(self, k: int) -> tuple[list[str], list[str]]:
+        """The activations and weights the first ``k`` of the promotion order are."""
+        return self.ranked[: min(k, len(self.ranked))], self.weights[: max(0, k - len(self.ranked))]
+
+    # ------------------------------------------------------------------ one trial
+
+    def measure(self, run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], order: list[int],
                 stop_early: bool) -> tuple[dict[str, Any], int]:
         """The gate over the samples in ``order``; with ``stop_early``, over those run until one fails."""
         want, got, worst = [], [], {}
         for i in order:
-            want.append(expected[i])
-            got.append(run(feeds[i]))
-            worst[i] = gate([want[-1]], [got[-1]], thresholds)["worst_cosine"]
-            if stop_early and not passes(gate(want, got, thresholds)["outputs"], bounds_only):
+            want.append(self.expected[i])
+            got.append(run(self.feeds[i]))
+            worst[i] = gate([want[-1]], [got[-1]], self.thresholds)["worst_cosine"]
+            if stop_early and not passes(gate(want, got, self.thresholds)["outputs"], self.bounds_only):
                 break
-        hardest.sort(key=lambda i: worst.get(i, 2.0))
-        return gate(want, got, thresholds), len(got)
+        self.hardest.sort(key=lambda i: worst.get(i, 2.0))
+        return gate(want, got, self.thresholds), len(got)
 
-    def split_count(k: int) -> tuple[list[str], list[str]]:
-        return ranked[: min(k, len(ranked))], weights[: max(0, k - len(ranked))]
-
-    def verdict(row: dict[str, Any], outputs: dict[str, dict[str, float]]) -> str:
-        if row["measured_in"] == "cpu" and gap:
-            meets = passes(outputs, raised(thresholds, gap))
-            return f"{'meets' if meets else 'misses'} the gate raised by {gap:.4f}"
+    def verdict(self, row: dict[str, Any], outputs: dict[str, dict[str, float]]) -> str:
+        if row["measured_in"] == "cpu" and self.gap:
+            meets = passes(outputs, raised(self.thresholds, self.gap))
+            return f"{'meets' if meets else 'misses'} the gate raised by {self.gap:.4f}"
         return f"{'meets' if row['passed'] else 'misses'} the gate"
 
-    def trial(k: int, where: str) -> dict[str, Any] | None:
-        if not limits.allows(where, confirm):
+    def trial(self, k: int, where: str) -> dict[str, Any] | None:
+        """The first ``k`` tensors at 16 bits, quantized and measured on the CPU or in the simulator;
+        None when the budget does not allow it. One progress line."""
+        from edgeconv.runtime import onnx_runner
+
+        if not self.limits.allows(where, self.confirm):
             return None
-        acts, wts = split_count(k)
+        acts, wts = self.split_count(k)
         started = time.monotonic()
-        out = workdir / f"trial_{len(search.trials)}.onnx"
-        encodings = promotion_encodings(acts, base, wts) if acts or wts or base else None
-        quantize(statistics, encodings, out)
-        simulated = where == "simulator" and runner_for is not None
-        run = runner_for(out) if simulated else onnx_runner(out)
+        out = self.workdir / f"trial_{len(self.search.trials)}.onnx"
+        encodings = promotion_encodings(acts, self.base, wts) if acts or wts or self.base else None
+        self.quantize(self.statistics, encodings, out)
+        simulated = where == "simulator" and self.runner_for is not None
+        run = self.runner_for(out) if simulated else onnx_runner(out)
         # The simulator costs about a second a sample: it runs the hardest sample so far first and
         # stops at the first that already fails (a worst cosine or largest error cannot improve).
-        result, ran = measure(run, hardest, stop_early=simulated)
-        outputs_of[len(search.trials)] = result["outputs"]
+        result, ran = self.measure(run, self.hardest, stop_early=simulated)
+        self.outputs_of[len(self.search.trials)] = result["outputs"]
         del run
-        for made in workdir.glob(f"{out.name.removesuffix('.onnx')}*"):
+        for made in self.workdir.glob(f"{out.name.removesuffix('.onnx')}*"):
             made.unlink(missing_ok=True)
-        row = {"trial": len(search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
+        row = {"trial": len(self.search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
                "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2)}
-        if ran < len(feeds):
+        if ran < len(self.feeds):
             row["samples_run"] = ran
-        search.trials.append(row)
-        say(f"trial {row['trial']} ({where}): {len(acts)} activation(s) and {len(wts)} weight(s) of "
-            f"{search.candidates} at 16 bits: worst cosine {row['worst_cosine']:.6f} on {row['worst_output']!r} "
-            f"({verdict(row, result['outputs'])}) in {row['seconds']:.1f} s"
-            f"{f' on {ran} of {len(feeds)} samples' if ran < len(feeds) else ''}; {limits.left()}")
+        self.search.trials.append(row)
+        self.say(f"trial {row['trial']} ({where}): {len(acts)} activation(s) and {len(wts)} weight(s) of "
+                 f"{self.search.candidates} at 16 bits: worst cosine {row['worst_cosine']:.6f} on {row['worst_output']!r} "
+                 f"({self.verdict(row, result['outputs'])}) in {row['seconds']:.1f} s"
+                 f"{f' on {ran} of {len(self.feeds)} samples' if ran < len(self.feeds) else ''}; {self.limits.left()}")
         return row
 
-    say(f"{search.candidates} tensor(s) may go to 16 bits; gate {thresholds} on {len(feeds)} held-back "
-        f"sample(s); budget {budget.max_trials} trials, {budget.max_seconds:.0f} s")
-    # The CPU's figures, memoized by count, are judged against the gate raised by how much lower the
-    # simulator measured the same model so far (the gap), so that what the CPU chooses passes there.
-    cpu_rows: dict[int, dict[str, Any]] = {}
-    gap = 0.0
-
-    def cpu(k: int) -> dict[str, Any] | None:
-        if k not in cpu_rows:
-            row = trial(k, "cpu")
+    def cpu(self, k: int) -> dict[str, Any] | None:
+        """A CPU trial of count ``k`` (memoized), passed only when it clears the gate raised by the gap."""
+        if k not in self.cpu_rows:
+            row = self.trial(k, "cpu")
             if row is None:
                 return None
-            cpu_rows[k] = row
-        row = cpu_rows[k]
-        return {**row, "passed": passes(outputs_of[row["trial"]], raised(thresholds, gap))}
+            self.cpu_rows[k] = row
+        row = self.cpu_rows[k]
+        return {**row, "passed": passes(self.outputs_of[row["trial"]], raised(self.thresholds, self.gap))}
 
-    best: tuple[int, dict[str, Any]] | None = None
-    exhausted = False
-    plain = cpu(0)
-    if plain is None:
-        raise GateNotMet(f"accuracy control (qnn_htp): no trial fits the budget ({budget}); raise "
-                         "rvc4.accuracy_control.max_seconds or max_trials")
-    def promotion_order() -> int:
-        """Rank the activations (two float runs), once plain INT8 has failed; the list's length."""
-        if not ranked and not activations_16bit:
-            ranked[:] = [name for name, _ in rank_by_sensitivity(float_model, statistics, candidates)]
-        return len(ranked) + len(weights)
+    # ------------------------------------------------------------------ the phases
 
-    lo, total = 0, 0
-    if plain["passed"]:
-        best = (0, cpu_rows[0])
-    else:
-        total = promotion_order()
-        best, exhausted = _ladder(cpu, total) if total else (None, True)
-    step = 1  # after each disagreement, the next count is at least this much above the last
-    disagreements = 0
+    def upper_bound(self, total: int) -> None:
+        """Every candidate at 16 bits, measured where the gate is (the simulator, when there is one):
+        when even that misses the gate, stop now with that figure, not after a search."""
+        where = "simulator" if self.confirm else "cpu"
+        row = self.trial(total, where) if where == "simulator" else self.cpu(total)
+        if row is None or row["passed"]:
+            return
+        io = ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); setting it to false lets the "
+              "search give them 16 bits; other ways up: " if self.keep_8bit else "What would lift it: ")
+        raise GateNotMet(
+            f"accuracy control (qnn_htp): the gate {self.thresholds} cannot be met: with every candidate activation "
+            f"and weight at 16 bits ({len(self.ranked)} and {len(self.weights)}), measured in "
+            f"{self.search.measured_in if where == 'simulator' else 'onnxruntime QDQ simulation (CPU)'}, the worst "
+            f"output's cosine is {row['worst_cosine']:.6f} on {row['worst_output']!r}, and plain INT8 "
+            f"{self.search.trials[0]['worst_cosine']:.6f}. {io}quantization_mode FP16_STANDARD, or more "
+            "representative calibration data"
+        )
 
-    def simulator_ladder(lo: int, total: int) -> tuple[tuple[int, dict[str, Any]] | None, bool, int]:
+    def simulator_ladder(self, lo: int, total: int) -> tuple[Best | None, bool, int]:
         """(first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
         grow = 1
         while lo < total:
             k = min(total, lo + grow)
-            row = trial(k, "simulator")
+            row = self.trial(k, "simulator")
             if row is None:
                 return None, False, lo
             if row["passed"]:
                 return (k, row), False, lo
             lo, grow = k, grow * 2
         return None, True, lo
-    while confirm and best is not None:
-        # The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
-        # search goes on above that count, in growing steps (the CPU's ranking may not tell the
-        # counts above apart any more).
-        k = best[0]
-        row = trial(k, "simulator")
-        if row is None:
-            best = None
-            break
-        if row["passed"]:
-            best = (k, row)
-            break
-        gap = max(gap, cpu_rows[k]["worst_cosine"] - row["worst_cosine"] + 1e-4)
-        say(f"the simulator measured {row['worst_cosine']:.6f} where the CPU measured "
-            f"{cpu_rows[k]['worst_cosine']:.6f}: the CPU's figures must now clear the gate by {gap:.4f}")
-        lo = k
-        total = promotion_order()
-        if lo >= total:
-            best, exhausted = None, True
-            break
-        disagreements += 1
-        if disagreements >= 2:
-            # The CPU's choice failed in the simulator twice: the CPU no longer tells these counts
-            # apart. The simulator goes on by itself, up from the last failing count in growing
-            # steps (1, 2, 4 ...), then bisects below.
-            best, exhausted, lo = simulator_ladder(lo, total)
-            break
-        start = min(total, lo + step)
-        step *= 2
-        best, exhausted = _ladder(cpu, total, start=start, failed_at=start - 1)
-    if confirm and best is not None and lo > 0 and best[0] - lo > 1:
-        # Between the last count the simulator failed and the one it passed: bisection there.
+
+    def confirm_in_simulator(self, best: Best | None, exhausted: bool) -> tuple[Best | None, bool, int]:
+        """The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
+        search goes on above that count, in growing steps (the CPU's ranking may not tell the counts
+        above apart any more); after a second disagreement the simulator goes on alone.
+        (best, exhausted, the last count the simulator failed)."""
+        lo, step, disagreements = 0, 1, 0
+        while best is not None:
+            k = best[0]
+            row = self.trial(k, "simulator")
+            if row is None:
+                return None, exhausted, lo
+            if row["passed"]:
+                return (k, row), exhausted, lo
+            self.gap = max(self.gap, self.cpu_rows[k]["worst_cosine"] - row["worst_cosine"] + 1e-4)
+            self.say(f"the simulator measured {row['worst_cosine']:.6f} where the CPU measured "
+                     f"{self.cpu_rows[k]['worst_cosine']:.6f}: the CPU's figures must now clear the gate by {self.gap:.4f}")
+            lo = k
+            total = self.promotion_order()
+            if lo >= total:
+                return None, True, lo
+            disagreements += 1
+            if disagreements >= 2:
+                # The CPU's choice failed in the simulator twice: the CPU no longer tells these counts
+                # apart. The simulator goes on by itself, up from the last failing count in growing
+                # steps (1, 2, 4 ...), then bisects.
+                return self.simulator_ladder(lo, total)
+            start = min(total, lo + step)
+            step *= 2
+            best, exhausted = _ladder(self.cpu, total, start=start, failed_at=start - 1)
+        return best, exhausted, lo
+
+    def bisect_in_simulator(self, lo: int, best: Best) -> Best:
+        """Between the last count the simulator failed and the one it passed: bisection there."""
         hi = best
         while hi[0] - lo > 1:
             mid = (lo + hi[0]) // 2
-            row = trial(mid, "simulator")
+            row = self.trial(mid, "simulator")
             if row is None:
                 break
             if row["passed"]:
                 hi = (mid, row)
             else:
                 lo = mid
-        best = hi
-    if best is not None and not confirm:
-        best = (best[0], cpu_rows[best[0]])
-    if best is not None and best[0] == 0:
-        best[1]["chosen"] = True
-        return None, search.record()
-    if best is None:
-        top = max(search.trials, key=lambda t: t["worst_cosine"])
+        return hi
+
+    # ------------------------------------------------------------------ the answer
+
+    def not_met(self, exhausted: bool) -> GateNotMet:
+        top = max(self.search.trials, key=lambda t: t["worst_cosine"])
         why = ("even with every candidate activation and weight at 16 bits" if exhausted
-               else f"within the budget ({len(search.trials)} trials, {limits.elapsed():.0f} s)")
-        raise GateNotMet(
-            f"accuracy control (qnn_htp): the gate {thresholds} was not met {why}; best worst-output cosine "
+               else f"within the budget ({len(self.search.trials)} trials, {self.limits.elapsed():.0f} s)")
+        return GateNotMet(
+            f"accuracy control (qnn_htp): the gate {self.thresholds} was not met {why}; best worst-output cosine "
             f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}) with "
-            f"{top['activations_16bit']} of {len(ranked)} activations and {top['weights_16bit']} of {len(weights)} "
+            f"{top['activations_16bit']} of {len(self.ranked)} activations and {top['weights_16bit']} of {len(self.weights)} "
             "weights at 16 bits. "
             + ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let "
-               "the search give them 16 bits, or " if exhausted and keep_8bit else "Raise "
+               "the search give them 16 bits, or " if exhausted and self.keep_8bit else "Raise "
                "rvc4.accuracy_control.max_trials or max_seconds, or ")
             + "use FP16_STANDARD, or give more representative calibration data"
         )
-    best[1]["chosen"] = True
-    chosen_acts, chosen_weights = split_count(best[0])
-    search.promoted = chosen_acts + chosen_weights
-    record = search.record()
-    record["activations_16bit"], record["weights_16bit"] = chosen_acts, chosen_weights
-    say(f"chose {len(chosen_acts)} activation(s) and {len(chosen_weights)} weight(s) at 16 bits "
-        f"({record['share_8bit']:.1%} of the candidates stay 8-bit) after {len(search.trials)} trial(s), "
-        f"{limits.elapsed():.0f} s")
-    return promotion_encodings(chosen_acts, base, chosen_weights), record
+
+    def chosen(self, best: Best) -> tuple[dict[str, Any], dict[str, Any]]:
+        best[1]["chosen"] = True
+        acts, wts = self.split_count(best[0])
+        self.search.promoted = acts + wts
+        record = self.search.record()
+        record["activations_16bit"], record["weights_16bit"] = acts, wts
+        self.say(f"chose {len(acts)} activation(s) and {len(wts)} weight(s) at 16 bits "
+                 f"({record['share_8bit']:.1%} of the candidates stay 8-bit) after {len(self.search.trials)} trial(s), "
+                 f"{self.limits.elapsed():.0f} s")
+        return promotion_encodings(acts, self.base, wts), record
+
+    def run(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        self.say(f"{self.search.candidates} tensor(s) may go to 16 bits; gate {self.thresholds} on {len(self.feeds)} "
+                 f"held-back sample(s); budget {self.budget.max_trials} trials, {self.budget.max_seconds:.0f} s")
+        plain = self.cpu(0)
+        if plain is None:
+            raise GateNotMet(f"accuracy control (qnn_htp): no trial fits the budget ({self.budget}); raise "
+                             "rvc4.accuracy_control.max_seconds or max_trials")
+        best: Best | None = None
+        exhausted = False
+        if plain["passed"]:
+            best = (0, self.cpu_rows[0])
+        else:
+            total = self.promotion_order()
+            if total:
+                self.upper_bound(total)
+            best, exhausted = _ladder(self.cpu, total) if total else (None, True)
+        lo = 0
+        if self.confirm:
+            best, exhausted, lo = self.confirm_in_simulator(best, exhausted)
+            if best is not None and lo > 0 and best[0] - lo > 1:
+                best = self.bisect_in_simulator(lo, best)
+        elif best is not None:
+            best = (best[0], self.cpu_rows[best[0]])
+        if best is not None and best[0] == 0:
+            best[1]["chosen"] = True
+            return None, self.search.record()
+        if best is None:
+            raise self.not_met(exhausted)
+        return self.chosen(best)
 
 
 # --------------------------------------------------------------------------- OpenVINO

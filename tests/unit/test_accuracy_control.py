@@ -60,9 +60,26 @@ def test_htp_search_that_cannot_meet_the_gate_stops_with_the_best_figure(tmp_pat
         ac.htp_search(model, _calibration(), {"min_cosine": 0.999999999}, ac.Budget(max_trials=3), 4,
                       _htp_quantize(model), tmp_path, keep_8bit={"x", "out"})
     text = str(err.value)
-    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.999999999} was not met within the budget (3 trials")
-    assert "activations and 0 of 3 weights at 16 bits" in text
-    assert "best worst-output cosine" in text and "on 'out'" in text
+    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.999999999} cannot be met: with every "
+                           "candidate activation and weight at 16 bits (6 and 3), measured in onnxruntime QDQ simulation (CPU)")
+    assert "the worst output's cosine is" in text and "on 'out'" in text and "and plain INT8 0." in text
+    assert "rvc4.normalize_io_encodings" in text and "FP16_STANDARD" in text
+
+
+def test_the_bounds_are_measured_first_and_a_search_that_cannot_pass_stops_at_once(tmp_path):
+    """Plain INT8, then every candidate at 16 bits in the target's own runtime (here a stand-in
+    simulator that loses the output whatever the count): two trials, then the measured bound."""
+    model = sensitive_net(tmp_path / "s.onnx")
+    counting, runner_for = _disagreeing(_htp_quantize(model, tmp_path / "q"), 100)  # never enough
+    lines = []
+    with pytest.raises(ac.GateNotMet, match=r"cannot be met: .* measured in stand-in simulator, the worst output's cosine is -0\.99"):
+        ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=20), 4, counting, tmp_path,
+                      keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator",
+                      progress=lines.append)
+    trials = [line for line in lines if line.startswith("trial ")]
+    assert len(trials) == 2
+    assert trials[0].startswith("trial 0 (cpu): 0 activation(s) and 0 weight(s)")
+    assert trials[1].startswith("trial 1 (simulator): 6 activation(s) and 3 weight(s) of 9 at 16 bits")
 
 
 def test_plain_int8_that_passes_promotes_nothing(tmp_path):
@@ -115,7 +132,8 @@ def test_the_statistics_are_collected_once_for_every_trial(tmp_path, monkeypatch
 
 
 def test_max_seconds_bounds_the_whole_search(tmp_path):
-    """Trials of about 1 s and a 3.5 s budget: the search stops before a trial would run past it."""
+    """Trials of about 1 s and a 2.5 s budget: plain INT8 and the upper bound fit, the search's next
+    trial would not; it stops before a trial would run past the budget."""
     import time
 
     model = sensitive_net(tmp_path / "s.onnx")
@@ -127,9 +145,9 @@ def test_max_seconds_bounds_the_whole_search(tmp_path):
 
     started = time.monotonic()
     with pytest.raises(ac.GateNotMet, match="within the budget"):
-        ac.htp_search(model, _calibration(), {"min_cosine": 0.999999999}, ac.Budget(max_trials=50, max_seconds=3.5),
+        ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=50, max_seconds=2.5),
                       4, slow, tmp_path, keep_8bit={"x", "out"})
-    assert time.monotonic() - started <= 3.5
+    assert time.monotonic() - started <= 2.5
 
 
 def _disagreeing(quantize, needed):
@@ -159,14 +177,16 @@ def test_the_simulator_confirms_the_cpu_choice_or_the_search_goes_on_in_it(tmp_p
     _, agreed = ac.htp_search(model, _calibration(), gate, ac.Budget(max_trials=12), 4, counting, tmp_path,
                               keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator")
     kinds = [t["measured_in"] for t in agreed["trials"]]
-    assert kinds[-1] == "simulator" and set(kinds[:-1]) == {"cpu"}
+    # Plain INT8 on the CPU, the upper bound in the simulator, the search on the CPU, its choice confirmed.
+    assert kinds[:2] == ["cpu", "simulator"] and agreed["trials"][1]["activations_16bit"] == 6
+    assert kinds[-1] == "simulator" and set(kinds[2:-1]) == {"cpu"}
     assert agreed["kept_higher_precision"] == ["wide"] and agreed["trials"][-1]["chosen"]
     # Disagreeing: the simulator needs two; the search goes on above the CPU's one, and the count
     # that passes is measured in the simulator before it is chosen.
     counting, runner_for = _disagreeing(quantize, 2)
     _, corrected = ac.htp_search(model, _calibration(), gate, ac.Budget(max_trials=12), 4, counting, tmp_path,
                                  keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator")
-    confirm = [t for t in corrected["trials"] if t["measured_in"] == "simulator"]
+    confirm = [t for t in corrected["trials"][2:] if t["measured_in"] == "simulator"]  # after the upper bound
     assert not confirm[0]["passed"] and confirm[0]["activations_16bit"] == 1
     chosen = next(t for t in corrected["trials"] if t.get("chosen"))
     assert chosen["measured_in"] == "simulator" and chosen["activations_16bit"] == 2 and chosen["passed"]
