@@ -206,7 +206,7 @@ class Models:
             raise ConfigError(source, [f"calibration links form a cycle ({chain}); a stage cannot calibrate from itself"])
         self._resolving.append(name)
         try:
-            self._check_links(unit, cfg)
+            check_links(self, unit, cfg)
         finally:
             self._resolving.pop()
         self._units[name] = unit
@@ -259,7 +259,7 @@ class Models:
             return False
         return not self._load(model).single_stage
 
-    def _links(self, unit: Unit) -> list[tuple[str, dict[str, Any]]]:
+    def calibration_links(self, unit: Unit) -> list[tuple[str, dict[str, Any]]]:
         """(input name, link) for every input whose calibration comes from another stage."""
         if unit.resolved is not None:
             return [(i.name, i.calibration) for i in unit.resolved.inputs if i.calibration.get("kind") == "link" and i.frozen_value is None]
@@ -270,42 +270,45 @@ class Models:
                 found.append((spec.name, {"kind": "link", **cal.model_dump(mode="json")}))
         return found
 
-    def _check_links(self, unit: Unit, cfg: Any) -> None:
-        for input_name, link in self._links(unit):
-            key = f"{unit.key_prefix}calibration (input {input_name!r})"
-            if cfg.single_stage:
-                raise ConfigError(unit.source, [f"{key}: a link to stage {link['stage']!r} needs a multi-stage config with `stages:`"])
-            if link["stage"] not in cfg.stages:
-                raise ConfigError(unit.source, [f"{key}.stage: no stage {link['stage']!r}; stages are {', '.join(cfg.stages)}"])
-            if link["stage"] == unit.stage_name:
-                raise ConfigError(unit.source, [f"{key}.stage: stage {unit.stage_name!r} cannot calibrate from its own outputs"])
-            upstream = self.unit(f"{unit.model}-{link['stage']}")
-            if link.get("output") is not None and upstream.resolved is not None:
-                if link["output"] not in upstream.resolved.outputs:
-                    raise ConfigError(
-                        unit.source,
-                        [
-                            f"{key}.output: stage {link['stage']!r} has no output {link['output']!r}; "
-                            f"its outputs are: {', '.join(upstream.resolved.outputs)}"
-                        ],
-                    )
-            if link.get("script") is not None and self.inputs.made(link["script"]) is None:
-                from edgeconv.link_calibration import ScriptError, check_script
-
-                try:
-                    check_script(link["script"], self.root)
-                except ScriptError as exc:
-                    raise ConfigError(unit.source, [f"{key}.script: {exc}"]) from None
-
     def linked_inputs(self, name: str) -> dict[str, str]:
         """The upstream stages' outputs (and script files) a stage's calibration is computed from."""
         from edgeconv.link_calibration import script_file
 
         unit = self.unit(name)
         inputs: dict[str, str] = {}
-        for _, link in self._links(unit):
+        for _, link in self.calibration_links(unit):
             inputs[f"linked_{link['stage']}"] = layout.stage_outputs(f"{unit.model}-{link['stage']}")
             path = script_file(link["script"]) if link.get("script") is not None else None
             if path is not None:
                 inputs[f"script_{len(inputs)}"] = path
         return inputs
+
+
+def check_links(models: Models, unit: Unit, cfg: Any) -> None:
+    """Every calibration link of a stage names another stage of the same config, an output it
+    has and a script that loads (a one-line ConfigError naming the key otherwise)."""
+    for input_name, link in models.calibration_links(unit):
+        key = f"{unit.key_prefix}calibration (input {input_name!r})"
+        if cfg.single_stage:
+            raise ConfigError(unit.source, [f"{key}: a link to stage {link['stage']!r} needs a multi-stage config with `stages:`"])
+        if link["stage"] not in cfg.stages:
+            raise ConfigError(unit.source, [f"{key}.stage: no stage {link['stage']!r}; stages are {', '.join(cfg.stages)}"])
+        if link["stage"] == unit.stage_name:
+            raise ConfigError(unit.source, [f"{key}.stage: stage {unit.stage_name!r} cannot calibrate from its own outputs"])
+        upstream = models.unit(f"{unit.model}-{link['stage']}")
+        if link.get("output") is not None and upstream.resolved is not None:
+            if link["output"] not in upstream.resolved.outputs:
+                raise ConfigError(
+                    unit.source,
+                    [
+                        f"{key}.output: stage {link['stage']!r} has no output {link['output']!r}; "
+                        f"its outputs are: {', '.join(upstream.resolved.outputs)}"
+                    ],
+                )
+        if link.get("script") is not None and models.inputs.made(link["script"]) is None:
+            from edgeconv.link_calibration import ScriptError, check_script
+
+            try:
+                check_script(link["script"], models.root)
+            except ScriptError as exc:
+                raise ConfigError(unit.source, [f"{key}.script: {exc}"]) from None

@@ -191,21 +191,15 @@ class Project(Models):
         cfg = self._load(model)
         source = self._source(model)
         main = (self.config.get("main_stages") or {}).get(model) or cfg.main_stage
+        stages = ", ".join(cfg.stages)
         if main is None:
-            raise ConfigError(
-                source,
-                [
-                    f"{model} has stages {', '.join(cfg.stages)}; say which one is the main model of its NN Archive "
-                    f"with `main_stage:` in the config or `edgeconv convert ... --main-stage STAGE`"
-                ],
-            )
+            raise ConfigError(source, [f"{model} has stages {stages}; say which one is the main model of its NN Archive "
+                                       "with `main_stage:` in the config or `edgeconv convert ... --main-stage STAGE`"])
         if main not in cfg.stages:
-            raise ConfigError(source, [f"main_stage: no stage {main!r}; stages are {', '.join(cfg.stages)}"])
+            raise ConfigError(source, [f"main_stage: no stage {main!r}; stages are {stages}"])
         if len(cfg.stages) != 2:
-            raise ConfigError(
-                source,
-                [f"an NN Archive links one post-processing stage to the main one; {model} has {len(cfg.stages)} stages (convert them natively instead)"],
-            )
+            raise ConfigError(source, [f"an NN Archive links one post-processing stage to the main one; {model} has "
+                                       f"{len(cfg.stages)} stages (convert them natively instead)"])
         post = next(s for s in cfg.stages if s != main)
         return main, post
 
