@@ -56,6 +56,13 @@ CHAIN = "chain"
 CACHING = workflow.enable_cache
 
 
+# A zoo's disk (docs/reliability.md, "A zoo's disk"): with `keep_intermediate_outputs: false` in
+# config/config.yaml, the first ONNX intermediates are temp() files. The default keeps them, so that a
+# change reruns exactly the steps that read it.
+def droppable(path):
+    return path if config.get("keep_intermediate_outputs", True) else temp(path)
+
+
 wildcard_constraints:
     model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
     flavor="mo|hailo",

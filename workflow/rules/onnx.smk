@@ -28,9 +28,7 @@ rule attach_normalization:
         model=source_model,
         external_data=source_external_data,
     output:
-        # temp(): gone once the optimized model and the ONNX checks are made (a zoo's disk, README
-        # "Disk"); a change upstream of optimize_onnx remakes it, `--notemp` keeps it.
-        onnx=temp(f"{INTERMEDIATE}/normalized.onnx"),
+        onnx=droppable(f"{INTERMEDIATE}/normalized.onnx"),
         record=f"{RECORDS}/attach_normalization.json",
     log:
         f"{LOGS}/attach_normalization.log",
@@ -53,7 +51,7 @@ rule optimize_onnx:
         onnx=f"{INTERMEDIATE}/normalized.onnx",
         original=source_model,
     output:
-        onnx=f"{INTERMEDIATE}/optimized.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/optimized.onnx"),
         record=f"{RECORDS}/optimize_onnx.json",
     log:
         f"{LOGS}/optimize_onnx.log",

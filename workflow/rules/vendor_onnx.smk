@@ -6,7 +6,7 @@
 
 use rule attach_normalization as attach_normalization_vendor with:
     output:
-        onnx=temp(f"{INTERMEDIATE}/{{flavor}}/normalized.onnx"),
+        onnx=droppable(f"{INTERMEDIATE}/{{flavor}}/normalized.onnx"),
         record=f"{RECORDS}/{{flavor}}_attach_normalization.json",
     log:
         f"{LOGS}/{{flavor}}_attach_normalization.log",
@@ -19,7 +19,7 @@ use rule optimize_onnx as optimize_onnx_vendor with:
         onnx=f"{INTERMEDIATE}/{{flavor}}/normalized.onnx",
         original=source_model,
     output:
-        onnx=f"{INTERMEDIATE}/{{flavor}}/optimized.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/{{flavor}}/optimized.onnx"),
         record=f"{RECORDS}/{{flavor}}_optimize_onnx.json",
     log:
         f"{LOGS}/{{flavor}}_optimize_onnx.log",
