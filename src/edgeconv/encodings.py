@@ -363,3 +363,90 @@ def _channel_axis(shape: tuple[int, ...], channels: int, name: str) -> int:
         f"rvc4.encodings.param_encodings.{name}: {channels} per-channel entries but the weight's shape is "
         f"{list(shape)}; give one entry per output channel"
     )
+
+
+def from_qdq(model: Any) -> tuple[Any, dict[str, Any]]:
+    """A model that comes quantized (QuantizeLinear/DequantizeLinear, as onnxruntime, NNCF, AIMET and
+    Brevitas export it) as a float model and the AIMET encodings of its own quantization: each
+    activation Q->DQ pair becomes a Clip to its range (the clamp it did) and its scale, offset and bit
+    width are kept for the tensors on both sides; each DequantizeLinear of a weight becomes the float weight it computes, its (per
+    channel) encodings kept under that name. SNPE then gets them as ``--quantization_overrides``,
+    as the reference does with ``rvc4.encodings``."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+
+    def const(name: str) -> np.ndarray | None:
+        if name in inits:
+            return numpy_helper.to_array(inits[name])
+        node = producer.get(name)
+        if node is not None and node.op_type == "Constant":
+            return numpy_helper.to_array(node.attribute[0].t)
+        return None
+
+    def encoding(scale: np.ndarray, zero: np.ndarray | None) -> list[dict[str, Any]]:
+        dtype = zero.dtype if zero is not None else np.dtype(np.uint8)
+        bits = dtype.itemsize * 8
+        info = np.iinfo(dtype)
+        zeros = np.broadcast_to(zero if zero is not None else np.zeros(1, dtype), scale.shape).reshape(-1)
+        out = []
+        for s, z in zip(scale.reshape(-1).astype(float), zeros.astype(int)):
+            signed = info.min < 0
+            # AIMET: real = (q + offset) * scale on the unsigned grid 0 .. 2^bits - 1.
+            offset = -int(z) + (info.min if signed else 0)
+            out.append({"bitwidth": bits, "dtype": "int", "scale": s, "offset": offset,
+                        "min": (info.min - int(z)) * s, "max": (info.max - int(z)) * s,
+                        "is_symmetric": str(bool(signed and int(z) == 0))})
+        return out
+
+    acts: dict[str, list[dict[str, Any]]] = {}
+    params: dict[str, list[dict[str, Any]]] = {}
+    drop: list[Any] = []
+    new_inits: list[Any] = []
+    clips: dict[int, Any] = {}  # a dropped activation DQ -> the Clip in its place
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear":
+            continue
+        scale, zero = const(node.input[1]), const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        source = producer.get(node.input[0])
+        weight = const(node.input[0])
+        if scale is None:
+            continue
+        if weight is not None:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            if scale.size > 1:
+                shape = [1] * weight.ndim
+                shape[axis] = -1
+                real = (weight.astype(np.float64) - (zero.reshape(shape) if zero is not None else 0)) * scale.reshape(shape)
+            else:
+                real = (weight.astype(np.float64) - (zero if zero is not None else 0)) * scale
+            new_inits.append(numpy_helper.from_array(real.astype(np.float32), node.output[0]))
+            if weight.dtype != np.int32:  # int32 biases: SNPE quantizes them itself
+                params[node.output[0]] = encoding(scale, zero)
+            drop.append(node)
+        elif source is not None and source.op_type == "QuantizeLinear":
+            # The pair becomes a Clip to its range: a quantizer that dropped a Relu after a Conv leaves
+            # the clamp to the quantization (zero point at the grid's bottom), and the float model must too.
+            enc = encoding(scale, zero)
+            acts[source.input[0]] = acts[node.output[0]] = enc
+            drop.extend([node, source])
+            low, high = (numpy_helper.from_array(np.array(enc[0][k], np.float32), f"{node.output[0]}_{k}")
+                         for k in ("min", "max"))
+            new_inits.extend([low, high])
+            clips[id(node)] = (onnx.helper.make_node("Clip", [source.input[0], low.name, high.name], [node.output[0]],
+                                               name=f"{node.output[0]}_range"))
+    dropped = {id(n) for n in drop}
+    kept = [clips.get(id(n), n) for n in graph.node if id(n) not in dropped or id(n) in clips]
+    used = {i for n in kept for i in n.input} | {o.name for o in graph.output}
+    kept = [n for n in kept if n.op_type != "Constant" or set(n.output) & used]  # quantized weights' Constants
+    del graph.node[:]
+    graph.node.extend(kept)
+    keep_inits = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend([*keep_inits, *new_inits])
+    return model, {"activation_encodings": acts, "param_encodings": params}

@@ -151,3 +151,37 @@ def test_qdq_quantization_follows_the_encodings(tmp_path):
     assert zero_point_type(plain, "r1") == onnx.TensorProto.UINT8
     assert zero_point_type(pinned, "r1") == onnx.TensorProto.UINT16
     assert zero_point_type(pinned, "x") == onnx.TensorProto.UINT8  # exposed tensors stay 8-bit
+
+
+def test_a_qdq_model_becomes_its_float_form_and_its_own_encodings(tmp_path):
+    """from_qdq: no Q/DQ node is left; each activation pair is a Clip to its range (onnxruntime's
+    quantizer drops a Relu after a Conv and leaves the clamp to the quantization), so the float form
+    computes what the QDQ model does up to rounding; weights keep per-channel encodings, int32
+    biases none; the grid's numbers follow AIMET's convention (real = (q + offset) * scale)."""
+    import numpy as np
+    import onnx
+
+    from edgeconv.encodings import from_qdq
+    from edgeconv.onnx_graph import quantization_nodes
+    from edgeconv.runtime import onnx_runner
+    from edgeconv.targets.qnn_htp import quantize_qdq
+    from models import conv_net
+
+    conv_net(tmp_path / "f.onnx", size=16)
+    rng = np.random.default_rng(0)
+    quantize_qdq(tmp_path / "f.onnx", {"x": rng.uniform(-2, 2, (8, 1, 3, 16, 16)).astype(np.float32)},
+                 tmp_path / "q.onnx", "INT8_STANDARD", True)
+    qdq = onnx.load(str(tmp_path / "q.onnx"))
+    float_model, payload = from_qdq(qdq)
+    onnx.checker.check_model(float_model)
+    assert quantization_nodes(float_model) == {} and quantization_nodes(qdq)["QuantizeLinear"] >= 4
+    assert [o.name for o in float_model.graph.output] == [o.name for o in qdq.graph.output]
+    x = {"x": rng.uniform(-2, 2, (1, 3, 16, 16)).astype(np.float32)}
+    a, b = onnx_runner(qdq)(x)["out"].ravel(), onnx_runner(float_model)(x)["out"].ravel()
+    assert float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b)) > 0.9999
+    params = payload["param_encodings"]
+    assert len(params) == 2 and all(len(v) > 1 for v in params.values())  # per channel, the two convs' weights
+    enc = payload["activation_encodings"]["x"][0]
+    assert enc["bitwidth"] == 8 and enc["is_symmetric"] in ("True", "False")
+    assert enc["max"] - enc["min"] == pytest.approx(255 * enc["scale"], rel=1e-6)
+    assert enc["min"] == pytest.approx(enc["offset"] * enc["scale"], rel=1e-6)  # q = 0 on AIMET's grid

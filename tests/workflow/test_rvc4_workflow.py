@@ -111,3 +111,33 @@ def test_apptainer_runtime_runs_the_tool_steps_in_the_image(tmp_path):
     assert dlc["quantized"] and dlc["prepared_for"] == ["sm8550", "qcs8550"]
     record = json.loads((root / "results" / "intermediate" / "alpha" / "records" / "quantize_dlc.json").read_text())
     assert record["toolchain"] == {"runtime": "apptainer", "image": "rvc4.sif", "target": "rvc4"}
+
+
+def test_a_model_that_comes_quantized_gives_snpe_its_own_encodings(tmp_path):
+    """A QDQ model (onnxruntime's export of a conv net) goes to snpe-onnx-to-dlc as its float form
+    with its own scales as --quantization_overrides (the SNPE double checks every name against the
+    model it is given), and the run says so. What SNPE then does with them is not run here."""
+    import numpy as np
+
+    from edgeconv.targets.qnn_htp import quantize_qdq
+
+    conv_net(tmp_path / "float.onnx", size=16)
+    samples = {"x": np.random.default_rng(0).uniform(-2, 2, (8, 1, 3, 16, 16)).astype(np.float32)}
+    quantize_qdq(tmp_path / "float.onnx", samples, tmp_path / "qdq.onnx", "INT8_STANDARD", True)
+    root = tmp_path / "p"
+    write_yaml(root / "config" / "config.yaml", {"models": ["q"], "targets": ["rvc4"],
+                                                 "toolchains": {"rvc4": {"bin_dir": str(DOUBLES)}}})
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "q.onnx").write_bytes((tmp_path / "qdq.onnx").read_bytes())
+    proc = snakemake(root)
+    assert "the model comes quantized" in proc.stderr and "quantization overrides" in proc.stderr
+    dlc = json.loads((root / "results" / "rvc4" / "q.dlc").read_text())
+    pinned = dlc["quantization_overrides"]["tensors"]
+    assert pinned["r1"]["bitwidth"] == 8 and pinned["r1"]["group"] == "activation_encodings"
+    assert any(v["group"] == "param_encodings" for v in pinned.values())
+    assert all(v["known"] for v in pinned.values())
+    info = json.loads((root / "results" / "rvc4" / "q.buildinfo.json").read_text())
+    call = next(s for s in info["steps"] if s["step"] == "onnx_to_dlc")["tool_calls"][0]
+    kept = call["quantization_overrides"]["kept_quantization"]
+    assert kept["nodes"]["QuantizeLinear"] > 0 and kept["parameters"] == 2 and kept["activations"] >= 5
+    assert any(a.endswith("simplified.float.onnx") for a in call["argv"])  # its float form, written for SNPE

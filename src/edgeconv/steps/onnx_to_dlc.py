@@ -52,6 +52,9 @@ def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams, encodings_fi
         strict=params.strict_quantization_overrides, normalize=params.normalize_io_encodings,
     )
     with tool_output(dlc, name, [params.tool, "--version"]) as run:
+        own = None if model.suffix.lower() != ".onnx" else kept_quantization(model, run.tmp)
+        if own is not None:  # a model that comes quantized: its float form, its own encodings under the user's
+            model, payload, note = own[0], None if params.fp16 else merged(own[1], payload), {**note, **own[2]}
         overrides = str(encodings.write(payload, run.tmp / "quantization_overrides.json")) if payload else None
         argv = rvc4.onnx_to_dlc_argv(
             params.tool, str(model), str(run.produced), stage, params.fp16, params.snpe_onnx_to_dlc_args, overrides
@@ -60,6 +63,51 @@ def to_dlc(model: Path, stage: Any, dlc: Path, params: ToDlcParams, encodings_fi
         rvc4.read_back(params.info_tool, run.produced, run.tmp, name)
     call = {"tool": name, "version": run.version, "argv": argv}
     return {**call, "quantization_overrides": note} if note else call
+
+
+def kept_quantization(model: Path, tmp: Path) -> tuple[Path, dict[str, Any], dict[str, Any]] | None:
+    """For a model that comes quantized (QDQ): its float form (each Q/DQ pair a Clip to its range, each
+    quantized weight its float values) written to ``tmp``, the AIMET encodings of its own quantization,
+    and what the record says. None for a float model."""
+    import logging
+
+    import onnx
+
+    from edgeconv.encodings import from_qdq
+    from edgeconv.onnx_graph import quantization_nodes
+    from edgeconv.onnx_io import save_onnx
+
+    graph = onnx.load(str(model))
+    counts = quantization_nodes(graph)
+    if not counts:
+        return None
+    unsupported = sorted(set(counts) - {"QuantizeLinear", "DequantizeLinear"})
+    if unsupported:
+        from edgeconv.errors import ConversionError
+
+        raise ConversionError(f"{model.name} comes quantized with {', '.join(unsupported)}: only QuantizeLinear/"
+                              "DequantizeLinear (QDQ) models keep their quantization for rvc4; export it as QDQ")
+    float_model, own = from_qdq(graph)
+    out = tmp / f"{model.stem}.float.onnx"
+    save_onnx(float_model, out)
+    logging.getLogger(__name__).warning(
+        "the model comes quantized (%s): its own quantization goes to SNPE as quantization overrides (%d activation and "
+        "%d parameter encodings), as rvc4.encodings would", ", ".join(f"{n} {op}" for op, n in sorted(counts.items())),
+        len(own["activation_encodings"]), len(own["param_encodings"]))
+    return out, own, {"kept_quantization": {"nodes": counts, "activations": len(own["activation_encodings"]),
+                                            "parameters": len(own["param_encodings"])}}
+
+
+def merged(own: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    """The model's own encodings with the user's (rvc4.encodings) on top, name by name."""
+    if not user:
+        return own
+    out = {group: dict(own.get(group) or {}) for group in ("activation_encodings", "param_encodings")}
+    from edgeconv.encodings import _entries
+
+    for group in out:
+        out[group].update(dict(_entries(user.get(group, {}), group)))
+    return out
 
 
 # The SoC the op-support check asks QNN about (op support does not differ between the HTP
