@@ -83,5 +83,8 @@ def test_a_gate_that_cannot_be_met_publishes_nothing(tmp_path):
     })
     proc = snakemake(tmp_path, check=False)
     assert proc.returncode != 0
-    assert "accuracy control (qnn_htp): the gate {'min_cosine': 0.9999999} was not met within the budget (2 trials" in proc.stderr
+    # Plain INT8, then every candidate at 16 bits in the HTP simulator: the bound, measured, ends it.
+    assert ("accuracy control (qnn_htp): the gate {'min_cosine': 0.9999999} cannot be met: with every candidate "
+            "activation and weight at 16 bits") in proc.stderr
+    assert "measured in QNN HTP simulator" in proc.stderr
     assert not (tmp_path / "results" / "qnn_htp").exists()
