@@ -43,21 +43,21 @@ def jobs_done(log: str) -> int:
     return int(done[-1][0]) if done else 0
 
 
-def timeline(root: Path) -> dict[str, float]:
-    """Where a Slurm run's time went, from its own logs: the first sbatch, each cluster job's start
-    and end of Snakemake on the node (its log's first and last timestamps), and the run's end."""
-    stamps: dict[str, float] = {}
-    logs = sorted((root / ".snakemake" / "slurm_logs").rglob("*.log"))
-    starts, ends = [], []
-    for log in logs:
-        found = [time.mktime(time.strptime(m, "%a %b %d %H:%M:%S %Y"))
-                 for m in re.findall(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]", log.read_text(), re.M)]
-        if found:
-            starts.append(min(found))
-            ends.append(max(found))
-    if starts:
-        stamps["node_first_step"], stamps["node_last_step"] = min(starts), max(ends)
-    return stamps
+def _stamp(text: str) -> float:
+    return time.mktime(time.strptime(text, "%a %b %d %H:%M:%S %Y"))
+
+
+def timeline(log: str, started: float, ended: float) -> str:
+    """Where a Slurm run's time went, from its own log: until the first submission (the local parse and
+    DAG), from the first submission to the first cluster job Snakemake saw end (the job's start on the
+    node, its Snakemake's parse there, the work, and the status checks' wait), and after the last one
+    (the local jobs and the executor's shutdown, which waits out the status-check thread's sleep)."""
+    stamps = [_stamp(m) for m in re.findall(r"\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]", log)]
+    submitted = [_stamp(m) for m in re.findall(r"\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\] Group job", log)]
+    if not stamps or not submitted:
+        return ""
+    return (f"{submitted[0] - started:.0f} s before the first sbatch, {max(stamps) - submitted[0]:.0f} s from it to the "
+            f"last job seen done, {ended - max(stamps):.0f} s after that (whole seconds)")
 
 
 def one_size(models: int) -> dict:
@@ -68,17 +68,11 @@ def one_size(models: int) -> dict:
         t_local, log_local = run(local, "--cores", "2")
         started = time.time()
         t_slurm, log_slurm = run(slurm, "--profile", str(REPO / "profiles" / "slurm"))
-        marks = timeline(slurm)
+        where = timeline(log_slurm, started, started + t_slurm)
         submitted = len(set(re.findall(r"submitted with SLURM jobid (\d+)", log_slurm)))
         n_local, n_slurm = jobs_done(log_local), jobs_done(log_slurm)
         again, log_again = run(slurm, "--profile", str(REPO / "profiles" / "slurm"))
         assert "Nothing to be done" in log_again and "submitted with SLURM" not in log_again
-    where = ""
-    if marks:
-        where = (f"until the node's first step {marks['node_first_step'] - started:.0f} s (sbatch, the job's start, "
-                 f"Snakemake's parse on the node), the node's steps {marks['node_last_step'] - marks['node_first_step']:.0f} s, "
-                 f"after them {started + t_slurm - marks['node_last_step']:.0f} s (the status check that sees the end, "
-                 "and the run's own end)")
     return {"models": models, "t_local": t_local, "t_slurm": t_slurm, "n_local": n_local, "n_slurm": n_slurm,
             "submitted": submitted, "again": again, "where": where}
 
