@@ -341,7 +341,7 @@ def output_rows(artifact: Artifact, original: Path, stage: Any, samples: list[Sa
     """Rows at the model's outputs by verify's own comparison (the same figures as ``verify.json``),
     with their SQNR from the same runs."""
     from edgeconv.runtime import ir_runner, onnx_runner
-    from edgeconv.comparison import compare, one_session
+    from edgeconv.comparison import compare, fp16_floor, one_session
 
     seen: list[dict[str, np.ndarray]] = []
     # verify's own runner: the artifact's (the simulator's), else one session for every sample.
@@ -352,7 +352,10 @@ def output_rows(artifact: Artifact, original: Path, stage: Any, samples: list[Sa
         seen.append(got)
         return got
 
-    report = compare(original, artifact.path, stage, samples, expected, thresholds, run)
+    # An FP16 artifact is gated at the model's FP16 floor, as verify gates it (the same figures).
+    floors = (fp16_floor(original, stage, samples, expected, activations=artifact.kind == "context")
+              if artifact.precision == "fp16" else None)
+    report = compare(original, artifact.path, stage, samples, expected, thresholds, run, floors)
     op_of = dict(tensors)
     rows = []
     for name, figures in report["outputs"].items():

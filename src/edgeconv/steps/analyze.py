@@ -82,7 +82,7 @@ def artifacts(inputs: Paths, params: AnalyzeParams) -> list[Any]:
         def run(path: Path, feeds: dict[str, Any]) -> dict[str, Any]:
             return run_context(path, feeds, rt["soc"], rt["fp16"])
 
-        found.append(Artifact("qnn_htp", inputs["ctx"], "context", "int8", run))
+        found.append(Artifact("qnn_htp", inputs["ctx"], "context", "fp16" if rt["fp16"] else "int8", run))
     return found
 
 
