@@ -34,6 +34,17 @@ def original_feeds(stage: ResolvedStage, sample: dict[str, np.ndarray]) -> dict[
     return feeds
 
 
+def _as_staged(model: onnx.ModelProto, stage: ResolvedStage) -> onnx.ModelProto:
+    """The original as the checks run it: only the stage's outputs, dynamic input dims given the
+    resolved sizes."""
+    model = select_outputs(model, stage.outputs)
+    for vi in model.graph.input:
+        spec = next((s for s in stage.inputs if s.name == vi.name), None)
+        if spec is not None:
+            fix_shape(vi, spec.shape)
+    return model
+
+
 def reference(
     original: Path, stage: ResolvedStage, calibration: dict[str, np.ndarray], max_images: int,
 ) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
@@ -46,11 +57,7 @@ def reference(
         else:
             model = load_onnx(original)  # over 2 GB, the weights stay on disk
             interface = _interface(model)
-            model = select_outputs(model, stage.outputs)
-            for vi in model.graph.input:  # give dynamic dims the resolved sizes
-                spec = next((s for s in stage.inputs if s.name == vi.name), None)
-                if spec is not None:
-                    fix_shape(vi, spec.shape)
+            model = _as_staged(model, stage)
             if _interface(model) == interface:
                 ref: onnx.ModelProto | Path = original  # run as it is, from its file
             else:  # over 2 GB, written once to a file that serves every sample
@@ -146,12 +153,7 @@ def fp16_floor(
     if original.suffix != ".onnx":
         return None
     try:
-        model = select_outputs(load_onnx(original), stage.outputs)
-        for vi in model.graph.input:
-            spec = next((s for s in stage.inputs if s.name == vi.name), None)
-            if spec is not None:
-                fix_shape(vi, spec.shape)
-        model = _fp16_model(model, activations)
+        model = _fp16_model(_as_staged(load_onnx(original), stage), activations)
         with runnable(model) as ref:
             run = onnx_runner(ref)
             got = [run(original_feeds(stage, sample)) for sample in samples]

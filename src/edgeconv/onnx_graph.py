@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -187,3 +188,8 @@ def quantization_nodes(model: onnx.ModelProto) -> dict[str, int]:
         if node.op_type in QUANTIZATION_OPS and node.domain in ("", "ai.onnx", "com.microsoft"):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
+
+
+def comes_quantized(path: str | Path) -> dict[str, int]:
+    """:func:`quantization_nodes` of the model file at ``path``, read without its weights."""
+    return quantization_nodes(onnx.load(str(path), load_external_data=False))

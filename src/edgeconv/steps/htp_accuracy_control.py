@@ -80,11 +80,9 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
     from edgeconv.targets.qnn_htp import scheme_for, search_quantizer
 
     model = inputs["onnx"]
-    import onnx
+    from edgeconv.onnx_graph import comes_quantized
 
-    from edgeconv.onnx_graph import quantization_nodes
-
-    if quantization_nodes(onnx.load(str(model), load_external_data=False)):
+    if comes_quantized(model):
         # Its own quantization is kept (quantize_qdq): there is nothing to search.
         logging.getLogger("edgeconv.progress").info("the model comes quantized: its own scales are kept, no search")
         from edgeconv.records import write_json_atomic

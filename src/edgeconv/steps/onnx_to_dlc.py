@@ -74,11 +74,10 @@ def kept_quantization(model: Path, tmp: Path) -> tuple[Path, dict[str, Any], dic
     import onnx
 
     from edgeconv.encodings import from_qdq
-    from edgeconv.onnx_graph import quantization_nodes
+    from edgeconv.onnx_graph import comes_quantized
     from edgeconv.onnx_io import save_onnx
 
-    graph = onnx.load(str(model))
-    counts = quantization_nodes(graph)
+    counts = comes_quantized(model)  # the graph alone: a float model's weights are not read here
     if not counts:
         return None
     unsupported = sorted(set(counts) - {"QuantizeLinear", "DequantizeLinear"})
@@ -87,7 +86,7 @@ def kept_quantization(model: Path, tmp: Path) -> tuple[Path, dict[str, Any], dic
 
         raise ConversionError(f"{model.name} comes quantized with {', '.join(unsupported)}: only QuantizeLinear/"
                               "DequantizeLinear (QDQ) models keep their quantization for rvc4; export it as QDQ")
-    float_model, own = from_qdq(graph)
+    float_model, own = from_qdq(onnx.load(str(model)))
     out = tmp / f"{model.stem}.float.onnx"
     save_onnx(float_model, out)
     logging.getLogger(__name__).warning(

@@ -52,11 +52,9 @@ def kept_quantization(model: Path, out: Path) -> dict[str, Any] | None:
     import logging
     import shutil
 
-    import onnx
+    from edgeconv.onnx_graph import comes_quantized
 
-    from edgeconv.onnx_graph import quantization_nodes
-
-    counts = quantization_nodes(onnx.load(str(model), load_external_data=False))
+    counts = comes_quantized(model)
     if not counts:
         return None
     logging.getLogger(__name__).warning(
