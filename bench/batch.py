@@ -106,6 +106,13 @@ def main() -> None:
     for r in rows:
         if r["where"]:
             lines.append(f"- {r['models']} models through Slurm: {r['where']}.")
+    lines += ["", "Where the rest goes (read in snakemake-executor-plugin-slurm 2.8.0 and snakemake-interface-executor-plugins,",
+              "not changed here): the plugin checks job status at `slurm-init-seconds-before-status-checks` (10 s in",
+              "`profiles/slurm`) and then, for every check that finds no job finished, waits 10 s longer than the last time",
+              "(10, 20, 30 ... s, hard-coded); a job that ends just after a check is seen up to that interval later. After the last",
+              "job, Snakemake's executor shutdown joins the status thread, which first sleeps out its interval: the \"after that\"",
+              "seconds above. The cluster job's own start (sbatch, slurmd, Snakemake's parse of the workflow on the node) adds a few",
+              "seconds per cluster job."]
     section = "\n".join(lines)
     print(section)
     if args.write:
