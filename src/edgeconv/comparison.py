@@ -180,15 +180,22 @@ def compare(
     thresholds: dict[str, Any],
     run_artifact: Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
     floors: dict[str, float] | None = None,
+    detector: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report of ``artifact`` against the original's outputs ``expected`` on ``samples``.
     ``floors``: per output, the cosine FP16 itself allows (:func:`fp16_floor`); the cosine gate is
-    then :func:`floor_gate`, and the report gives the floor, the figure and the gate used."""
+    then :func:`floor_gate`, and the report gives the floor, the figure and the gate used.
+    ``detector``: a recognised detector (:func:`edgeconv.detectors.from_metadata`): the report
+    scores the artifact in detections too (:mod:`edgeconv.detection_metrics`), gated by
+    ``min_map50``."""
     if run_artifact is None:
         run_artifact = one_session(ir_runner if artifact.suffix == ".xml" else onnx_runner)
     per_output: dict[str, list[dict[str, float]]] = {}
+    got_all = []
     for sample, want in zip(samples, expected):
         got = run_artifact(artifact, sample)
+        if detector is not None:
+            got_all.append(got)
         for name in stage.outputs:
             value = got.get(name)
             if value is None:
@@ -221,15 +228,32 @@ def compare(
             failures.append(f"{name}: max_abs_error {summary['max_abs_error']:.4g} > {thresholds['max_abs_error']}")
         if thresholds.get("mean_abs_error") is not None and summary["mean_abs_error"] > thresholds["mean_abs_error"]:
             failures.append(f"{name}: mean_abs_error {summary['mean_abs_error']:.4g} > {thresholds['mean_abs_error']}")
-    return {
+    report = {
         "artifact": str(artifact),
         "original": str(original),
         "images": len(samples),
         "thresholds": thresholds,
         "outputs": outputs,
-        "passed": not failures,
-        "failures": failures,
     }
+    if detector is not None:
+        report["detections"] = detection_figures(detector, expected, got_all)
+        gate, figure = thresholds.get("min_map50"), report["detections"]["map50"]
+        if gate is not None and (figure is None or figure < gate):
+            failures.append(f"detections: mAP@0.5 {'none' if figure is None else f'{figure:.4f}'} < min_map50 {gate} "
+                            f"(against the float model's {report['detections']['reference_detections']} detections)")
+    return {**report, "passed": not failures, "failures": failures}
+
+
+def detection_figures(detector: dict[str, Any], expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The artifact's detections scored against the float model's on the same samples, both
+    decoded with the same decoder and NMS (DepthAI's, :func:`edgeconv.detectors.decode`)."""
+    from edgeconv import detection_metrics, detectors
+
+    reference_dets = [detectors.decode(want, detector) for want in expected]
+    artifact_dets = [detectors.decode(out, detector) for out in got]
+    figures = detection_metrics.score(reference_dets, artifact_dets, len(detector["names"]))
+    return {"decoder": f"DepthAI {detector['subtype']} (TLBR), conf {detector['head']['metadata']['conf_threshold']}, "
+                       f"class-agnostic NMS at IoU {detector['head']['metadata']['iou_threshold']}", **figures}
 
 
 def verify(

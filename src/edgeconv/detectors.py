@@ -351,3 +351,29 @@ def decode(outputs: dict[str, np.ndarray], info: dict[str, Any], conf: float | N
     tensors = [outputs[name] for name in head["yolo_outputs"]]
     boxes, scores = candidates_tlbr(tensors, head["strides"], tuple(info["imgsz"]))
     return select(boxes, scores, head["conf_threshold"] if conf is None else conf, head["iou_threshold"], head["max_det"])
+
+
+def plan(model_path: Any, meta: dict[str, str]) -> Detector | None:
+    """At parse time: the detector a model file is, when its metadata says it may be one (no other
+    model's graph is read). A detect export this module cannot cut is left alone, with a note."""
+    if not looks_like_detector(meta):
+        return None
+    import sys
+
+    from edgeconv.onnx_io import load_onnx
+
+    try:
+        return recognise(load_onnx(model_path, load_external_data=False))
+    except NotAdaptable as exc:
+        print(f"note: {model_path} is a YOLO detect export but is converted as it is, with no DepthAI head: {exc}; "
+              "give the head in the model's config (heads:) to have one", file=sys.stderr)
+        return None
+
+
+def adapted_info(info: Any, det: Detector, path: str) -> Any:
+    """The ModelInfo of the adapted model, known before it is made."""
+    from edgeconv.model_info import ModelInfo, TensorInfo
+
+    outputs = [TensorInfo(name, [1, 5 + len(det.names), lv.height, lv.width], "float32") for name, lv in zip(det.outputs, det.levels)]
+    return ModelInfo(path=path, inputs=info.inputs, outputs=outputs, tensor_names=info.tensor_names | set(det.outputs),
+                     metadata={**info.metadata, METADATA_KEY: det.to_json()})

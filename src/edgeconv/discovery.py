@@ -18,6 +18,7 @@ from edgeconv.config.loader import check_model_name, load_model_config, parse_ov
 from edgeconv.config.resolve import resolve_stage
 from edgeconv.config.resolved import ResolvedStage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, InputSpec, LinkCalibration, StageConfig
+from edgeconv.detectors import Detector, adapted_info, plan
 from edgeconv.errors import ConfigError
 from edgeconv.inputs.base import Made, Where
 from edgeconv.inputs.localize import Inputs
@@ -44,6 +45,8 @@ class Unit:
     # extraction): what is read of it at parse time differs before and after that rule ran, so no
     # step parameter may depend on it.
     made_by_rule: bool = False
+    # A recognised YOLO detector: the chain starts from its adapted model (edgeconv.detectors).
+    detector: Detector | None = None
 
     def io(self, with_calibration: bool = False) -> dict[str, Any]:
         keys = IO_KEYS | ({"calibration"} if with_calibration else set())
@@ -120,9 +123,22 @@ class Models:
 
     def heads(self, model: str) -> list[Any]:
         """The output archive's heads: those of an NN Archive given as input (carried over), else
-        the config's own ``heads:``."""
+        the config's own ``heads:``, else a recognised detector's."""
         cfg = self._load(model)
-        return self.inputs.kind(NnArchives).heads.get(model) or list(cfg.heads)
+        given = self.inputs.kind(NnArchives).heads.get(model) or list(cfg.heads)
+        if given or not cfg.single_stage:
+            return given
+        detector = self.unit(model).detector
+        return [detector.head()] if detector is not None else []
+
+    def _detector(self, model: str, cfg: Any, model_path: Path, info: Any) -> Detector | None:
+        """A YOLO detector to adapt (docs/detectors.md): an ONNX single-stage model whose config and
+        archive give no head, with ``adapt_detectors`` on."""
+        if not self.config.get("adapt_detectors", True) or model_path.suffix.lower() != ".onnx" or not cfg.single_stage:
+            return None
+        if cfg.heads or self.inputs.kind(NnArchives).heads.get(model):
+            return None
+        return plan(model_path, info.metadata)
 
     def _load(self, model: str):
         """The validated config of ``model``, read once per parse (the matrix and every unit ask)."""
@@ -194,12 +210,16 @@ class Models:
             prefix = f"stages.{stage_name}."
         stage = cfg.stages[stage_name]
         model_path = self._model_path(stage.input_model, source, prefix)
-        resolved = None
+        resolved = detector = None
         if model_path.exists():
             info = read_model_info(model_path)
+            detector = self._detector(model, cfg, model_path, info)
+            if detector is not None:  # the chain starts from the adapted model: its outputs
+                info = adapted_info(info, detector, layout.detector_onnx(name))
+                stage = stage.model_copy(update={"outputs": []})
             resolved = resolve_stage(stage, info, source, prefix)
         unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name,
-                    made_by_rule=self._made(stage.input_model, str(model_path)) is not None)
+                    made_by_rule=self._made(stage.input_model, str(model_path)) is not None, detector=detector)
         self._check_calibration(unit)
         if name in self._resolving:
             chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])

@@ -45,6 +45,11 @@ def tflite_onnx(unit: str) -> str:
     return f"{intermediate(unit)}/tflite/{unit}.onnx"
 
 
+def detector_onnx(unit: str) -> str:
+    """A recognised detector cut before its in-graph decode (:mod:`edgeconv.detectors`)."""
+    return f"{intermediate(unit)}/detector/{unit}.onnx"
+
+
 def archive_model(model: str, part: str, member: str) -> str:
     """A model extracted from an input NN Archive (``part``: archive or postprocessor)."""
     return f"{intermediate(model)}/{part}/{member}"

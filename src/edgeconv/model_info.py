@@ -23,6 +23,7 @@ class ModelInfo:
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
     tensor_names: set[str] = field(default_factory=set)
+    metadata: dict[str, str] = field(default_factory=dict)  # an ONNX model's metadata_props
 
     def input(self, name: str) -> TensorInfo | None:
         return next((t for t in self.inputs if t.name == name), None)

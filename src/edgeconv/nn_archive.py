@@ -161,3 +161,36 @@ def map_head_outputs(heads: list[Any], renamed: dict[str, str]) -> list[Any]:
         return value
 
     return [{**head, "outputs": rename(head["outputs"])} if "outputs" in head else head for head in heads]
+
+
+DETECTION_PARSERS = ("YOLO", "YOLOExtendedParser", "SSD", "MOBILENET")
+
+
+def depthai_detection_parser(archive: Path, head: dict[str, Any]) -> dict[str, Any]:
+    """Have DepthAI's own DetectionParser read the archive's detection head (no device needed) and
+    check it took what the head says: subtype, classes, thresholds. Raises ConversionError
+    otherwise. DepthAI's parser takes strides from code (8, 16, 32 unless ``setStrides``): other
+    strides are reported under ``note``."""
+    try:
+        import depthai as dai
+    except ImportError as exc:
+        raise ConversionError(f"cannot check the detection head with DepthAI: depthai is not importable ({exc})") from None
+    meta = head.get("metadata") or {}
+    try:
+        parser = dai.Pipeline(False).create(dai.node.DetectionParser)
+        parser.setNNArchive(dai.NNArchive(str(archive)))
+    except Exception as exc:  # noqa: BLE001 - DepthAI raises RuntimeError with its reason
+        raise ConversionError(f"{archive}: DepthAI's DetectionParser refuses the archive's {head.get('parser')} head: {exc}") from None
+    read = {"family": str(parser.getNNFamily()).split(".")[-1], "subtype": parser.getSubtype(),
+            "n_classes": parser.getNumClasses(), "classes": list(parser.getClasses() or []),
+            "conf_threshold": round(parser.getConfidenceThreshold(), 6), "iou_threshold": round(parser.getIouThreshold(), 6),
+            "strides": list(parser.getStrides())}
+    wrong = [k for k in ("subtype", "n_classes", "classes") if k in meta and meta[k] != read[k]]
+    wrong += [k for k in ("conf_threshold", "iou_threshold") if k in meta and abs(meta[k] - read[k]) > 1e-6]
+    if wrong:
+        raise ConversionError(f"{archive}: DepthAI's DetectionParser read {', '.join(f'{k}={read[k]!r}' for k in wrong)} "
+                              f"where the head says {', '.join(f'{k}={meta[k]!r}' for k in wrong)}")
+    if meta.get("strides") and list(meta["strides"]) != read["strides"]:
+        read["note"] = (f"DepthAI's DetectionParser decodes with strides {read['strides']}, not the model's {meta['strides']}: "
+                        f"call parser.setStrides({meta['strides']}) in the DepthAI pipeline")
+    return read

@@ -165,7 +165,8 @@ def model_info(model: onnx.ModelProto, path: str = "<memory>") -> ModelInfo:
     inputs = [_tensor_info(i) for i in model.graph.input if i.name not in initializers]
     outputs = [_tensor_info(o) for o in model.graph.output]
     names = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
-    return ModelInfo(path=str(path), inputs=inputs, outputs=outputs, tensor_names=names)
+    meta = {p.key: p.value for p in model.metadata_props}
+    return ModelInfo(path=str(path), inputs=inputs, outputs=outputs, tensor_names=names, metadata=meta)
 
 
 def read_model_info(path: str | Path) -> ModelInfo:

@@ -81,7 +81,7 @@ class Project(Models):
             files, buildinfo = self.archive_members(unit, target)
             inputs.update({f"{part}_artifact_{i}": f for i, f in enumerate(files)})
             inputs[f"{part}_buildinfo"] = buildinfo
-            inputs[f"{part}_original"] = str(self.unit(unit).model_path)
+            inputs[f"{part}_original"] = self.interface_model(unit)
             # The model whose outputs the archive lists: the simplified ONNX, or the model as given
             # when the target compiles it as it is (an IR; a TFLite model for rvc4 and hailo).
             as_given = self.is_ir(unit) or (self.is_tflite(unit) and target in self.TFLITE_NATIVE)
@@ -228,7 +228,13 @@ class Project(Models):
         ONNX the tflite_to_onnx rule makes of it."""
         if self.is_tflite(name):
             return layout.tflite_onnx(name)
-        return str(self.unit(name).model_path)
+        return self.interface_model(name)
+
+    def interface_model(self, name: str) -> str:
+        """The model file steps read the inputs and outputs from: the file as given (ONNX, IR or
+        TFLite), or a recognised detector's adapted model (edgeconv.detectors)."""
+        unit = self.unit(name)
+        return layout.detector_onnx(name) if unit.detector is not None else str(unit.model_path)
 
     def calibration_files(self, name: str) -> list[str]:
         unit = self.unit(name)

@@ -370,7 +370,13 @@ def source_model(wildcards):
 
 
 def interface_model(wildcards):
-    """The model file as given (ONNX, IR or TFLite): what steps read the inputs and outputs from."""
+    """The model file steps read the inputs and outputs from: as given (ONNX, IR or TFLite), or a
+    recognised detector's adapted model."""
+    return _checked(PROJECT.interface_model, wildcards.model)
+
+
+def model_as_given(wildcards):
+    """The model file exactly as given (what adapt_detector reads)."""
     return str(_checked(PROJECT.unit, wildcards.model).model_path)
 
 
@@ -384,7 +390,8 @@ def hailo_parse_inputs(wildcards):
 
 
 def source_external_data(wildcards):
-    """An ONNX model's external weights (`<model>.onnx_data`), so that changing them rebuilds."""
+    """An ONNX model's external weights (`<model>.onnx_data`), so that changing them rebuilds.
+    (For an adapted detector, adapt_detector reads them.)"""
     model = _checked(PROJECT.unit, wildcards.model).model_path
     data = model.with_name(f"{model.name}_data")
     return [str(data)] if model.suffix == ".onnx" and data.exists() else []

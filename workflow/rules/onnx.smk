@@ -1,6 +1,7 @@
 # The ONNX chain every target starts from:
 # source model -> attach_normalization -> optimize_onnx -> simplify.
-# A TFLite model becomes ONNX first (tflite_to_onnx, checked against LiteRT).
+# A TFLite model becomes ONNX first (tflite_to_onnx, checked against LiteRT); a YOLO detector is
+# cut before its in-graph decode first (adapt_detector, docs/detectors.md).
 
 
 rule tflite_to_onnx:
@@ -20,6 +21,27 @@ rule tflite_to_onnx:
         spec=step_params("tflite_to_onnx"),
     shell:
         "edgeconv-step tflite_to_onnx --input tflite={input.tflite} --output onnx={output.onnx}"
+        " --params {params.spec:q} --record {output.record} --log {log}"
+
+
+rule adapt_detector:
+    input:
+        model=model_as_given,
+        external_data=source_external_data,
+    output:
+        onnx=f"{INTERMEDIATE}/detector/{{model}}.onnx",
+        record=f"{RECORDS}/adapt_detector.json",
+    log:
+        f"{LOGS}/adapt_detector.log",
+    cache: CACHING
+    group:
+        CHAIN
+    conda:
+        "../../envs/edgeconv.yaml"
+    params:
+        spec=step_params("adapt_detector"),
+    shell:
+        "edgeconv-step adapt_detector --input model={input.model} --output onnx={output.onnx}"
         " --params {params.spec:q} --record {output.record} --log {log}"
 
 

@@ -391,6 +391,8 @@ class Thresholds(Strict):
     min_cosine: float | None = Field(default=None, ge=-1, le=1)
     max_abs_error: float | None = Field(default=None, ge=0)
     mean_abs_error: float | None = Field(default=None, ge=0)
+    # A recognised detector: the artifact's mAP@0.5 against the float model's detections.
+    min_map50: float | None = Field(default=None, ge=0, le=1)
 
 
 class VerifySection(Strict):

@@ -169,7 +169,11 @@ class Context:
                 stage = stage_to_dict(self.unit.resolved)
                 for spec in stage["inputs"]:
                     spec["calibration"] = {}
-                common["resolved"] = {"model": str(self.unit.model_path), **stage}
+                from edgeconv import layout
+
+                # resolved against the file the chain reads (a detector's adapted model)
+                model = layout.detector_onnx(self.unit.name) if self.unit.detector else str(self.unit.model_path)
+                common["resolved"] = {"model": model, **stage}
         return params(**{**common, **fields})
 
 

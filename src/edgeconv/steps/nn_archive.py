@@ -8,6 +8,7 @@ whose outputs the archive lists)."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,15 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     files["buildinfo.json"] = buildinfo
     na.write_archive(outputs["archive"], files, config)
     record = {"config": config, "validated_with": validator, "members": ["config.json", *files], "renamed_outputs": renamed}
+    detection = [h for h in config["model"]["heads"] if h.get("parser") in na.DETECTION_PARSERS]
+    if detection:  # DepthAI's own parser must take the head the camera will decode with
+        try:
+            record["depthai_detection_parser"] = na.depthai_detection_parser(outputs["archive"], detection[0])
+        except Exception:
+            outputs["archive"].unlink(missing_ok=True)
+            raise
+        if "note" in record["depthai_detection_parser"]:
+            print(f"note: {record['depthai_detection_parser']['note']}", file=sys.stderr, flush=True)
     if params.target == "rvc2":  # DepthAI must read what the camera will be given
         from edgeconv.targets.myriad import read_archive
 

@@ -8,6 +8,7 @@ output misses a threshold that is set.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,15 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
         if floors:
             print("FP16 floor (the original with FP16 arithmetic, in float32): "
                   + ", ".join(f"{k} {v:.6f}" for k, v in floors.items()), flush=True)
+    from edgeconv.detectors import from_metadata
+    from edgeconv.onnx_io import read_model_info
+
+    detector = from_metadata(read_model_info(inputs["original"]).metadata) if inputs["original"].suffix == ".onnx" else None
     reports = []
     for label, artifact, out in _pairs(inputs, outputs):
-        report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner, floors)
+        report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner, floors, detector)
+        if report.get("detections", {}).get("warning"):
+            print(f"warning: {artifact.name}: {report['detections']['warning']}", file=sys.stderr, flush=True)
         if params.runtime:
             report["runtime"] = {"simulator": "QNN HTP (onnxruntime-qnn, x86-64)", **params.runtime}
         reports.append((label, artifact, out, report))
@@ -128,7 +135,7 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
                 f"(see why with `edgeconv analyze qnn_htp`), or end the model before them (outputs:). "
                 f"{'; '.join(report['failures'])}; not published. Report: {failed_report}"
             )
-        keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error") if any(k in f for f in report["failures"])]
+        keys = [k for k in ("min_cosine", "max_abs_error", "mean_abs_error", "min_map50") if any(k in f for f in report["failures"])]
         where = " or ".join(f"verify.{params.kind}.{k}" for k in keys)
         more = f" ({len(failed) - 1} more: {', '.join(str(f[0]) for f in failed[1:])})" if len(failed) > 1 else ""
         raise VerificationError(
@@ -138,7 +145,9 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
         )
     for _, _, out, report in reports:
         write_json_atomic(out, report)
-    checked = {label or "artifact": {"passed": True, "outputs": report["outputs"]} for label, _, _, report in reports}
+    checked = {label or "artifact": {"passed": True, "outputs": report["outputs"],
+                                     **({"detections": report["detections"]} if "detections" in report else {})}
+               for label, _, _, report in reports}
     return {"verification": checked["artifact"] if "artifact" in checked else checked}
 
 
