@@ -377,3 +377,14 @@ def adapted_info(info: Any, det: Detector, path: str) -> Any:
     outputs = [TensorInfo(name, [1, 5 + len(det.names), lv.height, lv.width], "float32") for name, lv in zip(det.outputs, det.levels)]
     return ModelInfo(path=path, inputs=info.inputs, outputs=outputs, tensor_names=info.tensor_names | set(det.outputs),
                      metadata={**info.metadata, METADATA_KEY: det.to_json()})
+
+
+def detector_defaults(stage: Any) -> dict[str, Any]:
+    """Stage keys a config leaves unset that an Ultralytics export implies: it takes RGB in [0, 1]
+    (the camera's 0-255 divided by 255), so ``scale_values: [255, 255, 255]`` unless a scale is
+    given for the stage or an input."""
+    if stage.scale_values is not None or stage.mean_values is not None:
+        return {}
+    if any(i.scale_values is not None or i.mean_values is not None for i in stage.inputs):
+        return {}
+    return {"scale_values": [255.0, 255.0, 255.0]}

@@ -18,7 +18,7 @@ from edgeconv.config.loader import check_model_name, load_model_config, parse_ov
 from edgeconv.config.resolve import resolve_stage
 from edgeconv.config.resolved import ResolvedStage
 from edgeconv.config.schema import STAGE_DEFAULT_KEYS, InputSpec, LinkCalibration, StageConfig
-from edgeconv.detectors import Detector, adapted_info, plan
+from edgeconv.detectors import Detector, adapted_info, detector_defaults, plan
 from edgeconv.errors import ConfigError
 from edgeconv.inputs.base import Made, Where
 from edgeconv.inputs.localize import Inputs
@@ -216,7 +216,7 @@ class Models:
             detector = self._detector(model, cfg, model_path, info)
             if detector is not None:  # the chain starts from the adapted model: its outputs
                 info = adapted_info(info, detector, layout.detector_onnx(name))
-                stage = stage.model_copy(update={"outputs": []})
+                stage = stage.model_copy(update={"outputs": [], **detector_defaults(stage)})
             resolved = resolve_stage(stage, info, source, prefix)
         unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name,
                     made_by_rule=self._made(stage.input_model, str(model_path)) is not None, detector=detector)

@@ -224,17 +224,12 @@ class Project(Models):
         return self.unit(name).model_path.suffix.lower() == ".tflite"
 
     def onnx_source(self, name: str) -> str:
-        """The ONNX model the ONNX chain starts from: the model file, or for a TFLite model the
-        ONNX the tflite_to_onnx rule makes of it."""
-        if self.is_tflite(name):
-            return layout.tflite_onnx(name)
-        return self.interface_model(name)
+        """The ONNX the chain starts from (for a TFLite model: tflite_to_onnx's)."""
+        return layout.tflite_onnx(name) if self.is_tflite(name) else self.interface_model(name)
 
     def interface_model(self, name: str) -> str:
-        """The model file steps read the inputs and outputs from: the file as given (ONNX, IR or
-        TFLite), or a recognised detector's adapted model (edgeconv.detectors)."""
-        unit = self.unit(name)
-        return layout.detector_onnx(name) if unit.detector is not None else str(unit.model_path)
+        """The model file as given (ONNX, IR, TFLite), or a recognised detector's adapted model."""
+        return layout.detector_onnx(name) if self.unit(name).detector else str(self.unit(name).model_path)
 
     def calibration_files(self, name: str) -> list[str]:
         unit = self.unit(name)

@@ -1,0 +1,56 @@
+"""A YOLO detector as a user brings it: an Ultralytics detect export dropped into models/, converted
+for OpenVINO and RVC2 with no config. The chain starts from the adapted model, every artifact is
+scored in detections, and each archive carries the head DepthAI's DetectionParser reads."""
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harness import needs, planned, snakemake, write_yaml
+
+pytestmark = pytest.mark.workflow
+
+DATA = Path(__file__).parent.parent / "data" / "detectors"
+REPO = Path(__file__).resolve().parents[2]
+MYRIAD_COMPILE = REPO / ".venvs" / "openvino-2021.4" / "bin" / "myriad_compile"
+
+
+def test_an_ultralytics_export_converts_to_archives_depthai_decodes(tmp_path):
+    needs(None if MYRIAD_COMPILE.exists() else "no .venvs/openvino-2021.4 (run `make rvc2-env`)", "EDGECONV_REQUIRE_RVC2")
+    (tmp_path / "models").mkdir()
+    shutil.copyfile(DATA / "yolov8.onnx", tmp_path / "models" / "yolov8.onnx")
+    write_yaml(tmp_path / "config" / "config.yaml", {"models": ["yolov8"], "targets": ["openvino", "rvc2"], "verify": {"max_images": 3}})
+    snakemake(tmp_path, "results/openvino/yolov8.tar.xz", "results/rvc2/yolov8.tar.xz", "all")
+    log = (tmp_path / "logs" / "yolov8" / "adapt_detector.log").read_text()
+    assert "cut before its in-graph decode; outputs output1_yolov8, output2_yolov8, output3_yolov8" in log
+    inter = tmp_path / "results" / "intermediate" / "yolov8"
+    # An Ultralytics export takes RGB / 255: with no config, the camera's bytes are scaled so.
+    buildinfo = json.loads((tmp_path / "results" / "openvino" / "yolov8.buildinfo.json").read_text())
+    assert buildinfo["resolved_config"]["inputs"][0]["scale"] == [255.0, 255.0, 255.0]
+    assert "adapt_detector" in json.dumps(buildinfo["steps"])
+    adapted = json.loads((inter / "records" / "adapt_detector.json").read_text())
+    assert adapted["detector"]["replaced_output"] == "output0" and adapted["check"]["max_box_error_px"] < 0.16
+    for target, artifact in (("openvino", "yolov8.xml"), ("rvc2", "yolov8.superblob")):
+        with tarfile.open(tmp_path / "results" / target / "yolov8.tar.xz") as tar:
+            config = json.load(tar.extractfile("config.json"))
+        head = config["model"]["heads"][0]
+        assert head["parser"] == "YOLO" and head["metadata"]["subtype"] == "yolov8" and head["metadata"]["n_classes"] == 18
+        assert [o["name"] for o in config["model"]["outputs"]] == head["metadata"]["yolo_outputs"]
+        record = json.loads((inter / "records" / f"{target}_nn_archive.json").read_text())
+        assert record["depthai_detection_parser"]["subtype"] == "yolov8"
+        assert record["depthai_detection_parser"]["classes"][0] == "person"
+    report = json.loads((tmp_path / "results" / "openvino" / "yolov8.verify.json").read_text())
+    figures = report["detections"]
+    assert figures["decoder"].startswith("DepthAI yolov8") and figures["map50"] is not None
+    assert figures["reference_detections"] > 0 and figures["samples"] == 3
+    # The user's own head wins: no adaptation, the model's own output.
+    write_yaml(tmp_path / "config" / "models" / "yolov8.yaml", {
+        "input_model": "models/yolov8.onnx",
+        "heads": [{"parser": "YOLOExtendedParser", "metadata": {"subtype": "yolov8", "n_classes": 18, "classes": [f"c{i}" for i in range(18)],
+                   "iou_threshold": 0.5, "conf_threshold": 0.5, "max_det": 100, "yolo_outputs": ["output0"]}, "outputs": ["output0"]}],
+    })
+    rules = {rule for rule, _ in planned(tmp_path, "results/openvino/yolov8.xml")}
+    assert "adapt_detector" not in rules and "convert_ir" in rules
