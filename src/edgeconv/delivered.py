@@ -42,7 +42,9 @@ def _check(info: dict[str, Any], target: str) -> str:
         return "-"
     # rvc2/rvc3: the check is of the IR the compiler read (a blob does not run here).
     of = " (IR)" if str(verification.get("artifact", "")).endswith(".xml") and target in ("rvc2", "rvc3") else ""
-    return f"cosine {min(cosines):.5f}{of}"
+    detections = verification.get("detections") or {}
+    found = f", mAP@0.5 {detections['map50']:.3f}" if detections.get("map50") is not None else ""
+    return f"cosine {min(cosines):.5f}{of}{found}"
 
 
 def rows(results: Path = Path(layout.RESULTS), target: str | None = None, units: list[str] | None = None) -> list[dict[str, str]]:
