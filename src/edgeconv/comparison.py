@@ -246,16 +246,16 @@ def compare(
 
 def detection_figures(detector: dict[str, Any], expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     """The artifact's detections scored against the float model's on the same samples, both
-    decoded with the same decoder and NMS (DepthAI's, :func:`edgeconv.detectors.decode`)."""
+    decoded with the same decoder and NMS (DepthAI's, :func:`edgeconv.yolo_decode.decode`)."""
     import time
 
-    from edgeconv import detection_metrics, detectors
+    from edgeconv import detection_metrics, yolo_decode
 
     started = time.perf_counter()
-    reference_dets = [detectors.decode(want, detector) for want in expected]
-    artifact_dets = [detectors.decode(out, detector) for out in got]
+    reference_dets = [yolo_decode.decode(want, detector) for want in expected]
+    artifact_dets = [yolo_decode.decode(out, detector) for out in got]
     figures = detection_metrics.score(reference_dets, artifact_dets, len(detector["names"]))
-    return {"decoder": f"DepthAI {detector['subtype']} (TLBR), conf {detector['head']['metadata']['conf_threshold']}, "
+    return {"decoder": f"DepthAI {detector['subtype']}, conf {detector['head']['metadata']['conf_threshold']}, "
                        f"class-agnostic NMS at IoU {detector['head']['metadata']['iou_threshold']}", **figures,
             "seconds": round(time.perf_counter() - started, 4)}  # decoding and scoring, not the runs
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.detectors import Detections, iou
+from edgeconv.yolo_decode import Detections, iou
 
 # Fewer float-model detections than this and the figures say little: the report warns.
 FEW_DETECTIONS = 20

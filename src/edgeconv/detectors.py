@@ -1,17 +1,21 @@
-"""YOLO detectors: recognised from the model itself, adapted to the outputs DepthAI's parser reads,
-and decoded the way DepthAI decodes them.
+"""YOLO detectors: recognised from the model itself, and adapted to the outputs DepthAI's YOLO
+parser reads (decoded as DepthAI decodes them by :mod:`edgeconv.yolo_decode`).
 
-An Ultralytics detect export (YOLOv5u, YOLOv6, YOLOv8, YOLO11 ...; metadata ``task: detect``,
-``stride``, ``imgsz``, ``names``) ends in an in-graph decode: one ``[1, 4 + classes, anchors]``
-tensor of boxes in pixels and class probabilities. DepthAI v3's ``DetectionParser`` (family TLBR,
-subtypes ``yolov8``/``yolov11``) reads instead one ``[1, 5 + classes, H, W]`` tensor per stride:
-left/top/right/bottom distances in stride units, the best class score, then the class scores, in
-outputs whose names contain ``yolo`` (sorted by name, paired with the strides in order). So
-:func:`adapt` cuts the graph before the decode, at the per-stride box-distribution and class tensors,
-and appends what luxonis/tools writes in PyTorch: the DFL (softmax expectation), the sigmoid, the
-best score. :func:`decode` is DepthAI's TLBR decode and NMS in NumPy, used to check the adaptation
-(the adapted model, decoded, gives the original's boxes) and to score an artifact in detections
-(:mod:`edgeconv.detection_metrics`).
+DepthAI v3's ``DetectionParser`` reads one tensor per stride, from outputs whose names contain
+``yolo`` (sorted by name, paired with the strides in order). Exports end otherwise, in an in-graph
+decode into one ``[1, anchors, ...]`` tensor. :func:`recognise` finds, from the metadata and the
+graph, the per-stride tensors the decode starts from, and :func:`adapt` cuts the graph there and
+appends what luxonis/tools writes in PyTorch for that family:
+
+- ``ultralytics`` (metadata ``task: detect``; YOLOv5u, YOLOv6, YOLOv8, YOLO11 ...): the per-stride
+  box distribution and class logits, then the DFL expectation, the sigmoid and the best score:
+  subtype ``yolov8``/``yolov11`` (TLBR);
+- ``anchor`` (the original YOLOv5, YOLOv7: ``[1, 3 x cells, 5 + classes]``, 5-D per-stride
+  reshapes): the per-stride convolution, then the sigmoid; anchors read from the decode's
+  constants: subtype ``yolov5``;
+- ``yolox`` (``[1, cells, 5 + classes]`` whose per-stride tensors concatenate box, sigmoid
+  objectness and sigmoid classes): those tensors as they are: subtype ``yolov6r1``, as luxonis/tools
+  writes YOLOX.
 """
 
 from __future__ import annotations
@@ -43,20 +47,26 @@ class Level:
     stride: int
     height: int
     width: int
-    box: str  # [1, 4 * reg_max, H, W] tensor (or the combined box+class tensor, see ``combined``)
-    classes: str | None  # [1, classes, H, W]; None when ``box`` holds both
+    # ultralytics: the [1, 4 * reg_max, H, W] box distribution (or box and classes in one tensor,
+    # ``combined``); anchor: the [1, anchors * (5 + classes), H, W] convolution; yolox: the
+    # [1, 5 + classes, H, W] concatenation.
+    box: str
+    classes: str | None = None  # ultralytics: the [1, classes, H, W] logits
     combined: bool = False
+    anchors: list[list[float]] | None = None  # anchor: (w, h) in pixels, per anchor
 
 
 @dataclass
 class Detector:
-    family: str  # "ultralytics"
-    subtype: str  # DepthAI's subtype: yolov8, yolov11
+    family: str  # ultralytics, anchor, yolox
+    subtype: str  # DepthAI's subtype: yolov8, yolov11, yolov5, yolov6r1
     names: list[str]
     imgsz: tuple[int, int]
     reg_max: int
     original_output: str
     levels: list[Level] = field(default_factory=list)
+    # Whether the original's output is decoded (pixels) or the per-stride tensors as they are.
+    decoded: bool = True
 
     @property
     def outputs(self) -> list[str]:
@@ -65,6 +75,10 @@ class Detector:
     @property
     def strides(self) -> list[int]:
         return [lv.stride for lv in self.levels]
+
+    def output_shape(self, lv: Level) -> list[int]:
+        per_cell = 5 + len(self.names)
+        return [1, per_cell * (len(lv.anchors) if lv.anchors else 1), lv.height, lv.width]
 
     def head(self) -> dict[str, Any]:
         """The NN Archive head (config_version 1.0) DepthAI v3's DetectionParser reads."""
@@ -77,7 +91,7 @@ class Detector:
                 "iou_threshold": IOU_THRESHOLD,
                 "conf_threshold": CONF_THRESHOLD,
                 "max_det": MAX_DET,
-                "anchors": None,
+                "anchors": [lv.anchors for lv in self.levels] if self.family == "anchor" else None,
                 "yolo_outputs": self.outputs,
                 "strides": self.strides,
             },
@@ -104,18 +118,44 @@ def _static(vi: onnx.ValueInfoProto) -> list[int] | None:
     return dims if dims and all(d > 0 for d in dims) else None
 
 
-def looks_like_detector(meta: dict[str, str]) -> bool:
-    """Cheap first test on the metadata alone (read at parse time for every model)."""
-    return meta.get("task") == "detect" and "names" in meta
+def looks_like_detector(meta: dict[str, str], info: Any = None) -> bool:
+    """Cheap first test on what parsing reads anyway (the metadata, the inputs' and outputs' shapes):
+    an Ultralytics detect export, or one image input and one ``[1, cells, 5 + classes]`` output
+    whose cell count a YOLO over strides 8, 16, 32 (and 64) gives, with 1 or 3 anchors."""
+    if meta.get("task") == "detect" and "names" in meta:
+        return True
+    if info is None or len(info.inputs) != 1 or len(info.outputs) != 1:
+        return False
+    shape_in, shape_out = info.inputs[0].shape, info.outputs[0].shape
+    if len(shape_in) != 4 or len(shape_out) != 3 or not all(isinstance(d, int) for d in [*shape_in, *shape_out]):
+        return False
+    h, w = shape_in[2:]
+    cells = [sum((h // s) * (w // s) for s in strides) for strides in ((8, 16, 32), (8, 16, 32, 64))]
+    return shape_out[2] > 5 and any(shape_out[1] in (c, 3 * c) for c in cells)
 
 
 def recognise(model: onnx.ModelProto) -> Detector | None:
     """The detector a model is, or None when it is not a detector this module knows. Raises
-    :class:`NotAdaptable` for an Ultralytics detect export whose graph cannot be cut (its message
-    says why)."""
+    :class:`NotAdaptable` for a detect export whose graph cannot be cut (its message says why)."""
     meta = metadata(model)
-    if not looks_like_detector(meta):
+    if meta.get("task") == "detect" and "names" in meta:
+        return _ultralytics(model, meta)
+    if len(model.graph.output) != 1 or len(model.graph.input) - len(model.graph.initializer) > 1:
         return None
+    shape = _static(model.graph.output[0])
+    inp = _static(next(i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}))
+    if shape is None or inp is None or len(shape) != 3 or len(inp) != 4 or shape[2] <= 5:
+        return None
+    return _anchor(model, meta, shape, inp) or _yolox(model, meta, shape, inp)
+
+
+def _names(meta: dict[str, str], count: int) -> list[str]:
+    raw = _literal(meta.get("names"))
+    names = [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw or []]
+    return names if len(names) == count else [f"class_{i}" for i in range(count)]
+
+
+def _ultralytics(model: onnx.ModelProto, meta: dict[str, str]) -> Detector:
     if meta.get("end2end") == "True":
         raise NotAdaptable("an end-to-end (NMS-free) export: its output is final boxes, which DepthAI's YOLO parser does not read")
     names_raw = _literal(meta.get("names"))
@@ -132,11 +172,117 @@ def recognise(model: onnx.ModelProto) -> Detector | None:
         imgsz = inp[2:4] if inp and len(inp) == 4 else None
     if imgsz is None:
         raise NotAdaptable("no `imgsz` in the metadata and no fixed input size")
-    version = meta.get("description", "")
-    subtype = "yolov11" if "YOLO11" in version else "yolov8"
+    subtype = "yolov11" if "YOLO11" in meta.get("description", "") else "yolov8"
     det = Detector("ultralytics", subtype, names, (int(imgsz[0]), int(imgsz[1])), 0, out.name)
     det.levels, det.reg_max = _find_levels(model, out.name, len(names), shape[2], det.imgsz)
     return det
+
+
+def _graph(model: onnx.ModelProto) -> tuple[onnx.GraphProto, dict[str, list[int] | None], dict[str, onnx.NodeProto]]:
+    graph = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
+    shapes = {vi.name: _static(vi) for vi in [*graph.value_info, *graph.input, *graph.output]}
+    return graph, shapes, {o: n for n in graph.node for o in n.output}
+
+
+def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    values = {t.name: t for t in graph.initializer}
+    values.update({n.output[0]: n.attribute[0].t for n in graph.node if n.op_type == "Constant" and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR})
+    return {k: numpy_helper.to_array(v) for k, v in values.items() if len(v.dims) == 5}
+
+
+def _anchor(model: onnx.ModelProto, meta: dict[str, str], shape: list[int], inp: list[int]) -> Detector | None:
+    """The original YOLOv5/YOLOv7 export: per stride, Conv [1, na * no, H, W] -> Reshape
+    [1, na, no, H, W] -> ... a decode with the anchors' constant [1, na, H, W, 2] (or [1, na, 1, 1, 2])."""
+    graph, shapes, _ = _graph(model)
+    no = shape[2]
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    constants = _constants(graph)
+    levels = []
+    for node in graph.node:
+        src, dst = shapes.get(node.input[0]) if node.input else None, shapes.get(node.output[0])
+        if node.op_type != "Reshape" or not src or not dst or len(src) != 4 or len(dst) != 5 or dst[2] != no:
+            continue
+        na, h, w = dst[1], src[2], src[3]
+        if src[1] != na * no or inp[2] % h or inp[2] // h != inp[3] // w:
+            continue
+        anchors = _anchors_after(node.output[0], consumers, constants, na, h, w)
+        if anchors is None:
+            raise NotAdaptable(f"stride {inp[2] // h}: no anchor constant found in the decode of {node.input[0]}")
+        levels.append(Level(inp[2] // h, h, w, node.input[0], anchors=anchors))
+    if not levels:
+        return None
+    levels.sort(key=lambda lv: lv.stride)
+    if sum(len(lv.anchors) * lv.height * lv.width for lv in levels) != shape[1]:
+        raise NotAdaptable(f"the per-stride outputs found ({[lv.box for lv in levels]}) do not add up to the output's {shape[1]} rows")
+    subtype = "yolov7" if "yolov7" in meta.get("description", "").lower() else "yolov5"
+    return Detector("anchor", subtype, _names(meta, no - 5), (inp[2], inp[3]), 0, model.graph.output[0].name, levels)
+
+
+def _anchors_after(start: str, consumers: dict[str, list[onnx.NodeProto]], constants: dict[str, np.ndarray],
+                   na: int, h: int, w: int) -> list[list[float]] | None:
+    """The anchors (pixels) of one stride: the 5-D constant the decode multiplies by that is the
+    same in every cell and positive (the cell-grid constant varies from cell to cell)."""
+    seen, queue = set(), deque([start])
+    while queue:
+        for node in consumers.get(queue.popleft(), []):
+            if id(node) in seen or node.op_type == "Concat" and len(node.input) > 3:
+                continue
+            seen.add(id(node))
+            for name in node.input:
+                value = constants.get(name)
+                if value is not None and value.shape in ((1, na, h, w, 2), (1, na, 1, 1, 2)) and node.op_type == "Mul":
+                    per_anchor = value.reshape(na, -1, 2)
+                    if (per_anchor > 0).all() and np.allclose(per_anchor, per_anchor[:, :1]):
+                        return per_anchor[:, 0].astype(float).round(4).tolist()
+            queue.extend(node.output)
+    return None
+
+
+def _yolox(model: onnx.ModelProto, meta: dict[str, str], shape: list[int], inp: list[int]) -> Detector | None:
+    """YOLOX's export: per stride, Concat(box [4], Sigmoid(objectness) [1], Sigmoid(classes)) as
+    [1, 5 + classes, H, W]; flattened and concatenated into [1, cells, 5 + classes] (raw boxes), or
+    decoded in the graph first (``decode_in_inference``)."""
+    graph, shapes, producer = _graph(model)
+    no = shape[2]
+    levels = []
+    for node in graph.node:
+        out = shapes.get(node.output[0]) if node.output else None
+        if node.op_type != "Concat" or len(node.input) != 3 or not out or len(out) != 4 or out[1] != no:
+            continue
+        parts = [shapes.get(i) for i in node.input]
+        if [p[1] if p else None for p in parts] != [4, 1, no - 5]:
+            continue
+        if not all(producer.get(i) is not None and producer[i].op_type == "Sigmoid" for i in node.input[1:]):
+            continue
+        h, w = out[2], out[3]
+        if inp[2] % h or inp[2] // h != inp[3] // w:
+            continue
+        levels.append(Level(inp[2] // h, h, w, node.output[0]))
+    if not levels or sum(lv.height * lv.width for lv in levels) != shape[1]:
+        return None
+    levels.sort(key=lambda lv: lv.stride)
+    decoded = any(n.op_type == "Exp" for n in graph.node if n.output and n.output[0] not in {lv.box for lv in levels}
+                  and _downstream_of(graph, {lv.box for lv in levels}, n))
+    det = Detector("yolox", "yolov6r1", _names(meta, no - 5), (inp[2], inp[3]), 0, model.graph.output[0].name, levels)
+    det.decoded = decoded
+    return det
+
+
+def _downstream_of(graph: onnx.GraphProto, sources: set[str], node: onnx.NodeProto) -> bool:
+    producer = {o: n for n in graph.node for o in n.output}
+    stack, seen = list(node.input), set()
+    while stack:
+        name = stack.pop()
+        if name in sources:
+            return True
+        if name in seen or name not in producer:
+            continue
+        seen.add(name)
+        stack.extend(producer[name].input)
+    return False
 
 
 def _find_levels(model: onnx.ModelProto, output: str, nc: int, anchors: int, imgsz: tuple[int, int]) -> tuple[list[Level], int]:
@@ -188,12 +334,31 @@ def _opset(model: onnx.ModelProto) -> int:
 
 
 def adapt(model: onnx.ModelProto, det: Detector) -> onnx.ModelProto:
-    """A copy of ``model`` that ends in DepthAI's per-stride TLBR outputs instead of the in-graph
+    """A copy of ``model`` that ends in the per-stride outputs DepthAI reads instead of the in-graph
     decode (which is dropped), with the detector and its head in the metadata."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
-    opset = _opset(out)
+    if det.family == "ultralytics":
+        nodes, inits = _tlbr_nodes(det, _opset(out))
+    else:  # the per-stride tensor itself (yolox), or after the sigmoid the decode began with (anchor)
+        op = "Sigmoid" if det.family == "anchor" else "Identity"
+        nodes, inits = [helper.make_node(op, [lv.box], [name]) for lv, name in zip(det.levels, det.outputs)], []
+    g.node.extend(nodes)
+    g.initializer.extend(inits)
+    del g.output[:]
+    for lv, name in zip(det.levels, det.outputs):
+        g.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, det.output_shape(lv)))
+    _prune(out)
+    del out.metadata_props[:]
+    for key, value in {**metadata(model), METADATA_KEY: det.to_json()}.items():
+        out.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    return out
+
+
+def _tlbr_nodes(det: Detector, opset: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """What luxonis/tools appends to an Ultralytics head: per stride, the DFL expectation of the box
+    distribution, the sigmoid of the class logits and their best score, concatenated."""
     nc, r = len(det.names), det.reg_max
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = [numpy_helper.from_array(np.arange(r, dtype=np.float32).reshape(1, r, 1, 1), "edgeconv_dfl_bins")]
@@ -227,16 +392,7 @@ def adapt(model: onnx.ModelProto, det: Detector) -> onnx.ModelProto:
         else:
             nodes.append(helper.make_node("ReduceMax", [f"{p}_scores"], [f"{p}_best"], axes=[1], keepdims=1))
         nodes.append(helper.make_node("Concat", [f"{p}_ltrb", f"{p}_best", f"{p}_scores"], [name], axis=1))
-    g.node.extend(nodes)
-    g.initializer.extend(inits)
-    del g.output[:]
-    for lv, name in zip(det.levels, det.outputs):
-        g.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, 5 + nc, lv.height, lv.width]))
-    _prune(out)
-    del out.metadata_props[:]
-    for key, value in {**metadata(model), METADATA_KEY: det.to_json()}.items():
-        out.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
-    return out
+    return nodes, inits
 
 
 def _prune(model: onnx.ModelProto) -> None:
@@ -276,87 +432,11 @@ def from_metadata(model_or_meta: onnx.ModelProto | dict[str, str]) -> dict[str, 
     return json.loads(raw) if raw else None
 
 
-# --- decoding, as DepthAI's DetectionParser decodes (TLBR family) -------------------------------
-
-
-@dataclass
-class Detections:
-    boxes: np.ndarray  # [n, 4] xmin, ymin, xmax, ymax in input pixels
-    scores: np.ndarray  # [n]
-    labels: np.ndarray  # [n] int
-
-
-def candidates_tlbr(outputs: list[np.ndarray], strides: list[int], imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Every cell's box (xyxy, pixels, clipped to the input) and class scores, from per-stride
-    ``[1, 5 + classes, H, W]`` outputs (ordered as ``strides``)."""
-    boxes, scores = [], []
-    for out, s in zip(outputs, strides):
-        t = np.asarray(out, dtype=np.float32)[0]
-        _, h, w = t.shape
-        rows, cols = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-        x1 = (cols - t[0] + 0.5) * s
-        y1 = (rows - t[1] + 0.5) * s
-        x2 = (cols + t[2] + 0.5) * s
-        y2 = (rows + t[3] + 0.5) * s
-        b = np.stack([x1, y1, x2, y2], -1).reshape(-1, 4)
-        boxes.append(b)
-        scores.append(t[5:].reshape(t.shape[0] - 5, -1).T)
-    b = np.concatenate(boxes)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, imgsz[1])
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, imgsz[0])
-    return b, np.concatenate(scores)
-
-
-def candidates_ultralytics(output: np.ndarray, imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The same from an Ultralytics export's own ``[1, 4 + classes, anchors]`` output (xywh)."""
-    t = np.asarray(output, dtype=np.float32)[0].T
-    cx, cy, w, h = t[:, 0], t[:, 1], t[:, 2], t[:, 3]
-    b = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, imgsz[1])
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, imgsz[0])
-    return b, t[:, 4:]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of xyxy boxes: [len(a), len(b)]."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=1)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
-def select(boxes: np.ndarray, scores: np.ndarray, conf: float = CONF_THRESHOLD, iou_thr: float = IOU_THRESHOLD, max_det: int = MAX_DET) -> Detections:
-    """DepthAI's selection: best class per cell, confidence threshold, class-agnostic greedy NMS
-    by descending score, at most ``max_det``."""
-    labels = scores.argmax(1)
-    best = scores[np.arange(len(scores)), labels]
-    valid = (best >= conf) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    boxes, best, labels = boxes[valid], best[valid], labels[valid]
-    order = np.argsort(-best, kind="stable")
-    boxes, best, labels = boxes[order], best[order], labels[order]
-    keep = np.ones(len(boxes), dtype=bool)
-    overlaps = iou(boxes, boxes) if len(boxes) else np.zeros((0, 0))
-    for i in range(len(boxes)):
-        if keep[i]:
-            keep[i + 1 :] &= overlaps[i, i + 1 :] < iou_thr
-    idx = np.flatnonzero(keep)[:max_det]
-    return Detections(boxes[idx], best[idx], labels[idx].astype(int))
-
-
-def decode(outputs: dict[str, np.ndarray], info: dict[str, Any], conf: float | None = None) -> Detections:
-    """Detections of one sample from an adapted model's (or its artifact's) outputs, by name."""
-    head = info["head"]["metadata"]
-    tensors = [outputs[name] for name in head["yolo_outputs"]]
-    boxes, scores = candidates_tlbr(tensors, head["strides"], tuple(info["imgsz"]))
-    return select(boxes, scores, head["conf_threshold"] if conf is None else conf, head["iou_threshold"], head["max_det"])
-
-
-def plan(model_path: Any, meta: dict[str, str]) -> Detector | None:
-    """At parse time: the detector a model file is, when its metadata says it may be one (no other
-    model's graph is read). A detect export this module cannot cut is left alone, with a note."""
-    if not looks_like_detector(meta):
+def plan(model_path: Any, info: Any) -> Detector | None:
+    """At parse time: the detector a model file is, when its metadata or its interface says it may
+    be one (no other model's graph is read). A detect export this module cannot cut is left alone,
+    with a note."""
+    if not looks_like_detector(info.metadata, info):
         return None
     import sys
 
@@ -374,16 +454,16 @@ def adapted_info(info: Any, det: Detector, path: str) -> Any:
     """The ModelInfo of the adapted model, known before it is made."""
     from edgeconv.model_info import ModelInfo, TensorInfo
 
-    outputs = [TensorInfo(name, [1, 5 + len(det.names), lv.height, lv.width], "float32") for name, lv in zip(det.outputs, det.levels)]
+    outputs = [TensorInfo(name, det.output_shape(lv), "float32") for name, lv in zip(det.outputs, det.levels)]
     return ModelInfo(path=path, inputs=info.inputs, outputs=outputs, tensor_names=info.tensor_names | set(det.outputs),
                      metadata={**info.metadata, METADATA_KEY: det.to_json()})
 
 
-def detector_defaults(stage: Any) -> dict[str, Any]:
-    """Stage keys a config leaves unset that an Ultralytics export implies: it takes RGB in [0, 1]
-    (the camera's 0-255 divided by 255), so ``scale_values: [255, 255, 255]`` unless a scale is
-    given for the stage or an input."""
-    if stage.scale_values is not None or stage.mean_values is not None:
+def detector_defaults(stage: Any, det: Detector) -> dict[str, Any]:
+    """Stage keys a config leaves unset that the export implies: Ultralytics and YOLOv5 models take
+    RGB in [0, 1] (the camera's 0-255 divided by 255), so ``scale_values: [255, 255, 255]`` unless
+    a mean or scale is given for the stage or an input. (YOLOX takes 0-255 as it is.)"""
+    if det.family == "yolox" or stage.scale_values is not None or stage.mean_values is not None:
         return {}
     if any(i.scale_values is not None or i.mean_values is not None for i in stage.inputs):
         return {}

@@ -138,7 +138,7 @@ class Models:
             return None
         if cfg.heads or self.inputs.kind(NnArchives).heads.get(model):
             return None
-        return plan(model_path, info.metadata)
+        return plan(model_path, info)
 
     def _load(self, model: str):
         """The validated config of ``model``, read once per parse (the matrix and every unit ask)."""
@@ -216,7 +216,7 @@ class Models:
             detector = self._detector(model, cfg, model_path, info)
             if detector is not None:  # the chain starts from the adapted model: its outputs
                 info = adapted_info(info, detector, layout.detector_onnx(name))
-                stage = stage.model_copy(update={"outputs": [], **detector_defaults(stage)})
+                stage = stage.model_copy(update={"outputs": [], **detector_defaults(stage, detector)})
             resolved = resolve_stage(stage, info, source, prefix)
         unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name,
                     made_by_rule=self._made(stage.input_model, str(model_path)) is not None, detector=detector)

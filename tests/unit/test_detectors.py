@@ -18,15 +18,24 @@ from edgeconv import nn_archive as na
 from edgeconv.comparison import compare
 from edgeconv.config.resolved import ResolvedStage
 from edgeconv.detection_metrics import score
-from edgeconv.detectors import Detections
+from edgeconv.yolo_decode import Detections
 from edgeconv.errors import ConversionError
 from edgeconv.steps.adapt_detector import check
 
 DATA = Path(__file__).parent.parent / "data" / "detectors"
-# tests/data/detectors/make_ultralytics.py: exports from ultralytics' own model definitions.
-EXPORTS = {"yolov5u": "yolov8", "yolov6": "yolov8", "yolov8": "yolov8", "yolo11": "yolov11"}
+# tests/data/detectors/make_ultralytics.py: exports from ultralytics' own model definitions;
+# make_yolov5_yolox.py: the original anchor-based YOLOv5 from the yolov5 package's own definition,
+# and YOLOX's head layout. name -> (family, DepthAI subtype, classes)
 NAMES = ["person", "bicycle", "car", "motorcycle", "bus", "truck", "cat", "dog", "horse",
          "bird", "bottle", "cup", "chair", "laptop", "phone", "book", "clock", "plant"]
+EXPORTS = {
+    "yolov5u": ("ultralytics", "yolov8", NAMES),
+    "yolov6": ("ultralytics", "yolov8", NAMES),
+    "yolov8": ("ultralytics", "yolov8", NAMES),
+    "yolo11": ("ultralytics", "yolov11", NAMES),
+    "yolov5": ("anchor", "yolov5", NAMES),
+    "yolox": ("yolox", "yolov6r1", ["class_0", "class_1", "class_2"]),  # no metadata: no names
+}
 
 
 def _load(name: str) -> onnx.ModelProto:
@@ -34,21 +43,29 @@ def _load(name: str) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize("name", sorted(EXPORTS))
-def test_each_ultralytics_layout_is_recognised_and_its_cut_decodes_to_the_original(name):
+def test_each_layout_is_recognised_and_its_cut_decodes_to_the_original(name):
+    from edgeconv.onnx_io import model_info
+
+    family, subtype, names = EXPORTS[name]
     model = _load(name)
+    assert detectors.looks_like_detector({p.key: p.value for p in model.metadata_props}, model_info(model))
     det = detectors.recognise(model)
-    assert det is not None and det.family == "ultralytics" and det.subtype == EXPORTS[name]
-    assert det.names == NAMES and det.strides == [8, 16, 32] and det.imgsz == (160, 160) and det.reg_max == 16
+    assert det is not None and (det.family, det.subtype, det.names) == (family, subtype, names)
+    assert det.strides == [8, 16, 32] and det.imgsz == (160, 160)
     adapted = detectors.adapt(model, det)
     onnx.checker.check_model(adapted)
-    assert [o.name for o in adapted.graph.output] == [f"output{i}_{det.subtype}" for i in (1, 2, 3)]
+    assert [o.name for o in adapted.graph.output] == [f"output{i}_{subtype}" for i in (1, 2, 3)]
     shapes = [[d.dim_value for d in o.type.tensor_type.shape.dim] for o in adapted.graph.output]
-    assert shapes == [[1, 23, 20, 20], [1, 23, 10, 10], [1, 23, 5, 5]]
+    per_cell = (5 + len(names)) * (3 if family == "anchor" else 1)
+    assert shapes == [[1, per_cell, 20, 20], [1, per_cell, 10, 10], [1, per_cell, 5, 5]]
     report = check(model, adapted, det)
     assert report["max_box_error_px"] <= report["box_tolerance_px"] and report["max_score_error"] <= 1e-5
-    # The in-graph decode is gone (its anchor constants were the only [1, 2, 525] tensors).
-    assert not any(list(t.dims) == [1, 2, 525] for t in adapted.graph.initializer)
     assert detectors.from_metadata(adapted)["head"] == det.head()
+    if family == "ultralytics":  # the in-graph decode is gone (its anchor points were [1, 2, 525])
+        assert det.reg_max == 16 and not any(list(t.dims) == [1, 2, 525] for t in adapted.graph.initializer)
+    if family == "anchor":  # yolov5n.yaml's anchors, in pixels
+        assert det.head()["metadata"]["anchors"] == [[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
+                                                     [[116, 90], [156, 198], [373, 326]]]
 
 
 def test_a_cut_that_does_not_decode_to_the_original_is_refused():
@@ -60,10 +77,14 @@ def test_a_cut_that_does_not_decode_to_the_original_is_refused():
 
 
 def test_models_that_are_not_detectors_are_left_alone_and_unusual_exports_are_named():
+    from models import conv_net
+
+    plain = conv_net(None, size=32)
+    assert detectors.recognise(plain) is None
     model = _load("yolov8")
     meta = {p.key: p.value for p in model.metadata_props}
     del model.metadata_props[:]
-    assert detectors.recognise(model) is None  # no Ultralytics metadata: not read as a detector
+    assert detectors.recognise(model) is None  # no Ultralytics metadata, and no [1, cells, 5 + c] output
     for key, value in {**meta, "task": "segment"}.items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     assert detectors.recognise(model) is None
@@ -83,7 +104,7 @@ def _archive(tmp_path: Path, name: str) -> tuple[Path, dict]:
         "config_version": "1.0",
         "model": {
             "metadata": {"name": name, "path": artifact.name, "precision": "float32"},
-            "inputs": [{"name": "images", "dtype": "float32", "input_type": "image", "shape": [1, 3, 160, 160], "layout": "NCHW",
+            "inputs": [{"name": model.graph.input[0].name, "dtype": "float32", "input_type": "image", "shape": [1, 3, 160, 160], "layout": "NCHW",
                         "preprocessing": {"mean": None, "scale": None, "reverse_channels": False, "interleaved_to_planar": False, "dai_type": "RGB888p"}}],
             "outputs": [{"name": o, "dtype": "float32"} for o in det.outputs],
             "heads": [det.head()],
@@ -98,9 +119,10 @@ def _archive(tmp_path: Path, name: str) -> tuple[Path, dict]:
 @pytest.mark.parametrize("name", sorted(EXPORTS))
 def test_depthai_reads_every_head_written(tmp_path, name):
     archive, head = _archive(tmp_path, name)
+    _family, subtype, names = EXPORTS[name]
     read = na.depthai_detection_parser(archive, head)
-    assert read["family"] == "YOLO" and read["subtype"] == EXPORTS[name] and read["classes"] == NAMES
-    assert read["n_classes"] == 18 and read["strides"] == [8, 16, 32] and "note" not in read
+    assert read["family"] == "YOLO" and read["subtype"] == subtype and read["classes"] == names
+    assert read["n_classes"] == len(names) and read["strides"] == [8, 16, 32] and "note" not in read
 
 
 def test_a_head_depthai_reads_otherwise_is_refused(tmp_path):

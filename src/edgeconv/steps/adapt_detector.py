@@ -12,14 +12,38 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv import detectors
+from edgeconv import detectors, yolo_decode
 from edgeconv.errors import ConversionError, VerificationError
 from edgeconv.onnx_io import load_onnx, save_onnx
 from edgeconv.steps.base import Params, Paths, Step
 
 SAMPLES = 3
+FAMILY = {"ultralytics": "an Ultralytics detect export", "anchor": "an anchor-based YOLOv5/YOLOv7 export",
+          "yolox": "a YOLOX-layout export"}
 BOX_TOLERANCE = 1e-3  # of the input size, in pixels
 SCORE_TOLERANCE = 1e-5
+
+
+def original_candidates(output: np.ndarray, det: detectors.Detector) -> tuple[np.ndarray, np.ndarray]:
+    """Every anchor's box (xyxy) and class scores from the original's own output, in the order the
+    decode of the cut gives them."""
+    rows = np.asarray(output, dtype=np.float32)[0]
+    if det.family == "ultralytics":  # [4 + classes, anchors]: xywh in pixels, class scores
+        rows = rows.T
+        boxes, scores = rows[:, :4], rows[:, 4:]
+    elif det.family == "yolox" and not det.decoded:  # the per-stride tensors, flattened
+        tensors, start = [], 0
+        for lv in det.levels:
+            cells = lv.height * lv.width
+            tensors.append(rows[start:start + cells].T.reshape(1, -1, lv.height, lv.width))
+            start += cells
+        return yolo_decode.candidates_r1(tensors, det.strides, det.imgsz)
+    else:  # [cells, 5 + classes]: xywh in pixels, objectness, class scores
+        boxes, scores = rows[:, :4], rows[:, 5:] * rows[:, 4:5]
+    xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
+    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, det.imgsz[1])
+    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, det.imgsz[0])
+    return xyxy, scores
 
 
 def check(original: Any, adapted: Any, det: detectors.Detector, samples: int = SAMPLES) -> dict[str, Any]:
@@ -36,9 +60,9 @@ def check(original: Any, adapted: Any, det: detectors.Detector, samples: int = S
     box_err = score_err = 0.0
     for _ in range(samples):
         feeds = {name: rng.uniform(0, 1, shape).astype(np.float32) for name, shape in feeds_spec}
-        want_boxes, want_scores = detectors.candidates_ultralytics(before.run([det.original_output], feeds)[0], det.imgsz)
+        want_boxes, want_scores = original_candidates(before.run([det.original_output], feeds)[0], det)
         got = dict(zip(det.outputs, after.run(det.outputs, feeds)))
-        got_boxes, got_scores = detectors.candidates_tlbr([got[n] for n in det.outputs], det.strides, det.imgsz)
+        got_boxes, got_scores = yolo_decode.candidates([got[n] for n in det.outputs], det.head()["metadata"], det.imgsz)
         box_err = max(box_err, float(np.abs(want_boxes - got_boxes).max()))
         score_err = max(score_err, float(np.abs(want_scores - got_scores).max()))
     limit = BOX_TOLERANCE * max(det.imgsz)
@@ -67,7 +91,7 @@ def run(inputs: Paths, outputs: Paths, params: Params) -> dict[str, Any]:
     adapted = detectors.adapt(model, det)
     report = check(model, adapted, det)
     save_onnx(adapted, Path(outputs["onnx"]))
-    print(f"adapt_detector ({params.model}): {det.family} YOLO detect export, {len(det.names)} classes, strides "
+    print(f"adapt_detector ({params.model}): {FAMILY[det.family]}, {len(det.names)} classes, strides "
           f"{'/'.join(map(str, det.strides))}: cut before its in-graph decode; outputs {', '.join(det.outputs)} "
           f"for DepthAI's YOLO parser (subtype {det.subtype}); decoded, they give the original's boxes within "
           f"{report['max_box_error_px']:.2g} px", file=sys.stderr, flush=True)
