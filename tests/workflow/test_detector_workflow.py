@@ -54,3 +54,22 @@ def test_an_ultralytics_export_converts_to_archives_depthai_decodes(tmp_path):
     })
     rules = {rule for rule, _ in planned(tmp_path, "results/openvino/yolov8.xml")}
     assert "adapt_detector" not in rules and "convert_ir" in rules
+
+
+@pytest.mark.parametrize("name, subtype", [("yolov5", "yolov5"), ("yolox", "yolov6r1")])
+def test_anchor_based_and_yolox_exports_convert_with_their_heads(tmp_path, name, subtype):
+    (tmp_path / "models").mkdir()
+    shutil.copyfile(DATA / f"{name}.onnx", tmp_path / "models" / f"{name}.onnx")
+    write_yaml(tmp_path / "config" / "config.yaml", {"models": [name], "targets": ["openvino"], "verify": {"max_images": 2}})
+    snakemake(tmp_path, f"results/openvino/{name}.tar.xz", "all")
+    with tarfile.open(tmp_path / "results" / "openvino" / f"{name}.tar.xz") as tar:
+        head = json.load(tar.extractfile("config.json"))["model"]["heads"][0]
+    assert head["metadata"]["subtype"] == subtype and head["metadata"]["yolo_outputs"] == [f"output{i}_{subtype}" for i in (1, 2, 3)]
+    assert (head["metadata"]["anchors"] is not None) == (name == "yolov5")
+    record = json.loads((tmp_path / "results" / "intermediate" / name / "records" / "openvino_nn_archive.json").read_text())
+    assert record["depthai_detection_parser"]["subtype"] == subtype
+    report = json.loads((tmp_path / "results" / "openvino" / f"{name}.verify.json").read_text())
+    assert report["detections"]["decoder"].startswith(f"DepthAI {subtype}")
+    buildinfo = json.loads((tmp_path / "results" / "openvino" / f"{name}.buildinfo.json").read_text())
+    # YOLOX takes the camera's 0-255 as it is; the original YOLOv5 takes RGB / 255.
+    assert buildinfo["resolved_config"]["inputs"][0]["scale"] == ([255.0] * 3 if name == "yolov5" else None)
