@@ -67,6 +67,8 @@ class Detector:
     levels: list[Level] = field(default_factory=list)
     # Whether the original's output is decoded (pixels) or the per-stride tensors as they are.
     decoded: bool = True
+    # A dynamic export's input, fixed at the size it was trained at (metadata ``imgsz``).
+    input_shape: list[int] | None = None
 
     @property
     def outputs(self) -> list[str]:
@@ -160,22 +162,40 @@ def _ultralytics(model: onnx.ModelProto, meta: dict[str, str]) -> Detector:
         raise NotAdaptable("an end-to-end (NMS-free) export: its output is final boxes, which DepthAI's YOLO parser does not read")
     names_raw = _literal(meta.get("names"))
     names = [str(names_raw[k]) for k in sorted(names_raw)] if isinstance(names_raw, dict) else [str(n) for n in names_raw or []]
-    if len(model.graph.output) != 1:
-        raise NotAdaptable(f"{len(model.graph.output)} outputs; an Ultralytics detect export has one")
-    out = model.graph.output[0]
-    shape = _static(out)
-    if shape is None or len(shape) != 3 or shape[0] != 1 or shape[1] != 4 + len(names):
-        raise NotAdaptable(f"output {out.name} has shape {shape}, not [1, 4 + {len(names)} classes, anchors]; export with a fixed input size")
+    if len(model.graph.output) != 1 or len(model.graph.input) != 1:
+        raise NotAdaptable(f"{len(model.graph.input)} inputs and {len(model.graph.output)} outputs; an Ultralytics detect export has one of each")
     imgsz = _literal(meta.get("imgsz"))
     if not (isinstance(imgsz, (list, tuple)) and len(imgsz) == 2):
         inp = _static(model.graph.input[0])
         imgsz = inp[2:4] if inp and len(inp) == 4 else None
     if imgsz is None:
         raise NotAdaptable("no `imgsz` in the metadata and no fixed input size")
+    fixed = None
+    if _static(model.graph.input[0]) is None:  # a dynamic export: fixed at the size it was trained at
+        fixed = [1, 3, int(imgsz[0]), int(imgsz[1])]
+        model = with_input_shape(model, fixed)
+    out = model.graph.output[0]
+    shape = _static(onnx.shape_inference.infer_shapes(model, data_prop=True).graph.output[0]) if fixed else _static(out)
+    if shape is None or len(shape) != 3 or shape[0] != 1 or shape[1] != 4 + len(names):
+        raise NotAdaptable(f"output {out.name} has shape {shape}, not [1, 4 + {len(names)} classes, anchors]")
     subtype = "yolov11" if "YOLO11" in meta.get("description", "") else "yolov8"
-    det = Detector("ultralytics", subtype, names, (int(imgsz[0]), int(imgsz[1])), 0, out.name)
+    det = Detector("ultralytics", subtype, names, (int(imgsz[0]), int(imgsz[1])), 0, out.name, input_shape=fixed)
     det.levels, det.reg_max = _find_levels(model, out.name, len(names), shape[2], det.imgsz)
     return det
+
+
+def with_input_shape(model: onnx.ModelProto, shape: list[int]) -> onnx.ModelProto:
+    """A copy with the (one) input fixed to ``shape`` and every other shape left to inference."""
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    dims = fixed.graph.input[0].type.tensor_type.shape.dim
+    del dims[:]
+    for d in shape:
+        dims.add().dim_value = d
+    del fixed.graph.value_info[:]
+    for out in fixed.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    return fixed
 
 
 def _graph(model: onnx.ModelProto) -> tuple[onnx.GraphProto, dict[str, list[int] | None], dict[str, onnx.NodeProto]]:
@@ -337,7 +357,7 @@ def adapt(model: onnx.ModelProto, det: Detector) -> onnx.ModelProto:
     """A copy of ``model`` that ends in the per-stride outputs DepthAI reads instead of the in-graph
     decode (which is dropped), with the detector and its head in the metadata."""
     out = onnx.ModelProto()
-    out.CopyFrom(model)
+    out.CopyFrom(with_input_shape(model, det.input_shape) if det.input_shape else model)
     g = out.graph
     if det.family == "ultralytics":
         nodes, inits = _tlbr_nodes(det, _opset(out))
@@ -455,6 +475,9 @@ def adapted_info(info: Any, det: Detector, path: str) -> Any:
     from edgeconv.model_info import ModelInfo, TensorInfo
 
     outputs = [TensorInfo(name, det.output_shape(lv), "float32") for name, lv in zip(det.outputs, det.levels)]
+    if det.input_shape:  # a dynamic export, fixed
+        info = ModelInfo(path=info.path, inputs=[TensorInfo(info.inputs[0].name, list(det.input_shape), info.inputs[0].data_type)],
+                         outputs=info.outputs, tensor_names=info.tensor_names, metadata=info.metadata)
     return ModelInfo(path=path, inputs=info.inputs, outputs=outputs, tensor_names=info.tensor_names | set(det.outputs),
                      metadata={**info.metadata, METADATA_KEY: det.to_json()})
 

@@ -73,3 +73,32 @@ def test_anchor_based_and_yolox_exports_convert_with_their_heads(tmp_path, name,
     buildinfo = json.loads((tmp_path / "results" / "openvino" / f"{name}.buildinfo.json").read_text())
     # YOLOX takes the camera's 0-255 as it is; the original YOLOv5 takes RGB / 255.
     assert buildinfo["resolved_config"]["inputs"][0]["scale"] == ([255.0] * 3 if name == "yolov5" else None)
+
+
+def test_a_trained_yolov8n_from_a_wheel_is_checked_in_detections_on_photographs(tmp_path):
+    """NudeNet 3.4.2's detector: a YOLOv8n Ultralytics trained (18 classes), exported with a dynamic
+    input, as users bring them; checked on scikit-image's photographs (a face in two of them)."""
+    needs(None if MYRIAD_COMPILE.exists() else "no .venvs/openvino-2021.4 (run `make rvc2-env`)", "EDGECONV_REQUIRE_RVC2")
+    from edgeconv.demo import fetch_photos
+
+    cache = REPO / "models" / ".downloads"  # the wheels, downloaded once per checkout
+    fetch_photos(tmp_path / "photos", cache)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / ".downloads").symlink_to(cache, target_is_directory=True)
+    write_yaml(tmp_path / "config" / "config.yaml", {"models": ["nudenet_320n"], "targets": ["openvino", "rvc2"], "verify": {"max_images": 7}})
+    write_yaml(tmp_path / "config" / "models" / "nudenet_320n.yaml",
+               {"input_model": "models/nudenet_320n.onnx", "calibration": {"path": "photos"}})
+    snakemake(tmp_path, "models/nudenet_320n.onnx")  # fetched first: a model is recognised once it is on disk
+    snakemake(tmp_path, "results/openvino/nudenet_320n.tar.xz", "results/rvc2/nudenet_320n.tar.xz", "all")
+    inter = tmp_path / "results" / "intermediate" / "nudenet_320n"
+    adapted = json.loads((inter / "records" / "adapt_detector.json").read_text())["detector"]
+    assert adapted["classes"] == 18 and adapted["subtype"] == "yolov8" and adapted["strides"] == [8, 16, 32]
+    with tarfile.open(tmp_path / "results" / "rvc2" / "nudenet_320n.tar.xz") as tar:
+        config = json.load(tar.extractfile("config.json"))
+    assert config["model"]["inputs"][0]["shape"] == [1, 3, 320, 320]  # the dynamic export, fixed at its imgsz
+    assert "FACE_FEMALE" in config["model"]["heads"][0]["metadata"]["classes"]
+    parsed = json.loads((inter / "records" / "rvc2_nn_archive.json").read_text())["depthai_detection_parser"]
+    assert parsed["subtype"] == "yolov8" and parsed["n_classes"] == 18
+    fp16 = json.loads((tmp_path / "results" / "openvino" / "nudenet_320n.verify.json").read_text())["detections"]
+    assert fp16["reference_detections"] >= 2 and fp16["samples"] == 7 and fp16["map50"] == pytest.approx(1.0)
+    assert "too few" in fp16["warning"]  # two faces are no basis for a figure, and the report says so

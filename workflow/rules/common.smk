@@ -7,6 +7,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from edgeconv import layout, runlock
+from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConversionError
 from edgeconv.inputs.table import KINDS
 from edgeconv.project import Project
@@ -42,6 +43,8 @@ os.environ["PATH"] = (
 )
 # Every path pattern comes from edgeconv.layout.
 RESULTS, INTERMEDIATE, RECORDS = layout.RESULTS, layout.INTERMEDIATE, layout.RECORDS
+# The models fetch_demo_model fetches by name (src/edgeconv/demo.py).
+DEMO_NAMES = "|".join(DEMO_MODELS)
 LOGS, BENCH = layout.LOGS, layout.BENCH
 REMOTE = layout.REMOTE
 # The URL schemes whose objects the fetch_remote rule downloads (src/edgeconv/inputs/table.py).

@@ -1,5 +1,5 @@
-# The demo models: real PP-OCRv4 ONNX files from the PyPI wheel rapidocr-onnxruntime==1.4.4,
-# checked against pinned sha256 sums (src/edgeconv/demo.py).
+# Real models fetched by name from pinned PyPI wheels, checked against pinned sha256 sums
+# (src/edgeconv/demo.py): the demo's PP-OCRv4 models, and a trained YOLOv8n detector.
 
 
 rule fetch_demo_model:
@@ -8,7 +8,7 @@ rule fetch_demo_model:
     log:
         "logs/fetch/{demo}.log",
     wildcard_constraints:
-        demo="ppocr_det|ppocr_cls|ppocr_rec",
+        demo=DEMO_NAMES,
     conda:
         "../../envs/edgeconv.yaml"
     params:

@@ -55,7 +55,7 @@ def check(original: Any, adapted: Any, det: detectors.Detector, samples: int = S
         return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
     before, after = session(original), session(adapted)
-    feeds_spec = [(i.name, [d if isinstance(d, int) and d > 0 else 1 for d in _dims(i)]) for i in before.get_inputs()]
+    feeds_spec = [(i.name, det.input_shape or [d if isinstance(d, int) and d > 0 else 1 for d in _dims(i)]) for i in before.get_inputs()]
     rng = np.random.default_rng(0)
     box_err = score_err = 0.0
     for _ in range(samples):
