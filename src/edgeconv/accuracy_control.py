@@ -72,9 +72,11 @@ def samples_of(data: Samples) -> list[dict[str, np.ndarray]]:
     return [{name: v[i] for name, v in data.items()} for i in range(n)]
 
 
-def gate(expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]], thresholds: dict[str, Any]) -> dict[str, Any]:
+def gate(expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]], thresholds: dict[str, Any],
+         detector: dict[str, Any] | None = None) -> dict[str, Any]:
     """The verify metric over the gate samples: per output the worst cosine, the largest and mean
-    absolute error, and whether every threshold is met."""
+    absolute error, and whether every threshold is met; for a detector with ``min_map50`` set, its
+    mAP@0.5 against the float model's detections too (as verify computes it)."""
     per_output: dict[str, list[dict[str, float]]] = {}
     for want, have in zip(expected, got):
         for name, value in want.items():
@@ -89,7 +91,14 @@ def gate(expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]]
     }
     passed = passes(outputs, thresholds)
     worst = min(outputs, key=lambda n: outputs[n]["cosine"])
-    return {"passed": passed, "worst_output": worst, "worst_cosine": outputs[worst]["cosine"], "outputs": outputs}
+    result = {"passed": passed, "worst_output": worst, "worst_cosine": outputs[worst]["cosine"], "outputs": outputs}
+    if detector is not None and thresholds.get("min_map50") is not None:
+        from edgeconv.comparison import detection_figures
+
+        figures = detection_figures(detector, expected, got)
+        result["map50"] = figures["map50"]
+        result["passed"] = passed and figures["map50"] is not None and figures["map50"] >= thresholds["min_map50"]
+    return result
 
 
 # --------------------------------------------------------------------------- HTP
@@ -108,6 +117,7 @@ class Search:
     promoted: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     measured_in: str = ""
+    criterion: str = "worst-output cosine"
 
     def record(self) -> dict[str, Any]:
         # Plain INT8 as the gate's runtime measured it (the simulator, where it was asked), else the first trial.
@@ -117,6 +127,7 @@ class Search:
         return {
             "target": self.target,
             "gate": self.thresholds,
+            "criterion": self.criterion,
             "measured_in": self.measured_in,
             "statistics_samples": self.statistics_samples,
             "gate_samples": self.gate_samples,
@@ -125,6 +136,8 @@ class Search:
             "share_8bit": round(1 - len(self.promoted) / self.candidates, 4) if self.candidates else 1.0,
             "plain_int8_worst_cosine": plain["worst_cosine"] if plain else None,
             "final_worst_cosine": final["worst_cosine"] if final else None,
+            **({"plain_int8_map50": plain.get("map50"), "final_map50": final.get("map50") if final else None}
+               if plain and "map50" in plain else {}),
             "trials": self.trials,
             "seconds": round(time.monotonic() - self.started, 2),
             **({"trials_by_runtime": {w: sum(t.get("measured_in") == w for t in self.trials) for w in ("cpu", "simulator")}}
@@ -647,10 +660,13 @@ def openvino_search(
     budget: Budget,
     min_validation: int,
     options: dict[str, Any],
+    detector: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """NNCF INT8 of an OpenVINO model that meets the gate: plain ``nncf.quantize`` first; when it
     fails, ``nncf.quantize_with_accuracy_control`` with the verify metric (worst-output cosine over
-    the held-back samples, 1.0 for the float model), ``max_drop = 1 - min_cosine``."""
+    the held-back samples, 1.0 for the float model), ``max_drop = 1 - min_cosine``. For a detector
+    (``detector``: what the adapted model carries) with ``min_map50`` set, the metric is its mAP@0.5
+    against the float model's detections instead, ``max_drop = 1 - min_map50``."""
     import nncf
     import openvino as ov
 
@@ -670,8 +686,11 @@ def openvino_search(
         for f in feeds:
             res = compiled_model(f)
             got.append({n: res[i] for i, n in enumerate(outputs)})
-        return gate(expected, got, thresholds)
+        return gate(expected, got, thresholds, detector)
 
+    by_detections = detector is not None and thresholds.get("min_map50") is not None
+    if by_detections:
+        search.criterion = "mAP@0.5 against the float model's detections"
     preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
     common = {"preset": preset, "subset_size": min(int(options.get("subset_size", 300)), len(stats)),
               "fast_bias_correction": bool(options.get("fast_bias_correction", True))}
@@ -681,20 +700,22 @@ def openvino_search(
     search.candidates = _fake_quantizes(plain)
     search.trials.append({"trial": 0, "kind": "nncf.quantize", "worst_cosine": round(result["worst_cosine"], 6),
                           "worst_output": result["worst_output"], "passed": result["passed"],
+                          **({"map50": result["map50"]} if "map50" in result else {}),
                           "seconds": round(time.monotonic() - started, 2)})
     if result["passed"]:
         search.trials[-1]["chosen"] = True
         return plain, search.record()
-    if thresholds.get("min_cosine") is None:
-        raise GateNotMet("openvino.accuracy_control needs verify.openvino_int8.min_cosine (the gate it searches for)")
+    if thresholds.get("min_cosine") is None and not by_detections:
+        raise GateNotMet("openvino.accuracy_control needs verify.openvino_int8.min_cosine (or min_map50 for a "
+                         "detector): the gate it searches for")
     started = time.monotonic()
     controlled = nncf.quantize_with_accuracy_control(
         model,
         nncf.Dataset(stats),
         # Items carry their index: NNCF ranks on subsets and hands the validation function raw items.
         nncf.Dataset(list(enumerate(feeds)), lambda item: item[1]),
-        lambda compiled_model, data: _ov_metric(compiled_model, data, expected, outputs),
-        max_drop=1.0 - float(thresholds["min_cosine"]),
+        lambda compiled_model, data: _ov_metric(compiled_model, data, expected, outputs, detector if by_detections else None),
+        max_drop=1.0 - float(thresholds["min_map50" if by_detections else "min_cosine"]),
         drop_type=nncf.DropType.ABSOLUTE,
         advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
             max_num_iterations=max(budget.max_trials - 1, 1)),
@@ -705,9 +726,16 @@ def openvino_search(
     kept = _fake_quantizes(controlled)
     search.trials.append({"trial": 1, "kind": "nncf.quantize_with_accuracy_control", "worst_cosine": round(result["worst_cosine"], 6),
                           "worst_output": result["worst_output"], "passed": result["passed"],
+                          **({"map50": result["map50"]} if "map50" in result else {}),
                           "quantizers_removed": search.candidates - kept,
                           "seconds": round(time.monotonic() - started, 2)})
     if not result["passed"]:
+        if by_detections:
+            raise GateNotMet(
+                f"accuracy control (openvino): the gate {thresholds} was not met; mAP@0.5 "
+                f"{max(t.get('map50') or 0.0 for t in search.trials):.4f} at best after NNCF returned {len(search.promoted)} "
+                "op(s) to float. Raise openvino.accuracy_control.max_trials, use preset mixed, lower min_map50, or give "
+                "more representative calibration data")
         raise GateNotMet(
             f"accuracy control (openvino): the gate {thresholds} was not met; best worst-output cosine "
             f"{max(t['worst_cosine'] for t in search.trials):.6f} on {result['worst_output']!r} after NNCF returned "
@@ -721,13 +749,27 @@ def openvino_search(
 
 
 def _ov_metric(compiled_model: Any, data: Any, expected: list[dict[str, np.ndarray]],
-               outputs: list[str]) -> tuple[float, list[float]]:
+               outputs: list[str], detector: dict[str, Any] | None = None) -> tuple[float, list[float]]:
     """NNCF's validation function: the worst cosine over the given samples and every output, and
-    the worst per sample (NNCF ranks layers by it)."""
-    per_sample = []
+    the worst per sample (NNCF ranks layers by it). For a detector: mAP@0.5 against the float
+    model's detections over the samples, and per sample the same on that sample alone (1.0 where
+    the float model finds nothing)."""
+    per_sample, want, got = [], [], []
     for index, feed in data:
         res = compiled_model(feed)
-        per_sample.append(min(metrics(expected[index][n], res[i])["cosine"] for i, n in enumerate(outputs)))
+        have = {n: res[i] for i, n in enumerate(outputs)}
+        if detector is None:
+            per_sample.append(min(metrics(expected[index][n], have[n])["cosine"] for n in outputs))
+            continue
+        from edgeconv.comparison import detection_figures
+
+        want.append(expected[index])
+        got.append(have)
+        alone = detection_figures(detector, [expected[index]], [have])["map50"]
+        per_sample.append(1.0 if alone is None else alone)
+    if detector is not None and want:
+        overall = detection_figures(detector, want, got)["map50"]
+        return (1.0 if overall is None else overall), per_sample
     return (min(per_sample) if per_sample else 1.0), per_sample
 
 

@@ -213,3 +213,4 @@ def test_a_crushed_box_branch_fails_the_detection_gate_while_the_cosine_passes()
     same = compare(Path("float.onnx"), Path("float.onnx"), stage, samples, expected, thresholds,
                    lambda _a, feeds: dict(zip(det.outputs, float_session.run(det.outputs, feeds))), None, info)
     assert same["passed"] and same["detections"]["map50"] == pytest.approx(1.0) and same["detections"]["recall"] == 1.0
+

@@ -102,3 +102,36 @@ def test_a_trained_yolov8n_from_a_wheel_is_checked_in_detections_on_photographs(
     fp16 = json.loads((tmp_path / "results" / "openvino" / "nudenet_320n.verify.json").read_text())["detections"]
     assert fp16["reference_detections"] >= 2 and fp16["samples"] == 7 and fp16["map50"] == pytest.approx(1.0)
     assert "too few" in fp16["warning"]  # two faces are no basis for a figure, and the report says so
+
+
+def _openvino_case(tmp_path: Path, name: str = "yolov8"):
+    import numpy as np
+    import onnx
+    import openvino as ov
+    from PIL import Image
+
+    from edgeconv import detectors
+
+    model = onnx.load(str(DATA / f"{name}.onnx"))
+    det = detectors.recognise(model)
+    adapted = detectors.adapt(model, det)
+    images = sorted((REPO / "calibration_data" / "ppocr").glob("sample_*"))
+    x = np.stack([(np.asarray(Image.open(f).convert("RGB").resize((160, 160)), np.float32) / 255).transpose(2, 0, 1)[None]
+                  for f in images])
+    onnx.save(adapted, str(tmp_path / "adapted.onnx"))
+    return ov.convert_model(str(tmp_path / "adapted.onnx")), {"images": x}, detectors.from_metadata(adapted)
+
+
+# Not a Snakemake run, but NNCF's search takes a minute: the slow tier.
+def test_accuracy_control_takes_min_map50_as_its_criterion(tmp_path):
+    from edgeconv import accuracy_control as ac
+
+    model, calibration, info = _openvino_case(tmp_path)
+    budget = ac.Budget(max_trials=1, max_seconds=300, holdout=0.5)
+    # A gate plain INT8 meets: no search, and the record says what was measured.
+    _, record = ac.openvino_search(model, calibration, {"min_map50": 0.05}, budget, 4, {}, info)
+    assert record["criterion"].startswith("mAP@0.5") and record["trials"][0]["passed"]
+    assert 0.05 <= record["trials"][0]["map50"] <= 1.0 and record["plain_int8_map50"] == record["trials"][0]["map50"]
+    # One it cannot meet: NNCF's search runs on mAP@0.5 and the error names the figure.
+    with pytest.raises(ac.GateNotMet, match=r"mAP@0.5 [0-9.]+ at best"):
+        ac.openvino_search(model, calibration, {"min_map50": 0.999}, budget, 4, {}, info)

@@ -35,7 +35,12 @@ def quantize_ir(
     compress = bool(options.get("compress_to_fp16", True))
     control = options.get("accuracy_control")
     if control:
-        return _with_accuracy_control(model, calibration, xml, options, compress)
+        from edgeconv.detectors import from_metadata
+        from edgeconv.onnx_io import read_model_info
+
+        # A recognised detector: min_map50 can be the search's criterion.
+        detector = from_metadata(read_model_info(onnx_path).metadata)
+        return _with_accuracy_control(model, calibration, xml, {**options, "detector": detector}, compress)
     preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
     subset_size = min(int(options.get("subset_size", 300)), n)
     fast_bias_correction = bool(options.get("fast_bias_correction", True))
@@ -72,7 +77,8 @@ def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: 
     gate = dict(options["thresholds"])
     if gate.get("min_cosine") is not None:
         gate["min_cosine"] = min(1.0, float(gate["min_cosine"]) + float(settings.get("margin", 0.0)))
-    quantized, record = ac.openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options)
+    quantized, record = ac.openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options,
+                                           options.get("detector"))
     save_ir(quantized, xml, compress)
     record["verify_gate"] = options["thresholds"]
     return {
