@@ -47,6 +47,9 @@ class Unit:
     made_by_rule: bool = False
     # A recognised YOLO detector: the chain starts from its adapted model (edgeconv.detectors).
     detector: Detector | None = None
+    # The chain starts from adapt_detector's model: a recognised detector's, or a model a rule
+    # makes, which adapt_detector recognises when it runs (or passes on as it is).
+    via_detector: bool = False
 
     def io(self, with_calibration: bool = False) -> dict[str, Any]:
         keys = IO_KEYS | ({"calibration"} if with_calibration else set())
@@ -131,14 +134,12 @@ class Models:
         detector = self.unit(model).detector
         return [detector.head()] if detector is not None else []
 
-    def _detector(self, model: str, cfg: Any, model_path: Path, info: Any) -> Detector | None:
-        """A YOLO detector to adapt (docs/detectors.md): an ONNX single-stage model whose config and
-        archive give no head, with ``adapt_detectors`` on."""
+    def _adapts(self, model: str, cfg: Any, model_path: Path) -> bool:
+        """Whether a model may be a YOLO detector to adapt (docs/detectors.md): an ONNX single-stage
+        model whose config and archive give no head, with ``adapt_detectors`` on."""
         if not self.config.get("adapt_detectors", True) or model_path.suffix.lower() != ".onnx" or not cfg.single_stage:
-            return None
-        if cfg.heads or self.inputs.kind(NnArchives).heads.get(model):
-            return None
-        return plan(model_path, info)
+            return False
+        return not (cfg.heads or self.inputs.kind(NnArchives).heads.get(model))
 
     def _load(self, model: str):
         """The validated config of ``model``, read once per parse (the matrix and every unit ask)."""
@@ -211,15 +212,19 @@ class Models:
         stage = cfg.stages[stage_name]
         model_path = self._model_path(stage.input_model, source, prefix)
         resolved = detector = None
-        if model_path.exists():
-            info = read_model_info(model_path)
-            detector = self._detector(model, cfg, model_path, info)
+        made, adapts = self._made(stage.input_model, str(model_path)) is not None, self._adapts(model, cfg, model_path)
+        # A model a rule makes (a download) is recognised when adapt_detector runs, so that the plan
+        # is the same before and after the download; the chain reads adapt_detector's model.
+        read = Path(layout.detector_onnx(name)) if adapts and made else model_path
+        if read.exists():
+            info = read_model_info(read)
+            detector = plan(model_path, info) if adapts and not made else None
             if detector is not None:  # the chain starts from the adapted model: its outputs
                 info = adapted_info(info, detector, layout.detector_onnx(name))
                 stage = stage.model_copy(update={"outputs": [], **detector_defaults(stage, detector)})
             resolved = resolve_stage(stage, info, source, prefix)
-        unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name,
-                    made_by_rule=self._made(stage.input_model, str(model_path)) is not None, detector=detector)
+        unit = Unit(name, stage, source, model_path, resolved, prefix, model, stage_name, made_by_rule=made,
+                    detector=detector, via_detector=adapts and (made or detector is not None))
         self._check_calibration(unit)
         if name in self._resolving:
             chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])

@@ -229,7 +229,7 @@ class Project(Models):
 
     def interface_model(self, name: str) -> str:
         """The model file as given (ONNX, IR, TFLite), or a recognised detector's adapted model."""
-        return layout.detector_onnx(name) if self.unit(name).detector else str(self.unit(name).model_path)
+        return layout.detector_onnx(name) if self.unit(name).via_detector else str(self.unit(name).model_path)
 
     def calibration_files(self, name: str) -> list[str]:
         unit = self.unit(name)

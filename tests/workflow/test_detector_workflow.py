@@ -23,7 +23,11 @@ def test_an_ultralytics_export_converts_to_archives_depthai_decodes(tmp_path):
     (tmp_path / "models").mkdir()
     shutil.copyfile(DATA / "yolov8.onnx", tmp_path / "models" / "yolov8.onnx")
     write_yaml(tmp_path / "config" / "config.yaml", {"models": ["yolov8"], "targets": ["openvino", "rvc2"], "verify": {"max_images": 3}})
-    snakemake(tmp_path, "results/openvino/yolov8.tar.xz", "results/rvc2/yolov8.tar.xz", "all")
+    snakemake(tmp_path, "results/openvino/yolov8.tar.xz", "results/rvc2/yolov8.tar.xz", "all", "results/summary.csv")
+    summary = (tmp_path / "results" / "summary.csv").read_text().splitlines()
+    header = summary[0].split(",")
+    fp16 = next(line.split(",") for line in summary[1:] if ",openvino,yolov8.bin yolov8.xml," in line)
+    assert float(fp16[header.index("map50")]) > 0 and int(fp16[header.index("reference_detections")]) > 0
     log = (tmp_path / "logs" / "yolov8" / "adapt_detector.log").read_text()
     assert "cut before its in-graph decode; outputs output1_yolov8, output2_yolov8, output3_yolov8" in log
     inter = tmp_path / "results" / "intermediate" / "yolov8"
@@ -86,10 +90,12 @@ def test_a_trained_yolov8n_from_a_wheel_is_checked_in_detections_on_photographs(
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / ".downloads").symlink_to(cache, target_is_directory=True)
     write_yaml(tmp_path / "config" / "config.yaml", {"models": ["nudenet_320n"], "targets": ["openvino", "rvc2"], "verify": {"max_images": 7}})
+    # A model a rule fetches is recognised when adapt_detector runs, in the same run; its
+    # preprocessing comes from its config (Ultralytics: RGB / 255).
     write_yaml(tmp_path / "config" / "models" / "nudenet_320n.yaml",
-               {"input_model": "models/nudenet_320n.onnx", "calibration": {"path": "photos"}})
-    snakemake(tmp_path, "models/nudenet_320n.onnx")  # fetched first: a model is recognised once it is on disk
+               {"input_model": "models/nudenet_320n.onnx", "scale_values": [255, 255, 255], "calibration": {"path": "photos"}})
     snakemake(tmp_path, "results/openvino/nudenet_320n.tar.xz", "results/rvc2/nudenet_320n.tar.xz", "all")
+    assert planned(tmp_path, "results/openvino/nudenet_320n.tar.xz", "results/rvc2/nudenet_320n.tar.xz", "all") == set()
     inter = tmp_path / "results" / "intermediate" / "nudenet_320n"
     adapted = json.loads((inter / "records" / "adapt_detector.json").read_text())["detector"]
     assert adapted["classes"] == 18 and adapted["subtype"] == "yolov8" and adapted["strides"] == [8, 16, 32]

@@ -7,6 +7,7 @@ every anchor. The chain of every target starts from this model (``Project.interf
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 from edgeconv import detectors, yolo_decode
 from edgeconv.errors import ConversionError, VerificationError
 from edgeconv.onnx_io import load_onnx, save_onnx
-from edgeconv.steps.base import Params, Paths, Step
+from edgeconv.steps.base import Context, Params, Paths, Step
 
 SAMPLES = 3
 FAMILY = {"ultralytics": "an Ultralytics detect export", "anchor": "an anchor-based YOLOv5/YOLOv7 export",
@@ -80,14 +81,22 @@ def _dims(port: Any) -> list[Any]:
     return list(port.shape)
 
 
-def run(inputs: Paths, outputs: Paths, params: Params) -> dict[str, Any]:
+def run(inputs: Paths, outputs: Paths, params: AdaptParams) -> dict[str, Any]:
     model = load_onnx(inputs["model"])
     try:
         det = detectors.recognise(model)
     except detectors.NotAdaptable as exc:
-        raise ConversionError(f"{inputs['model']}: {exc}") from None
+        if params.planned:
+            raise ConversionError(f"{inputs['model']}: {exc}") from None
+        print(f"note: adapt_detector ({params.model}): a YOLO detect export, passed on as it is with no DepthAI head: {exc}",
+              file=sys.stderr, flush=True)
+        det = None
     if det is None:
-        raise ConversionError(f"{inputs['model']}: no longer a detector this tool recognises; run again to re-plan")
+        if params.planned:
+            raise ConversionError(f"{inputs['model']}: no longer a detector this tool recognises; run again to re-plan")
+        # A model a rule made (a download) that is no detector: the chain reads it as it is.
+        save_onnx(model, Path(outputs["onnx"]))
+        return {"detector": None}
     adapted = detectors.adapt(model, det)
     report = check(model, adapted, det)
     save_onnx(adapted, Path(outputs["onnx"]))
@@ -101,4 +110,15 @@ def run(inputs: Paths, outputs: Paths, params: Params) -> dict[str, Any]:
             "check": report}
 
 
-STEP = Step("adapt_detector", run, inputs=("model",), outputs=("onnx",))
+@dataclass(frozen=True, kw_only=True)
+class AdaptParams(Params):
+    # Recognised while Snakemake parsed (the user's own file); otherwise a model a rule made, which
+    # is recognised here or passed on as it is.
+    planned: bool = True
+
+
+def configure(ctx: Context) -> AdaptParams:
+    return ctx.make(AdaptParams, planned=ctx.unit.detector is not None)
+
+
+STEP = Step("adapt_detector", run, AdaptParams, configure, inputs=("model",), outputs=("onnx",))

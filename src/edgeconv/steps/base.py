@@ -172,7 +172,7 @@ class Context:
                 from edgeconv import layout
 
                 # resolved against the file the chain reads (a detector's adapted model)
-                model = layout.detector_onnx(self.unit.name) if self.unit.detector else str(self.unit.model_path)
+                model = layout.detector_onnx(self.unit.name) if self.unit.via_detector else str(self.unit.model_path)
                 common["resolved"] = {"model": model, **stage}
         return params(**{**common, **fields})
 

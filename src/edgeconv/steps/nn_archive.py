@@ -52,6 +52,12 @@ def run(inputs: Paths, outputs: Paths, params: ArchiveParams) -> dict[str, Any]:
     info = read_model_info(inputs["main_onnx"])
     main = inputs["main_artifact_0"].name
     heads = [dict(h) for h in params.heads]
+    if not heads and not stages and inputs["main_original"].suffix == ".onnx":
+        # A detector recognised when adapt_detector ran (a model a rule made) carries its head.
+        from edgeconv.detectors import from_metadata
+
+        carried = from_metadata(read_model_info(inputs["main_original"]).metadata)
+        heads = [carried["head"]] if carried else []
     files: dict[str, Path | bytes] = {p.name: p for p in main_files.values()}
     if stages:
         post_files = part("post")

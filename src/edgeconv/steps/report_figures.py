@@ -46,6 +46,7 @@ def table(buildinfos: list[Path]) -> Any:
             "model": base["model"], "target": base["target"], "artifact": base["artifact"],
             "KiB": round(base["bytes"] / 1024, 1), "passed": base["passed"], "worst cosine": base["min_cosine"],
             "max abs error": base["max_abs_error"], "mean abs error": base["mean_abs_error"],
+            **({"mAP@0.5": base["map50"]} if base["map50"] is not None else {}),
             "total s": base["steps_s"],
         }
         for step in info["steps"]:  # a step that ran twice in the chain (stages) adds up

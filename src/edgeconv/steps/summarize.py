@@ -18,7 +18,7 @@ from edgeconv.steps.base import NoParams, Paths, Step
 
 COLUMNS = [
     "model", "target", "artifact", "bytes", "checked", "passed", "min_cosine", "max_abs_error", "mean_abs_error",
-    "steps", "steps_s", "toolchain", "lock_sha256",
+    "map50", "map50_95", "reference_detections", "steps", "steps_s", "toolchain", "lock_sha256",
 ]
 
 
@@ -42,6 +42,8 @@ def row(buildinfo: Path) -> dict[str, Any]:
         "min_cosine": min((o["cosine"] for o in outputs), default=None),
         "max_abs_error": max((o["max_abs_error"] for o in outputs), default=None),
         "mean_abs_error": max((o["mean_abs_error"] for o in outputs), default=None),
+        # A recognised detector's figures in detections (docs/detectors.md); empty for other models.
+        **{k: (verification.get("detections") or {}).get(k) for k in ("map50", "map50_95", "reference_detections")},
         "steps": len(info["steps"]),
         "steps_s": round(sum(s.get("duration_s", 0.0) for s in info["steps"]), 3),
         "toolchain": " ".join(toolchains) or "local",
