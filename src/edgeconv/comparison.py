@@ -252,12 +252,19 @@ def detection_figures(detector: dict[str, Any], expected: list[dict[str, np.ndar
     from edgeconv import detection_metrics, yolo_decode
 
     started = time.perf_counter()
-    reference_dets = [yolo_decode.decode(want, detector) for want in expected]
-    artifact_dets = [yolo_decode.decode(out, detector) for out in got]
-    figures = detection_metrics.score(reference_dets, artifact_dets, len(detector["names"]))
-    return {"decoder": f"DepthAI {detector['subtype']}, conf {detector['head']['metadata']['conf_threshold']}, "
-                       f"class-agnostic NMS at IoU {detector['head']['metadata']['iou_threshold']}", **figures,
-            "seconds": round(time.perf_counter() - started, 4)}  # decoding and scoring, not the runs
+    meta = detector["head"].get("metadata") or {}
+    if detector.get("kind") == "text":  # a text detector's probability map (text_decode)
+        from edgeconv import text_decode
+
+        decode, classes = (lambda out: text_decode.decode(out, detector["head"])), 1
+        decoder = (f"text regions of the probability map (> {meta.get('mask_threshold', text_decode.MASK_THRESHOLD)}, "
+                   f"box score >= {meta.get('conf_threshold', text_decode.CONF_THRESHOLD)})")
+    else:
+        decode, classes = (lambda out: yolo_decode.decode(out, detector)), len(detector["names"])
+        decoder = (f"DepthAI {detector['subtype']}, conf {meta['conf_threshold']}, "
+                   f"class-agnostic NMS at IoU {meta['iou_threshold']}")
+    figures = detection_metrics.score([decode(want) for want in expected], [decode(out) for out in got], classes)
+    return {"decoder": decoder, **figures, "seconds": round(time.perf_counter() - started, 4)}  # not the runs
 
 
 def verify(

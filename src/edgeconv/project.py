@@ -47,9 +47,8 @@ class Project(Models):
         unit = self.unit(name)
         if not declared.accepts_ir:
             refuse_ir(unit, f"step {step_name} is not one of theirs")
-        ctx = Context(
-            unit, self.archive_preprocess(unit.model), self.config, self.toolchains.tool, self.toolchains.openvino_version
-        )
+        ctx = Context(unit, self.archive_preprocess(unit.model), self.config, self.toolchains.tool,
+                      self.toolchains.openvino_version, lambda: self.heads(unit.model))
         params = declared.configure(ctx, **variant) if declared.configure else ctx.make(declared.params)
         target = variant.get("target") if declared.targets else declared.target
         if target:

@@ -214,3 +214,20 @@ def test_a_crushed_box_branch_fails_the_detection_gate_while_the_cosine_passes()
                    lambda _a, feeds: dict(zip(det.outputs, float_session.run(det.outputs, feeds))), None, info)
     assert same["passed"] and same["detections"]["map50"] == pytest.approx(1.0) and same["detections"]["recall"] == 1.0
 
+
+
+def test_text_boxes_from_a_probability_map():
+    from edgeconv import text_decode
+
+    prob = np.zeros((1, 1, 40, 60), np.float32)
+    prob[0, 0, 5:15, 10:30] = 0.9  # a text line: one box, score 0.9
+    prob[0, 0, 20:30, 5:8] = 0.4  # a faint region: above the mask threshold, under the box score
+    prob[0, 0, 35:37, 40:50] = 0.95  # two pixels high: noise
+    head = {"parser": text_decode.PARSER, "metadata": {"conf_threshold": 0.5, "mask_threshold": 0.25}, "outputs": ["map"]}
+    found = text_decode.decode({"map": prob}, head)
+    assert found.boxes.tolist() == [[10, 5, 30, 15]] and found.scores == pytest.approx([0.9]) and found.labels.tolist() == [0]
+    # The same map a little off in an artifact: matched at IoU 20x9 / 20x10 = 0.9.
+    shifted = prob.copy()
+    shifted[0, 0, 14, 10:30] = 0.1
+    got = score([found], [text_decode.decode({"map": shifted}, head)], 1)
+    assert got["map50"] == pytest.approx(1.0) and got["mean_matched_iou"] == pytest.approx(0.9)

@@ -144,6 +144,8 @@ class Context:
     tool: Callable[..., str]  # (target, tool name[, version]) -> path, checked once per parse
     # (target, the config's openvino_version or None) -> the OpenVINO release of its tools
     openvino_version: Callable[[str, str | None], str | None] = lambda target, configured: configured
+    # The model's NN Archive heads (given, carried from an input archive, or a recognised detector's).
+    heads: Callable[[], list[Any]] = lambda: []
 
     @property
     def stage(self) -> Any:

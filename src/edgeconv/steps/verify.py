@@ -31,6 +31,8 @@ class VerifyParams(StageParams):
     max_images: int
     # An HTP context model runs in the QNN HTP simulator: {soc, fp16}.
     runtime: dict[str, Any] | None = None
+    # A text detector's head (parser PPTextDetectionParser): its artifacts are scored in text boxes.
+    text_head: dict[str, Any] | None = None
 
 
 def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
@@ -41,7 +43,11 @@ def configure(ctx: Context, kind: str = "onnx") -> VerifyParams:
         from edgeconv.targets.qnn_htp import htp_runtime
 
         runtime = htp_runtime(ctx.stage)
-    return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime)
+    from edgeconv.text_decode import PARSER
+
+    text_head = next((h for h in ctx.heads() if h.get("parser") == PARSER), None)
+    return ctx.make(VerifyParams, kind=kind, thresholds=thresholds, max_images=int(max_images), runtime=runtime,
+                    text_head=text_head)
 
 
 # The kinds of artifact whose arithmetic is FP16 (an FP16 IR, RVC2's mo IR); qnn_htp in FP16 mode too.
@@ -106,6 +112,8 @@ def run(inputs: Paths, outputs: Paths, params: VerifyParams) -> dict[str, Any]:
     from edgeconv.onnx_io import read_model_info
 
     detector = from_metadata(read_model_info(inputs["original"]).metadata) if inputs["original"].suffix == ".onnx" else None
+    if detector is None and params.text_head:
+        detector = {"kind": "text", "head": params.text_head}
     reports = []
     for label, artifact, out in _pairs(inputs, outputs):
         report = compare(inputs["original"], artifact, stage, samples, expected, params.thresholds, runner, floors, detector)
