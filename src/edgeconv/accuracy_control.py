@@ -369,6 +369,7 @@ def htp_search(
     runner_for: Callable[[Path], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] | None = None,
     measured_in: str = "onnxruntime QDQ simulation (CPU)",
     progress: Callable[[str], None] | None = None,
+    detector: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The fewest 16-bit tensors that meet the gate: (encodings to apply, or None when plain INT8
     passes; the search record).
@@ -390,9 +391,11 @@ def htp_search(
     above that count; after a second disagreement the simulator goes on alone, up from the last
     count it failed in steps of 1, 2, 4 ...; it then bisects between its last failing and passing
     counts. A simulator trial runs the hardest gate sample so far first and stops at the first
-    sample that fails. ``progress`` gets one line per trial."""
+    sample that fails. ``progress`` gets one line per trial. ``detector`` (what an adapted detector
+    carries) with ``min_map50`` in the gate: a trial passes only when its mAP@0.5 against the float
+    model's detections meets it too (the ranking and the early stops stay on the cosine)."""
     return HtpSearch(float_model, calibration, thresholds, budget, min_validation, quantize, workdir, base, keep_8bit,
-                     activations_16bit, runner_for, measured_in, progress).run()
+                     activations_16bit, runner_for, measured_in, progress, detector).run()
 
 
 Best = tuple[int, dict[str, Any]]  # (count of 16-bit tensors, the trial that passed with it)
@@ -407,9 +410,10 @@ class HtpSearch:
                  min_validation: int, quantize: Callable[[Samples, dict[str, Any] | None, Path], None], workdir: Path,
                  base: dict[str, Any] | None, keep_8bit: set[str], activations_16bit: bool,
                  runner_for: Callable[[Path], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] | None,
-                 measured_in: str, progress: Callable[[str], None] | None) -> None:
+                 measured_in: str, progress: Callable[[str], None] | None, detector: dict[str, Any] | None = None) -> None:
         from edgeconv.runtime import onnx_runner
 
+        self.detector = detector if thresholds.get("min_map50") is not None else None
         self.float_model, self.thresholds, self.budget = float_model, thresholds, budget
         self.quantize, self.workdir, self.base = quantize, workdir, base
         self.keep_8bit, self.activations_16bit, self.runner_for = keep_8bit, activations_16bit, runner_for
@@ -462,7 +466,7 @@ class HtpSearch:
             if stop_early and not passes(gate(want, got, self.thresholds)["outputs"], self.bounds_only):
                 break
         self.hardest.sort(key=lambda i: worst.get(i, 2.0))
-        return gate(want, got, self.thresholds), len(got)
+        return gate(want, got, self.thresholds, self.detector), len(got)
 
     def verdict(self, row: dict[str, Any], outputs: dict[str, dict[str, float]]) -> str:
         if row["measured_in"] == "cpu" and self.gap:
@@ -494,6 +498,8 @@ class HtpSearch:
         row = {"trial": len(self.search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
                "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2)}
+        if "map50" in result:
+            row["map50"] = result["map50"]
         if ran < len(self.feeds):
             row["samples_run"] = ran
         self.search.trials.append(row)
@@ -511,7 +517,8 @@ class HtpSearch:
                 return None
             self.cpu_rows[k] = row
         row = self.cpu_rows[k]
-        return {**row, "passed": passes(self.outputs_of[row["trial"]], raised(self.thresholds, self.gap))}
+        detections = "map50" not in row or (row["map50"] is not None and row["map50"] >= self.thresholds["min_map50"])
+        return {**row, "passed": detections and passes(self.outputs_of[row["trial"]], raised(self.thresholds, self.gap))}
 
     # ------------------------------------------------------------------ the phases
 
@@ -528,10 +535,16 @@ class HtpSearch:
             f"accuracy control (qnn_htp): the gate {self.thresholds} cannot be met: with every candidate activation "
             f"and weight at 16 bits ({len(self.ranked)} and {len(self.weights)}), measured in "
             f"{self.search.measured_in if where == 'simulator' else 'onnxruntime QDQ simulation (CPU)'}, the worst "
-            f"output's cosine is {row['worst_cosine']:.6f} on {row['worst_output']!r}, and plain INT8 "
-            f"{self.search.trials[0]['worst_cosine']:.6f}. {io}quantization_mode FP16_STANDARD, or more "
-            "representative calibration data"
+            f"output's cosine is {row['worst_cosine']:.6f} on {row['worst_output']!r}{self._map50(row)}, and plain INT8 "
+            f"{self.search.trials[0]['worst_cosine']:.6f}{self._map50(self.search.trials[0])}. {io}quantization_mode "
+            "FP16_STANDARD, or more representative calibration data"
         )
+
+    def _map50(self, row: dict[str, Any]) -> str:
+        """A trial's detection figure, for a search gated on min_map50."""
+        if "map50" not in row:
+            return ""
+        return f" (mAP@0.5 {'none' if row['map50'] is None else format(row['map50'], '.4f')} against min_map50 {self.thresholds['min_map50']})"
 
     def simulator_ladder(self, lo: int, total: int) -> tuple[Best | None, bool, int]:
         """(first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
@@ -599,7 +612,7 @@ class HtpSearch:
                else f"within the budget ({len(self.search.trials)} trials, {self.limits.elapsed():.0f} s)")
         return GateNotMet(
             f"accuracy control (qnn_htp): the gate {self.thresholds} was not met {why}; best worst-output cosine "
-            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}) with "
+            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}){self._map50(top)} with "
             f"{top['activations_16bit']} of {len(self.ranked)} activations and {top['weights_16bit']} of {len(self.weights)} "
             "weights at 16 bits. "
             + ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let "

@@ -231,3 +231,29 @@ def test_text_boxes_from_a_probability_map():
     shifted[0, 0, 14, 10:30] = 0.1
     got = score([found], [text_decode.decode({"map": shifted}, head)], 1)
     assert got["map50"] == pytest.approx(1.0) and got["mean_matched_iou"] == pytest.approx(0.9)
+
+
+def test_the_htp_search_gates_on_min_map50_for_a_detector(tmp_path):
+    """qnn_htp's search: a trial passes only when its mAP@0.5 meets min_map50 (CPU trials here)."""
+    from PIL import Image
+
+    from edgeconv import accuracy_control as ac
+    from edgeconv.targets.qnn_htp import search_quantizer
+
+    model = _load("yolov8")
+    adapted = detectors.adapt(model, detectors.recognise(model))
+    onnx.save(adapted, str(tmp_path / "adapted.onnx"))
+    images = sorted((Path(__file__).parents[2] / "calibration_data" / "ppocr").glob("sample_*"))
+    x = np.stack([(np.asarray(Image.open(f).convert("RGB").resize((160, 160)), np.float32) / 255).transpose(2, 0, 1)[None]
+                  for f in images])
+    info = detectors.from_metadata(adapted)
+
+    def search(gate):
+        return ac.htp_search(tmp_path / "adapted.onnx", {"images": x}, gate, ac.Budget(max_trials=2), 4,
+                             search_quantizer(tmp_path / "adapted.onnx", "INT8_STANDARD", True, tmp_path / "q"), tmp_path,
+                             detector=info)
+
+    encodings, record = search({"min_map50": 0.05})  # plain INT8 meets it
+    assert encodings is None and record["trials"][0]["passed"] and 0.05 <= record["trials"][0]["map50"] < 1.0
+    with pytest.raises(ac.GateNotMet, match=r"mAP@0.5 [0-9.]+ against min_map50 0.999"):
+        search({"min_map50": 0.999})

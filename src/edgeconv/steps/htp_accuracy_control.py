@@ -115,7 +115,7 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
             model, load_npz(inputs["calibration"]), gate, budget, params.verify_images, quantize, Path(tmp),
             base=base, keep_8bit=set(io_names) if params.normalize_io_encodings else set(),
             activations_16bit=scheme_for(params.quantization_mode).activations in ("QUInt16", "QInt16"),
-            progress=progress.info, **_runtime(params.soc),
+            progress=progress.info, **_runtime(params.soc), detector=_detector(model),
         )
         payload = chosen or base or {"activation_encodings": {}, "param_encodings": {}}
         staged = Path(tmp) / "encodings.json"
@@ -123,6 +123,14 @@ def run(inputs: Paths, outputs: Paths, params: HtpAccuracyParams) -> dict[str, A
         staged.replace(out)
     record["verify_gate"] = params.thresholds
     return {"accuracy_control": record, **({"encodings": note} if note else {})}
+
+
+def _detector(model: Path) -> dict[str, Any] | None:
+    """A recognised detector's description, carried in the model's metadata (min_map50 gates by it)."""
+    from edgeconv.detectors import from_metadata
+    from edgeconv.onnx_io import read_model_info
+
+    return from_metadata(read_model_info(model).metadata)
 
 
 # ``encodings``: the user's rvc4.encodings JSON file, when the config names one.
