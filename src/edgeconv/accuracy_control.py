@@ -355,6 +355,13 @@ def raised(thresholds: dict[str, Any], gap: float) -> dict[str, Any]:
     return {**thresholds, "min_cosine": low + min(gap, (1.0 - low) / 2)}
 
 
+def _map50(row: dict[str, Any], thresholds: dict[str, Any]) -> str:
+    """A trial's detection figure, for a search gated on min_map50."""
+    if "map50" not in row:
+        return ""
+    return f" (mAP@0.5 {'none' if row['map50'] is None else format(row['map50'], '.4f')} against min_map50 {thresholds['min_map50']})"
+
+
 def htp_search(
     float_model: Path,
     calibration: Samples,
@@ -413,7 +420,7 @@ class HtpSearch:
                  measured_in: str, progress: Callable[[str], None] | None, detector: dict[str, Any] | None = None) -> None:
         from edgeconv.runtime import onnx_runner
 
-        self.detector = detector if thresholds.get("min_map50") is not None else None
+        self.detector = detector if thresholds.get("min_map50") is not None else None  # then gated on mAP@0.5 too
         self.float_model, self.thresholds, self.budget = float_model, thresholds, budget
         self.quantize, self.workdir, self.base = quantize, workdir, base
         self.keep_8bit, self.activations_16bit, self.runner_for = keep_8bit, activations_16bit, runner_for
@@ -421,13 +428,10 @@ class HtpSearch:
         self.search = Search("qnn_htp", thresholds, len(next(iter(self.statistics.values()))),
                              len(next(iter(held.values()))))
         self.search.measured_in = measured_in if runner_for else "onnxruntime QDQ simulation (CPU)"
-        self.limits = _Budget(budget, self.search)
-        self.feeds = samples_of(held)
-        ref = onnx_runner(float_model)
-        self.expected = [ref(f) for f in self.feeds]
-        del ref
-        self.confirm = runner_for is not None
-        self.say = progress or (lambda line: None)
+        self.limits, self.feeds = _Budget(budget, self.search), samples_of(held)
+        reference = onnx_runner(float_model)  # one session for every gate sample
+        self.expected = [reference(f) for f in self.feeds]
+        self.confirm, self.say = runner_for is not None, progress or (lambda line: None)
         # The thresholds one failing sample settles (a mean error needs every sample).
         self.bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
         self.candidates = activation_candidates(float_model, set(keep_8bit))
@@ -497,9 +501,8 @@ class HtpSearch:
             made.unlink(missing_ok=True)
         row = {"trial": len(self.search.trials), "activations_16bit": len(acts), "weights_16bit": len(wts),
                "worst_cosine": round(result["worst_cosine"], 6), "worst_output": result["worst_output"],
-               "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2)}
-        if "map50" in result:
-            row["map50"] = result["map50"]
+               "passed": result["passed"], "measured_in": where, "seconds": round(time.monotonic() - started, 2),
+               **({"map50": result["map50"]} if "map50" in result else {})}
         if ran < len(self.feeds):
             row["samples_run"] = ran
         self.search.trials.append(row)
@@ -516,9 +519,8 @@ class HtpSearch:
             if row is None:
                 return None
             self.cpu_rows[k] = row
-        row = self.cpu_rows[k]
-        detections = "map50" not in row or (row["map50"] is not None and row["map50"] >= self.thresholds["min_map50"])
-        return {**row, "passed": detections and passes(self.outputs_of[row["trial"]], raised(self.thresholds, self.gap))}
+        row, ok = self.cpu_rows[k], self.cpu_rows[k].get("map50", 1.0) or 0.0  # a detector's mAP@0.5, when gated
+        return {**row, "passed": ok >= self.thresholds.get("min_map50", 0.0) and passes(self.outputs_of[row["trial"]], raised(self.thresholds, self.gap))}
 
     # ------------------------------------------------------------------ the phases
 
@@ -535,16 +537,11 @@ class HtpSearch:
             f"accuracy control (qnn_htp): the gate {self.thresholds} cannot be met: with every candidate activation "
             f"and weight at 16 bits ({len(self.ranked)} and {len(self.weights)}), measured in "
             f"{self.search.measured_in if where == 'simulator' else 'onnxruntime QDQ simulation (CPU)'}, the worst "
-            f"output's cosine is {row['worst_cosine']:.6f} on {row['worst_output']!r}{self._map50(row)}, and plain INT8 "
-            f"{self.search.trials[0]['worst_cosine']:.6f}{self._map50(self.search.trials[0])}. {io}quantization_mode "
+            f"output's cosine is {row['worst_cosine']:.6f} on {row['worst_output']!r}{_map50(row, self.thresholds)}, and plain INT8 "
+            f"{self.search.trials[0]['worst_cosine']:.6f}{_map50(self.search.trials[0], self.thresholds)}. {io}quantization_mode "
             "FP16_STANDARD, or more representative calibration data"
         )
 
-    def _map50(self, row: dict[str, Any]) -> str:
-        """A trial's detection figure, for a search gated on min_map50."""
-        if "map50" not in row:
-            return ""
-        return f" (mAP@0.5 {'none' if row['map50'] is None else format(row['map50'], '.4f')} against min_map50 {self.thresholds['min_map50']})"
 
     def simulator_ladder(self, lo: int, total: int) -> tuple[Best | None, bool, int]:
         """(first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
@@ -612,7 +609,7 @@ class HtpSearch:
                else f"within the budget ({len(self.search.trials)} trials, {self.limits.elapsed():.0f} s)")
         return GateNotMet(
             f"accuracy control (qnn_htp): the gate {self.thresholds} was not met {why}; best worst-output cosine "
-            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}){self._map50(top)} with "
+            f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}){_map50(top, self.thresholds)} with "
             f"{top['activations_16bit']} of {len(self.ranked)} activations and {top['weights_16bit']} of {len(self.weights)} "
             "weights at 16 bits. "
             + ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let "
