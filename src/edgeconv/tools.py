@@ -316,13 +316,30 @@ def run_tool(
     return {"argv": argv, "returncode": returncode}
 
 
+def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:
+    """Start a tool in its own process group. A tool file that was just written can be "busy"
+    (ETXTBSY) for an instant, while a process forked elsewhere still holds it open to write: try
+    again, briefly, rather than fail the step."""
+    import errno
+    import time
+
+    for attempt in range(6):
+        try:
+            return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+        except OSError as exc:
+            if exc.errno != errno.ETXTBSY or attempt == 5:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def _run_local(argv: list[str], cwd: Path | None, limit: float) -> tuple[int, str]:
     """Run a tool in its own process group; past ``limit`` seconds the whole group is ended
     (SIGTERM, then SIGKILL), so nothing it started is left running."""
     import signal
 
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = _start(argv, cwd)
     try:
         output, _ = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
