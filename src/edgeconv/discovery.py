@@ -215,7 +215,7 @@ class Models:
         made, adapts = self._made(stage.input_model, str(model_path)) is not None, self._adapts(model, cfg, model_path)
         # A model a rule makes (a download) is recognised when adapt_detector runs, so that the plan
         # is the same before and after the download; the chain reads adapt_detector's model.
-        read = Path(layout.detector_onnx(name)) if adapts and made else model_path
+        read = self.root / layout.detector_onnx(name) if adapts and made else model_path
         if read.exists():
             info = read_model_info(read)
             detector = plan(model_path, info) if adapts and not made else None
