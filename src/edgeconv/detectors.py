@@ -151,17 +151,21 @@ def recognise(model: onnx.ModelProto) -> Detector | None:
     return _anchor(model, meta, shape, inp) or _yolox(model, meta, shape, inp)
 
 
-def _names(meta: dict[str, str], count: int) -> list[str]:
+def _metadata_names(meta: dict[str, str]) -> list[str]:
+    """The class names an export's metadata gives (``{0: 'person', ...}`` or a list), in order."""
     raw = _literal(meta.get("names"))
-    names = [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw or []]
+    return [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw or []]
+
+
+def _names(meta: dict[str, str], count: int) -> list[str]:
+    names = _metadata_names(meta)
     return names if len(names) == count else [f"class_{i}" for i in range(count)]
 
 
 def _ultralytics(model: onnx.ModelProto, meta: dict[str, str]) -> Detector:
     if meta.get("end2end") == "True":
         raise NotAdaptable("an end-to-end (NMS-free) export: its output is final boxes, which DepthAI's YOLO parser does not read")
-    names_raw = _literal(meta.get("names"))
-    names = [str(names_raw[k]) for k in sorted(names_raw)] if isinstance(names_raw, dict) else [str(n) for n in names_raw or []]
+    names = _metadata_names(meta)
     if len(model.graph.output) != 1 or len(model.graph.input) != 1:
         raise NotAdaptable(f"{len(model.graph.input)} inputs and {len(model.graph.output)} outputs; an Ultralytics detect export has one of each")
     imgsz = _literal(meta.get("imgsz"))
@@ -284,33 +288,32 @@ def _yolox(model: onnx.ModelProto, meta: dict[str, str], shape: list[int], inp: 
     if not levels or sum(lv.height * lv.width for lv in levels) != shape[1]:
         return None
     levels.sort(key=lambda lv: lv.stride)
-    decoded = any(n.op_type == "Exp" for n in graph.node if n.output and n.output[0] not in {lv.box for lv in levels}
-                  and _downstream_of(graph, {lv.box for lv in levels}, n))
     det = Detector("yolox", "yolov6r1", _names(meta, no - 5), (inp[2], inp[3]), 0, model.graph.output[0].name, levels)
-    det.decoded = decoded
+    # Decoded in the graph (``decode_in_inference``) when an Exp follows the per-stride tensors.
+    det.decoded = any(n.op_type == "Exp" for n in _downstream(graph, {lv.box for lv in levels}))
     return det
 
 
-def _downstream_of(graph: onnx.GraphProto, sources: set[str], node: onnx.NodeProto) -> bool:
-    producer = {o: n for n in graph.node for o in n.output}
-    stack, seen = list(node.input), set()
+def _downstream(graph: onnx.GraphProto, sources: set[str]) -> list[onnx.NodeProto]:
+    """The nodes that read, directly or not, any of the tensors ``sources`` (one walk)."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    found, seen, stack = [], set(), list(sources)
     while stack:
-        name = stack.pop()
-        if name in sources:
-            return True
-        if name in seen or name not in producer:
-            continue
-        seen.add(name)
-        stack.extend(producer[name].input)
-    return False
+        for node in consumers.get(stack.pop(), []):
+            if id(node) not in seen:
+                seen.add(id(node))
+                found.append(node)
+                stack.extend(node.output)
+    return found
 
 
 def _find_levels(model: onnx.ModelProto, output: str, nc: int, anchors: int, imgsz: tuple[int, int]) -> tuple[list[Level], int]:
     """The per-stride head tensors the decode starts from: the 4-D inputs of the Reshapes that
     flatten each stride's grid, among the output's ancestors."""
-    graph = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
-    shapes = {vi.name: _static(vi) for vi in [*graph.value_info, *graph.input, *graph.output]}
-    producer = {o: n for n in graph.node for o in n.output}
+    _, shapes, producer = _graph(model)
     seen: set[str] = set()
     queue = deque([output])
     grids: dict[tuple[int, int], list[tuple[str, int]]] = {}
