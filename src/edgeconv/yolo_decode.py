@@ -36,13 +36,13 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def _clip(boxes: np.ndarray, imgsz: tuple[int, int]) -> np.ndarray:
+def clip(boxes: np.ndarray, imgsz: tuple[int, int]) -> np.ndarray:
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, imgsz[1])
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, imgsz[0])
     return boxes
 
 
-def _xywh(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+def xywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1).reshape(-1, 4)
 
 
@@ -55,7 +55,7 @@ def candidates_tlbr(outputs: list[np.ndarray], strides: list[int], imgsz: tuple[
         boxes.append(np.stack([(cols - t[0] + 0.5) * s, (rows - t[1] + 0.5) * s,
                                (cols + t[2] + 0.5) * s, (rows + t[3] + 0.5) * s], -1).reshape(-1, 4))
         scores.append(t[5:].reshape(t.shape[0] - 5, -1).T)
-    return _clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
+    return clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
 
 
 def candidates_v5(outputs: list[np.ndarray], strides: list[int], anchors: list[list[list[float]]],
@@ -68,9 +68,9 @@ def candidates_v5(outputs: list[np.ndarray], strides: list[int], anchors: list[l
         rows, cols = _grid(*t.shape[1:])
         for a, (aw, ah) in enumerate(level):
             b = t[a * no:(a + 1) * no]
-            boxes.append(_xywh((b[0] * 2 - 0.5 + cols) * s, (b[1] * 2 - 0.5 + rows) * s, b[2] ** 2 * 4 * aw, b[3] ** 2 * 4 * ah))
+            boxes.append(xywh_to_xyxy((b[0] * 2 - 0.5 + cols) * s, (b[1] * 2 - 0.5 + rows) * s, b[2] ** 2 * 4 * aw, b[3] ** 2 * 4 * ah))
             scores.append((b[5:] * b[4]).reshape(no - 5, -1).T)
-    return _clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
+    return clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
 
 
 def candidates_r1(outputs: list[np.ndarray], strides: list[int], imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,9 +79,9 @@ def candidates_r1(outputs: list[np.ndarray], strides: list[int], imgsz: tuple[in
     for out, s in zip(outputs, strides):
         t = np.asarray(out, dtype=np.float32)[0]
         rows, cols = _grid(*t.shape[1:])
-        boxes.append(_xywh((t[0] + cols) * s, (t[1] + rows) * s, np.exp(t[2]) * s, np.exp(t[3]) * s))
+        boxes.append(xywh_to_xyxy((t[0] + cols) * s, (t[1] + rows) * s, np.exp(t[2]) * s, np.exp(t[3]) * s))
         scores.append((t[5:] * t[4]).reshape(t.shape[0] - 5, -1).T)
-    return _clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
+    return clip(np.concatenate(boxes), imgsz), np.concatenate(scores)
 
 
 def candidates(outputs: list[np.ndarray], head: dict[str, Any], imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

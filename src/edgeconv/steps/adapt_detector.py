@@ -41,10 +41,8 @@ def original_candidates(output: np.ndarray, det: detectors.Detector) -> tuple[np
         return yolo_decode.candidates_r1(tensors, det.strides, det.imgsz)
     else:  # [cells, 5 + classes]: xywh in pixels, objectness, class scores
         boxes, scores = rows[:, :4], rows[:, 5:] * rows[:, 4:5]
-    xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
-    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, det.imgsz[1])
-    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, det.imgsz[0])
-    return xyxy, scores
+    xyxy = yolo_decode.xywh_to_xyxy(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
+    return yolo_decode.clip(xyxy, det.imgsz), scores
 
 
 def check(original: Any, adapted: Any, det: detectors.Detector, samples: int = SAMPLES) -> dict[str, Any]:
