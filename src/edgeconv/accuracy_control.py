@@ -20,9 +20,8 @@ the most sensitive activations are promoted to 16 bits, doubling the count until
 found by bisection. The choice is written as AIMET encodings, so the rvc4 target passes the very
 same precision to ``snpe-onnx-to-dlc --quantization_overrides``.
 
-OpenVINO (:func:`openvino_search`): NNCF's own ``quantize_with_accuracy_control``, with this
-project's verify metric as its validation function; it returns layers to float until the drop is
-within the gate.
+OpenVINO: :mod:`edgeconv.accuracy_control_openvino` (a ranked search through NNCF's
+``ignored_scope``, or NNCF's own ``quantize_with_accuracy_control``), on the pieces defined here.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ import numpy as np
 
 from edgeconv.errors import ConversionError
 from edgeconv.metrics import metrics
-from edgeconv.threads import openvino_config
 
 Samples = dict[str, np.ndarray]  # input name -> [N, ...]
 
@@ -141,7 +139,7 @@ class Search:
             "trials": self.trials,
             "seconds": round(time.monotonic() - self.started, 2),
             **({"trials_by_runtime": {w: sum(t.get("measured_in") == w for t in self.trials) for w in ("cpu", "simulator")}}
-               if any("measured_in" in t for t in self.trials) else {}),
+               if any(t.get("measured_in") in ("cpu", "simulator") for t in self.trials) else {}),
         }
 
 
@@ -658,145 +656,3 @@ class HtpSearch:
         if best is None:
             raise self.not_met(exhausted)
         return self.chosen(best)
-
-
-# --------------------------------------------------------------------------- OpenVINO
-
-
-def openvino_search(
-    model: Any,
-    calibration: Samples,
-    thresholds: dict[str, Any],
-    budget: Budget,
-    min_validation: int,
-    options: dict[str, Any],
-    detector: dict[str, Any] | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    """NNCF INT8 of an OpenVINO model that meets the gate: plain ``nncf.quantize`` first; when it
-    fails, ``nncf.quantize_with_accuracy_control`` with the verify metric (worst-output cosine over
-    the held-back samples, 1.0 for the float model), ``max_drop = 1 - min_cosine``. For a detector
-    (``detector``: what the adapted model carries) with ``min_map50`` set, the metric is its mAP@0.5
-    against the float model's detections instead, ``max_drop = 1 - min_map50``."""
-    import nncf
-    import openvino as ov
-
-    statistics, held = split(calibration, budget.holdout, min_validation)
-    names = [p.get_any_name() for p in model.inputs]
-    stats = [{n: s[n] for n in names} for s in samples_of(statistics)]
-    feeds = [{n: s[n] for n in names} for s in samples_of(held)]
-    search = Search("openvino", thresholds, len(stats), len(feeds), measured_in="OpenVINO CPU")
-    core = ov.Core()
-    compiled = core.compile_model(model, "CPU", openvino_config())
-    outputs = [o.get_any_name() for o in model.outputs]
-    expected = [{n: compiled(f)[i] for i, n in enumerate(outputs)} for f in feeds]
-    del compiled
-
-    def evaluate(compiled_model: Any) -> dict[str, Any]:
-        got = []
-        for f in feeds:
-            res = compiled_model(f)
-            got.append({n: res[i] for i, n in enumerate(outputs)})
-        return gate(expected, got, thresholds, detector)
-
-    by_detections = detector is not None and thresholds.get("min_map50") is not None
-    if by_detections:
-        search.criterion = "mAP@0.5 against the float model's detections"
-    preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
-    common = {"preset": preset, "subset_size": min(int(options.get("subset_size", 300)), len(stats)),
-              "fast_bias_correction": bool(options.get("fast_bias_correction", True))}
-    started = time.monotonic()
-    plain = nncf.quantize(model, nncf.Dataset(stats), **common)
-    result = evaluate(core.compile_model(plain, "CPU", openvino_config()))
-    search.candidates = _fake_quantizes(plain)
-    search.trials.append({"trial": 0, "kind": "nncf.quantize", "worst_cosine": round(result["worst_cosine"], 6),
-                          "worst_output": result["worst_output"], "passed": result["passed"],
-                          **({"map50": result["map50"]} if "map50" in result else {}),
-                          "seconds": round(time.monotonic() - started, 2)})
-    if result["passed"]:
-        search.trials[-1]["chosen"] = True
-        return plain, search.record()
-    if thresholds.get("min_cosine") is None and not by_detections:
-        raise GateNotMet("openvino.accuracy_control needs verify.openvino_int8.min_cosine (or min_map50 for a "
-                         "detector): the gate it searches for")
-    started = time.monotonic()
-    controlled = nncf.quantize_with_accuracy_control(
-        model,
-        nncf.Dataset(stats),
-        # Items carry their index: NNCF ranks on subsets and hands the validation function raw items.
-        nncf.Dataset(list(enumerate(feeds)), lambda item: item[1]),
-        lambda compiled_model, data: _ov_metric(compiled_model, data, expected, outputs, detector if by_detections else None),
-        max_drop=1.0 - float(thresholds["min_map50" if by_detections else "min_cosine"]),
-        drop_type=nncf.DropType.ABSOLUTE,
-        advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
-            max_num_iterations=max(budget.max_trials - 1, 1)),
-        **common,
-    )
-    result = evaluate(core.compile_model(controlled, "CPU", openvino_config()))
-    search.promoted = sorted(_float_ops(plain, controlled))
-    kept = _fake_quantizes(controlled)
-    search.trials.append({"trial": 1, "kind": "nncf.quantize_with_accuracy_control", "worst_cosine": round(result["worst_cosine"], 6),
-                          "worst_output": result["worst_output"], "passed": result["passed"],
-                          **({"map50": result["map50"]} if "map50" in result else {}),
-                          "quantizers_removed": search.candidates - kept,
-                          "seconds": round(time.monotonic() - started, 2)})
-    if not result["passed"]:
-        if by_detections:
-            raise GateNotMet(
-                f"accuracy control (openvino): the gate {thresholds} was not met; mAP@0.5 "
-                f"{max(t.get('map50') or 0.0 for t in search.trials):.4f} at best after NNCF returned {len(search.promoted)} "
-                "op(s) to float. Raise openvino.accuracy_control.max_trials, use preset mixed, lower min_map50, or give "
-                "more representative calibration data")
-        raise GateNotMet(
-            f"accuracy control (openvino): the gate {thresholds} was not met; best worst-output cosine "
-            f"{max(t['worst_cosine'] for t in search.trials):.6f} on {result['worst_output']!r} after NNCF returned "
-            f"{len(search.promoted)} op(s) to float ({search.candidates - kept} of {search.candidates} quantizers removed). "
-            "Raise openvino.accuracy_control.max_trials, use preset mixed, or give more representative calibration data"
-        )
-    search.trials[-1]["chosen"] = True
-    record = search.record()
-    record["share_8bit"] = round(kept / search.candidates, 4) if search.candidates else 1.0
-    return controlled, record
-
-
-def _ov_metric(compiled_model: Any, data: Any, expected: list[dict[str, np.ndarray]],
-               outputs: list[str], detector: dict[str, Any] | None = None) -> tuple[float, list[float]]:
-    """NNCF's validation function: the worst cosine over the given samples and every output, and
-    the worst per sample (NNCF ranks layers by it). For a detector: mAP@0.5 against the float
-    model's detections over the samples, and per sample the same on that sample alone (1.0 where
-    the float model finds nothing)."""
-    per_sample, want, got = [], [], []
-    for index, feed in data:
-        res = compiled_model(feed)
-        have = {n: res[i] for i, n in enumerate(outputs)}
-        if detector is None:
-            per_sample.append(min(metrics(expected[index][n], have[n])["cosine"] for n in outputs))
-            continue
-        from edgeconv.comparison import detection_figures
-
-        want.append(expected[index])
-        got.append(have)
-        alone = detection_figures(detector, [expected[index]], [have])["map50"]
-        per_sample.append(1.0 if alone is None else alone)
-    if detector is not None and want:
-        overall = detection_figures(detector, want, got)["map50"]
-        return (1.0 if overall is None else overall), per_sample
-    return (min(per_sample) if per_sample else 1.0), per_sample
-
-
-def _fake_quantizes(model: Any) -> int:
-    return sum(1 for op in model.get_ops() if op.get_type_name() == "FakeQuantize")
-
-
-def _float_ops(plain: Any, controlled: Any) -> set[str]:
-    """Ops an activation quantizer (FakeQuantize) fed in the plain INT8 model and none feeds after
-    accuracy control: the layers NNCF returned to float."""
-
-    def quantized(model: Any) -> set[str]:
-        return {
-            op.get_friendly_name()
-            for op in model.get_ops()
-            if op.get_type_name() != "FakeQuantize"
-            and any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
-        }
-
-    return quantized(plain) - quantized(controlled)

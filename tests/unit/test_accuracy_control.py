@@ -91,18 +91,6 @@ def test_plain_int8_that_passes_promotes_nothing(tmp_path):
     assert encodings is None and record["kept_higher_precision"] == [] and len(record["trials"]) == 1
 
 
-def test_openvino_search_returns_the_sensitive_layer_to_float(tmp_path):
-    from edgeconv.targets.openvino import read_onnx
-
-    model = read_onnx(sensitive_net(tmp_path / "s.onnx"))
-    quantized, record = ac.openvino_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=6), 4,
-                                           {"preset": "performance"})
-    assert record["plain_int8_worst_cosine"] < 0.99 and record["final_worst_cosine"] >= 0.99
-    # NNCF returns exactly the layer that reads the large-range activation (Conv `b`) to float.
-    assert record["kept_higher_precision"] == ["b"], record
-    assert record["share_8bit"] < 1.0 and record["trials"][-1]["quantizers_removed"] == 1
-
-
 def test_the_statistics_are_collected_once_for_every_trial(tmp_path, monkeypatch):
     """A spy on onnxruntime's calibrator: one calibration for the whole search, however many trials."""
     import importlib

@@ -13,6 +13,7 @@ model file; :mod:`edgeconv.config.resolve` does that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
@@ -266,16 +267,29 @@ class AccuracyControl(Strict):
     margin: float = Field(default=0.003, ge=0, lt=1)
 
 
-def _accuracy_control(value: Any) -> Any:
-    if value is True:
-        return AccuracyControl()
-    if value is False or value is None:
-        return None
-    return value
+class OpenVINOAccuracyControl(AccuracyControl):
+    """openvino's: also how layers are chosen to stay in float when plain INT8 misses the gate.
+    ranked: ranked once by their 8-bit noise, the top k kept in float through NNCF's ignored_scope,
+    k by bisection; nncf: NNCF's quantize_with_accuracy_control (edgeconv.accuracy_control_openvino)."""
+
+    method: Literal["ranked", "nncf"] = "ranked"
+
+
+def _accuracy_control(kind: type[AccuracyControl]) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        if value is True:
+            return kind()
+        if value is False or value is None:
+            return None
+        return value
+
+    return read
 
 
 # ``accuracy_control: true`` (the defaults), ``false``/unset, or the keys of AccuracyControl.
-AccuracyControlSetting = Annotated[AccuracyControl | None, BeforeValidator(_accuracy_control)]
+AccuracyControlSetting = Annotated[AccuracyControl | None, BeforeValidator(_accuracy_control(AccuracyControl))]
+OpenVINOAccuracyControlSetting = Annotated[OpenVINOAccuracyControl | None,
+                                           BeforeValidator(_accuracy_control(OpenVINOAccuracyControl))]
 
 
 class HailoSection(_PlatformBase):
@@ -381,8 +395,8 @@ class OpenVINOSection(_PlatformBase):
     preset: Literal["performance", "mixed"] = "performance"
     fast_bias_correction: bool = True
     subset_size: int = Field(default=300, ge=1)
-    # NNCF's quantize_with_accuracy_control until verify.openvino_int8's thresholds are met.
-    accuracy_control: AccuracyControlSetting = None
+    # INT8 that meets verify.openvino_int8's thresholds (edgeconv.accuracy_control_openvino).
+    accuracy_control: OpenVINOAccuracyControlSetting = None
 
 
 class Thresholds(Strict):

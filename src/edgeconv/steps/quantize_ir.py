@@ -66,10 +66,13 @@ def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: 
                            compress: bool) -> dict[str, Any]:
     """``openvino.accuracy_control``: NNCF INT8 that meets verify.openvino_int8's thresholds on
     held-back samples (edgeconv.accuracy_control.openvino_search)."""
+    import logging
+
     import nncf
     import openvino as ov
 
     from edgeconv import accuracy_control as ac
+    from edgeconv.accuracy_control_openvino import openvino_search
 
     settings = options["accuracy_control"]
     budget = ac.Budget(max_trials=int(settings["max_trials"]), max_seconds=float(settings["max_seconds"]),
@@ -77,19 +80,27 @@ def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: 
     gate = dict(options["thresholds"])
     if gate.get("min_cosine") is not None:
         gate["min_cosine"] = min(1.0, float(gate["min_cosine"]) + float(settings.get("margin", 0.0)))
-    quantized, record = ac.openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options,
-                                           options.get("detector"))
+    quantized, record = openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options,
+                                        options.get("detector"), logging.getLogger("edgeconv.progress").info)
     save_ir(quantized, xml, compress)
     record["verify_gate"] = options["thresholds"]
     return {
         "tool": "nncf",
         "version": nncf.__version__,
         "openvino_version": ov.__version__,
-        "call": "nncf.quantize_with_accuracy_control (after nncf.quantize missed the gate)"
-        if len(record["trials"]) > 1 else "nncf.quantize (met the gate: no search needed)",
+        "call": _search_call(record),
         "calibration_samples": record["statistics_samples"],
         "accuracy_control": record,
     }
+
+
+def _search_call(record: dict[str, Any]) -> str:
+    if record["method"] == "nncf":
+        return "nncf.quantize_with_accuracy_control (after nncf.quantize missed the gate)"
+    if record["method"] == "ranked":
+        return (f"nncf.quantize with ignored_scope: {len(record['kept_higher_precision'])} ranked layer(s) in float "
+                "(after nncf.quantize missed the gate)")
+    return "nncf.quantize (met the gate: no search needed)"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,326 @@
+"""OpenVINO accuracy control (``openvino.accuracy_control``): an NNCF INT8 IR that meets
+``verify.openvino_int8``'s gate on held-back samples, keeping as many layers INT8 as it can.
+
+Both methods start from plain ``nncf.quantize`` and stop there when it meets the gate. When it does
+not (``openvino.accuracy_control.method``):
+
+- ``ranked`` (the default): the layers NNCF quantized are ranked once by their local noise
+  (:func:`layer_noise`: each layer's output, reading the float activations through its quantizers
+  and its weights as NNCF stores them, against the float layer; one run per statistics sample,
+  no trial quantization), then the top ``k`` are
+  kept in float through NNCF's own ``ignored_scope`` and ``k`` is found by doubling and bisection,
+  one ``nncf.quantize`` and one measurement per trial, with a progress line each;
+- ``nncf``: NNCF's ``quantize_with_accuracy_control``, which ranks by reverting layer groups one at
+  a time and measuring each (slower on a model with many layers; `BENCHMARKS.md` (s) has both).
+
+The measure is the verify metric (worst-output cosine against the float model, or mAP@0.5 against
+its detections for a detector gated on ``min_map50``), in OpenVINO's CPU runtime, the runtime
+verify uses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edgeconv.accuracy_control import Budget, GateNotMet, Samples, Search, _Budget, _ladder, gate, samples_of, split
+from edgeconv.metrics import metrics
+from edgeconv.threads import openvino_config
+
+# Ops NNCF moves a quantizer across (it quantizes their input for the layer after them): the layer
+# that owns a FakeQuantize is found past them.
+QUANTIZE_AGNOSTIC = frozenset({
+    "Concat", "Interpolate", "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Split", "VariadicSplit",
+    "StridedSlice", "Slice", "Pad", "DepthToSpace", "SpaceToDepth", "Gather", "Broadcast", "Tile", "ShuffleChannels",
+})
+WEIGHTED = frozenset({"Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData",
+                      "GroupConvolutionBackpropData"})
+
+
+class _Gate:
+    """The held-back samples, the float model's outputs on them, and the measure of a model."""
+
+    def __init__(self, model: Any, calibration: Samples, thresholds: dict[str, Any], budget: Budget,
+                 min_validation: int, detector: dict[str, Any] | None) -> None:
+        import openvino as ov
+
+        statistics, held = split(calibration, budget.holdout, min_validation)
+        names = [p.get_any_name() for p in model.inputs]
+        self.stats = [{n: s[n] for n in names} for s in samples_of(statistics)]
+        self.feeds = [{n: s[n] for n in names} for s in samples_of(held)]
+        self.thresholds = thresholds
+        self.by_detections = detector is not None and thresholds.get("min_map50") is not None
+        self.detector = detector if self.by_detections else None
+        self.core = ov.Core()
+        self.outputs = [o.get_any_name() for o in model.outputs]
+        self.expected = self.run(model)
+
+    def run(self, model: Any) -> list[dict[str, np.ndarray]]:
+        compiled = self.core.compile_model(model, "CPU", openvino_config())
+        return [{n: compiled(f)[i] for i, n in enumerate(self.outputs)} for f in self.feeds]
+
+    def measure(self, model: Any) -> dict[str, Any]:
+        return gate(self.expected, self.run(model), self.thresholds, self.detector)
+
+    def row(self, trial: int, kind: str, result: dict[str, Any], started: float, **extra: Any) -> dict[str, Any]:
+        return {"trial": trial, "kind": kind, "worst_cosine": round(result["worst_cosine"], 6),
+                "worst_output": result["worst_output"], "passed": result["passed"], "measured_in": "openvino",
+                **({"map50": result["map50"]} if "map50" in result else {}), **extra,
+                "seconds": round(time.monotonic() - started, 2)}
+
+    def figure(self, row: dict[str, Any]) -> str:
+        text = f"worst cosine {row['worst_cosine']:.6f} on {row['worst_output']!r}"
+        if "map50" in row:
+            text += f", mAP@0.5 {'none' if row['map50'] is None else format(row['map50'], '.4f')}"
+        return text
+
+
+def openvino_search(
+    model: Any,
+    calibration: Samples,
+    thresholds: dict[str, Any],
+    budget: Budget,
+    min_validation: int,
+    options: dict[str, Any],
+    detector: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """NNCF INT8 of an OpenVINO model that meets the gate: (the model, the search record). Plain
+    ``nncf.quantize`` first; when it fails, the method ``options["accuracy_control"]["method"]``
+    (``ranked`` by default, or ``nncf``). ``detector`` (what an adapted detector carries) with
+    ``min_map50`` in the gate: the criterion is mAP@0.5 against the float model's detections.
+    ``progress`` gets one line per trial."""
+    import nncf
+
+    setup = _Gate(model, calibration, thresholds, budget, min_validation, detector)
+    method = (options.get("accuracy_control") or {}).get("method", "ranked")
+    search = Search("openvino", thresholds, len(setup.stats), len(setup.feeds), measured_in="OpenVINO CPU")
+    if setup.by_detections:
+        search.criterion = "mAP@0.5 against the float model's detections"
+    preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
+    common = {"preset": preset, "subset_size": min(int(options.get("subset_size", 300)), len(setup.stats)),
+              "fast_bias_correction": bool(options.get("fast_bias_correction", True))}
+    say = progress or (lambda line: None)
+    started = time.monotonic()
+    plain = nncf.quantize(model, nncf.Dataset(setup.stats), **common)
+    layers = quantized_layers(plain)
+    search.candidates = len(layers)
+    search.trials.append(setup.row(0, "nncf.quantize", setup.measure(plain), started))
+    row = search.trials[-1]
+    say(f"trial 0: plain INT8 ({search.candidates} layers in INT8): {setup.figure(row)} "
+        f"({'meets' if row['passed'] else 'misses'} the gate) in {row['seconds']:.1f} s")
+    if row["passed"]:
+        row["chosen"] = True
+        return plain, {**search.record(), "method": "none needed"}
+    if thresholds.get("min_cosine") is None and not setup.by_detections:
+        raise GateNotMet("openvino.accuracy_control needs verify.openvino_int8.min_cosine (or min_map50 for a "
+                         "detector): the gate it searches for")
+    if method == "nncf":
+        chosen = _nncf_search(model, setup, search, budget, common)
+    else:
+        chosen = RankedSearch(model, plain, setup, search, budget, common, say).run()
+    search.promoted = sorted(layers - quantized_layers(chosen))
+    record = search.record()
+    record["method"] = method
+    return chosen, record
+
+
+class RankedSearch:
+    """The ``ranked`` method: the layers in float are the top ``k`` of :func:`layer_noise`'s ranking,
+    through NNCF's ``ignored_scope``; ``k`` by doubling, then bisection."""
+
+    def __init__(self, model: Any, plain: Any, setup: _Gate, search: Search, budget: Budget,
+                 common: dict[str, Any], say: Callable[[str], None]) -> None:
+        self.model, self.setup, self.search, self.common, self.say = model, setup, search, common, say
+        self.limits = _Budget(budget, search)
+        started = time.monotonic()
+        self.ranked = [name for name, _ in layer_noise(model, plain, setup.stats)]
+        self.ranking_seconds = round(time.monotonic() - started, 2)
+        self.models: dict[int, Any] = {}  # k -> the quantized model of the smallest passing k so far
+
+    def trial(self, k: int) -> dict[str, Any] | None:
+        import nncf
+
+        if not self.limits.allows("openvino", confirm=False):
+            return None
+        started = time.monotonic()
+        names = self.ranked[:k]
+        quantized = nncf.quantize(self.model, nncf.Dataset(self.setup.stats),
+                                  ignored_scope=nncf.IgnoredScope(names=names, validate=False), **self.common)
+        kept = len(quantized_layers(quantized))
+        row = self.setup.row(len(self.search.trials), "nncf.quantize with ignored_scope", self.setup.measure(quantized),
+                             started, ignored=k, layers_int8=kept)
+        self.search.trials.append(row)
+        if row["passed"]:
+            self.models = {k: quantized}
+        self.say(f"trial {row['trial']}: the top {k} of {len(self.ranked)} ranked layer(s) ignored ({kept} of "
+                 f"{self.search.candidates} layers still INT8): {self.setup.figure(row)} "
+                 f"({'meets' if row['passed'] else 'misses'} the gate) in {row['seconds']:.1f} s; {self.limits.left()}")
+        return row
+
+    def run(self) -> Any:
+        self.say(f"ranked {len(self.ranked)} quantized layer(s) by their local 8-bit noise "
+                 f"in {self.ranking_seconds:.1f} s; searching for how many to keep in float")
+        best, exhausted = _ladder(self.trial, len(self.ranked))
+        if best is None:
+            row = max(self.search.trials, key=lambda t: (t.get("map50") or 0.0, t["worst_cosine"]))
+            where = (f"even with all {len(self.ranked)} ranked layers in float" if exhausted
+                     else f"within the budget ({len(self.search.trials)} trials, {self.limits.elapsed():.0f} s)")
+            raise GateNotMet(
+                f"accuracy control (openvino, ranked): the gate {self.setup.thresholds} was not met {where}; best "
+                f"{self.setup.figure(row)} with the top {row.get('ignored', 0)} ranked layer(s) in float, measured in OpenVINO "
+                "CPU. Raise openvino.accuracy_control.max_trials or max_seconds, try method: nncf, use preset mixed, "
+                "or give more representative calibration data")
+        k, row = best
+        self.search.trials[row["trial"]]["chosen"] = True
+        return self.models[k]
+
+
+def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) -> list[tuple[str, float]]:
+    """The layers NNCF quantized in ``plain``, most sensitive first, with their local noise: per
+    layer, the noise-to-signal power ratio of its output when it reads the float model's own
+    activations through its FakeQuantizes and its weights as NNCF stores them, against the float
+    layer, over ``samples``. One model computes both for every layer at once: a copy of ``plain``
+    whose quantizers read a copy of the float model."""
+    import openvino as ov
+    import openvino.opset13 as opset
+
+    floats, quantized = model.clone(), plain.clone()  # rewired below: the caller's models stay as they are
+    float_ops = {op.get_friendly_name(): op for op in floats.get_ops()}
+    quantized_ops = {op.get_friendly_name(): op for op in quantized.get_ops()}  # before the rewiring joins them
+    quantizers = [op for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize"]
+    layers = set().union(*(_owners(q) for q in quantizers)) if quantizers else set()
+    layers |= {op.get_friendly_name() for op in quantized.get_ops() if op.get_type_name() in WEIGHTED
+               and _is_constant(op.input(1).get_source_output()) and _is_compressed(op.input(1).get_source_output())}
+    names = sorted(n for n in layers if n in float_ops and n in quantized_ops)
+    if not names:
+        return []
+    for q in quantizers:
+        source = q.input(0).get_source_output()
+        q.input(0).replace_source_output(float_ops[source.get_node().get_friendly_name()].output(source.get_index()))
+    for parameter in quantized.get_parameters():
+        for target in list(parameter.output(0).get_target_inputs()):
+            target.replace_source_output(float_ops[parameter.get_friendly_name()].output(0))
+    both = ov.Model([opset.result(quantized_ops[n].output(0)) for n in names]
+                    + [opset.result(float_ops[n].output(0)) for n in names], floats.get_parameters())
+    compiled = ov.Core().compile_model(both, "CPU", openvino_config())
+    signal, noise = np.zeros(len(names)), np.zeros(len(names))
+    for sample in samples:
+        values = compiled(sample)
+        for j in range(len(names)):
+            want = values[len(names) + j].astype(np.float64)
+            error = values[j].astype(np.float64) - want
+            signal[j] += float(np.sum(want * want))
+            noise[j] += float(np.sum(error * error))
+    ratios = np.where(signal > 0, noise / np.maximum(signal, 1e-300), 0.0)
+    order = {op.get_friendly_name(): i for i, op in enumerate(plain.get_ops())}
+    return sorted(zip(names, ratios.tolist()), key=lambda item: (-item[1], order.get(item[0], 0)))
+
+
+def _owners(quantizer: Any) -> set[str]:
+    """The layers a FakeQuantize quantizes the input of: its consumers, past quantize-agnostic ops."""
+    owners: set[str] = set()
+    todo = [t.get_node() for t in quantizer.output(0).get_target_inputs()]
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        name = node.get_friendly_name()
+        if name in seen or node.get_type_name() in ("Result", "FakeQuantize"):
+            continue
+        seen.add(name)
+        if node.get_type_name() in QUANTIZE_AGNOSTIC:
+            todo.extend(t.get_node() for out in node.outputs() for t in out.get_target_inputs())
+        else:
+            owners.add(name)
+    return owners
+
+
+def _is_constant(output: Any, depth: int = 8) -> bool:
+    node = output.get_node()
+    if node.get_type_name() == "Constant":
+        return True
+    if node.get_type_name() == "Parameter" or depth == 0 or node.get_input_size() == 0:
+        return False
+    return all(_is_constant(node.input(i).get_source_output(), depth - 1) for i in range(node.get_input_size()))
+
+
+def _is_compressed(output: Any) -> bool:
+    """Whether a constant weight is stored in fewer bits (an integer Constant behind a Convert)."""
+    node = output.get_node()
+    if node.get_type_name() == "Convert":
+        return node.input(0).get_source_output().get_element_type().is_integral()
+    return any(_is_compressed(node.input(i).get_source_output()) for i in range(node.get_input_size()))
+
+
+def _nncf_search(model: Any, setup: _Gate, search: Search, budget: Budget, common: dict[str, Any]) -> Any:
+    """The ``nncf`` method: ``nncf.quantize_with_accuracy_control`` with the verify metric (1.0 for
+    the float model), ``max_drop = 1 - min_cosine`` (or ``1 - min_map50``)."""
+    import nncf
+
+    started = time.monotonic()
+    key = "min_map50" if setup.by_detections else "min_cosine"
+    controlled = nncf.quantize_with_accuracy_control(
+        model,
+        nncf.Dataset(setup.stats),
+        # Items carry their index: NNCF ranks on subsets and hands the validation function raw items.
+        nncf.Dataset(list(enumerate(setup.feeds)), lambda item: item[1]),
+        lambda compiled_model, data: _ov_metric(compiled_model, data, setup.expected, setup.outputs, setup.detector),
+        max_drop=1.0 - float(setup.thresholds[key]),
+        drop_type=nncf.DropType.ABSOLUTE,
+        advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
+            max_num_iterations=max(budget.max_trials - 1, 1)),
+        **common,
+    )
+    kept = len(quantized_layers(controlled))
+    search.trials.append(setup.row(1, "nncf.quantize_with_accuracy_control", setup.measure(controlled), started,
+                                   layers_int8=kept))
+    row = search.trials[-1]
+    if not row["passed"]:
+        best = max(search.trials, key=lambda t: (t.get("map50") or 0.0, t["worst_cosine"]))
+        raise GateNotMet(
+            f"accuracy control (openvino, nncf): the gate {setup.thresholds} was not met; best {setup.figure(best)} "
+            f"after NNCF returned {search.candidates - kept} of {search.candidates} layers to float. Raise openvino.accuracy_control.max_trials, try method: "
+            "ranked, use preset mixed, or give more representative calibration data")
+    row["chosen"] = True
+    return controlled
+
+
+def _ov_metric(compiled_model: Any, data: Any, expected: list[dict[str, np.ndarray]],
+               outputs: list[str], detector: dict[str, Any] | None = None) -> tuple[float, list[float]]:
+    """NNCF's validation function: the worst cosine over the given samples and every output, and
+    the worst per sample (NNCF ranks layers by it). For a detector: mAP@0.5 against the float
+    model's detections over the samples, and per sample the same on that sample alone (1.0 where
+    the float model finds nothing)."""
+    per_sample, want, got = [], [], []
+    for index, feed in data:
+        res = compiled_model(feed)
+        have = {n: res[i] for i, n in enumerate(outputs)}
+        if detector is None:
+            per_sample.append(min(metrics(expected[index][n], have[n])["cosine"] for n in outputs))
+            continue
+        from edgeconv.comparison import detection_figures
+
+        want.append(expected[index])
+        got.append(have)
+        alone = detection_figures(detector, [expected[index]], [have])["map50"]
+        per_sample.append(1.0 if alone is None else alone)
+    if detector is not None and want:
+        overall = detection_figures(detector, want, got)["map50"]
+        return (1.0 if overall is None else overall), per_sample
+    return (min(per_sample) if per_sample else 1.0), per_sample
+
+
+def quantized_layers(model: Any) -> set[str]:
+    """The layers that compute in INT8: those reading a FakeQuantize's output, or a weight stored in
+    fewer bits."""
+    return {
+        op.get_friendly_name()
+        for op in model.get_ops()
+        if op.get_type_name() not in ("FakeQuantize", "Result")
+        and (any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
+             or (op.get_type_name() in WEIGHTED and _is_constant(op.input(1).get_source_output())
+                 and _is_compressed(op.input(1).get_source_output())))
+    }

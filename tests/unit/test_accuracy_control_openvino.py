@@ -1,0 +1,76 @@
+"""OpenVINO accuracy control on a model built with exactly one sensitive layer (`b`, the Conv that
+reads the large-range activation `wide`): plain INT8 fails the gate; both methods return exactly
+that layer to float; the ranking finds it first without a trial; a gate that cannot be met stops
+with the best figure measured and where."""
+
+import numpy as np
+import pytest
+
+from edgeconv import accuracy_control as ac
+from edgeconv import accuracy_control_openvino as aco
+from models import conv_net, sensitive_net
+
+
+def _calibration(n=16, seed=1):
+    return {"x": np.random.default_rng(seed).standard_normal((n, 1, 4, 8, 8)).astype(np.float32)}
+
+
+def _model(tmp_path, build=sensitive_net):
+    from edgeconv.targets.openvino import read_onnx
+
+    return read_onnx(build(tmp_path / "s.onnx"))
+
+
+@pytest.mark.parametrize("method", ["ranked", "nncf"])
+def test_each_method_returns_exactly_the_sensitive_layer_to_float(tmp_path, method):
+    lines = []
+    quantized, record = aco.openvino_search(_model(tmp_path), _calibration(), {"min_cosine": 0.99},
+                                            ac.Budget(max_trials=6), 4,
+                                            {"preset": "performance", "accuracy_control": {"method": method}},
+                                            progress=lines.append)
+    assert record["method"] == method
+    assert record["plain_int8_worst_cosine"] < 0.99 and record["final_worst_cosine"] >= 0.99
+    assert record["kept_higher_precision"] == ["b"], record
+    # Five layers are INT8 in plain INT8 (the four Convs and the pooling: each reads a quantizer or a
+    # weight stored in 8 bits); four stay INT8.
+    assert record["candidates"] == 5 and record["share_8bit"] == 0.8
+    assert aco.quantized_layers(quantized) == {"a", "wide", "c", "g"}
+    assert lines[0].startswith("trial 0: plain INT8 (5 layers in INT8): worst cosine ")
+    if method == "ranked":
+        # One trial is enough: the ranking put `b` first. A progress line for it, with the budget left.
+        assert [t["kind"] for t in record["trials"]] == ["nncf.quantize", "nncf.quantize with ignored_scope"]
+        assert lines[-1].startswith("trial 1: the top 1 of 5 ranked layer(s) ignored (4 of 5 layers still INT8): ")
+        assert "(meets the gate)" in lines[-1] and "trial(s)" in lines[-1]
+
+
+def test_the_ranking_puts_the_layer_reading_the_large_range_activation_first(tmp_path):
+    import nncf
+
+    model = _model(tmp_path)
+    samples = [{"x": x} for x in _calibration()["x"]]
+    plain = nncf.quantize(model, nncf.Dataset(samples), subset_size=16)
+    ranked = aco.layer_noise(model, plain, samples)
+    assert [name for name, _ in ranked][0] == "b" and {name for name, _ in ranked} == {"a", "wide", "b", "c", "g"}
+    assert ranked[0][1] > 10 * ranked[1][1]  # by far: `wide`'s 8-bit steps are larger than b's whole signal
+    # The caller's models are not touched by the rewiring the ranking does on its copies.
+    assert aco.quantized_layers(plain) == {"a", "wide", "b", "c", "g"}
+    assert {op.get_type_name() for op in model.get_ops()} >= {"Convolution"} and not any(
+        op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+
+
+def test_plain_int8_that_passes_searches_nothing(tmp_path):
+    quantized, record = aco.openvino_search(_model(tmp_path, lambda p: conv_net(p, channels=4, size=8) and p), _calibration(),
+                                            {"min_cosine": 0.98}, ac.Budget(), 4, {"accuracy_control": {}})
+    assert record["method"] == "none needed" and len(record["trials"]) == 1 and record["kept_higher_precision"] == []
+    assert record["share_8bit"] == 1.0
+
+
+def test_a_gate_the_budget_cannot_reach_names_the_best_figure_and_where(tmp_path):
+    # Cosine 1 - 1e-9 against the float model: not with the one trial the budget leaves.
+    with pytest.raises(ac.GateNotMet) as err:
+        aco.openvino_search(_model(tmp_path), _calibration(), {"min_cosine": 0.999999999}, ac.Budget(max_trials=2), 4,
+                            {"accuracy_control": {"method": "ranked"}})
+    message = str(err.value)
+    assert message.startswith("accuracy control (openvino, ranked): the gate {'min_cosine': 0.999999999} was not met")
+    assert "within the budget (2 trials" in message and "measured in OpenVINO CPU" in message
+    assert "best worst cosine 0.99" in message and "try method: nncf" in message
