@@ -38,8 +38,8 @@ def test_each_method_returns_exactly_the_sensitive_layer_to_float(tmp_path, meth
     assert lines[0].startswith("trial 0: plain INT8 (5 layers in INT8): worst cosine ")
     if method == "ranked":
         # One trial is enough: the ranking put `b` first. A progress line for it, with the budget left.
-        assert [t["kind"] for t in record["trials"]] == ["nncf.quantize", "nncf.quantize with ignored_scope"]
-        assert lines[-1].startswith("trial 1: the top 1 of 5 ranked layer(s) ignored (4 of 5 layers still INT8): ")
+        assert [t["kind"] for t in record["trials"]] == ["nncf.quantize", "plain INT8 with the top k layers in float"]
+        assert lines[-1].startswith("trial 1: the top 1 of 5 ranked layer(s) in float (4 of 5 layers still INT8): ")
         assert "(meets the gate)" in lines[-1] and "trial(s)" in lines[-1]
 
 

@@ -123,3 +123,20 @@ def test_a_layer_the_compiler_will_not_take_is_named_in_one_line(tmp_path):
     assert log.index("MYRIAD query_network: 3 layers, 1 not supported: CumSum 'act0'") < log.index("myriad_compile -d MYRIAD")
     assert not list((root / "results" / "intermediate" / "cumsum" / "rvc2").glob("*.blob"))
     assert not (root / "results" / "rvc2").exists()
+
+
+def test_a_zoo_keeps_the_superblob_and_drops_its_sixteen_blobs(tmp_path):
+    """keep_intermediate_outputs: false: the per-shave blobs and patches are gone once the superblob
+    holds them; it is published, DepthAI reads every shave count from it, and a rerun plans nothing."""
+    from harness import planned
+
+    root = _project(tmp_path)
+    config = root / "config" / "config.yaml"
+    write_yaml(config, {"models": ["alpha"], "targets": ["rvc2"], "verify": {"max_images": 2},
+                        "keep_intermediate_outputs": False})
+    snakemake(root, "results/rvc2/alpha.superblob")
+    blobs = root / "results" / "intermediate" / "alpha" / "rvc2" / "blobs"
+    assert not list(blobs.glob("*.blob")) and not list(blobs.glob("*.patch"))
+    superblob = _depthai().OpenVINO.SuperBlob(str(root / "results" / "rvc2" / "alpha.superblob"))
+    assert [superblob.getBlobWithNumShaves(s).numShaves for s in (1, 8, 16)] == [1, 8, 16]
+    assert planned(root, "results/rvc2/alpha.superblob") == set()

@@ -60,7 +60,8 @@ CACHING = workflow.enable_cache
 
 
 # A zoo's disk (docs/reliability.md, "A zoo's disk"): with `keep_intermediate_outputs: false` in
-# config/config.yaml, the first ONNX intermediates are temp() files. The default keeps them, so that a
+# config/config.yaml, the first ONNX intermediates and rvc2's per-shave blobs and patches (the
+# superblob holds them) are temp() files. The default keeps them, so that a
 # change reruns exactly the steps that read it.
 def droppable(path):
     return path if config.get("keep_intermediate_outputs", True) else temp(path)

@@ -96,7 +96,8 @@ rule compile_blob_variant:
     input:
         unpack(vendor_ir("rvc2")),
     output:
-        blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
+        # With keep_intermediate_outputs: false, gone once the superblob holds them (common.smk).
+        blob=droppable(f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob"),
         record=f"{RECORDS}/compile_blob_{{shaves}}shave.json",
     log:
         f"{LOGS}/compile_blob_{{shaves}}shave.log",
@@ -123,7 +124,7 @@ rule blob_patch:
         base=f"{INTERMEDIATE}/rvc2/blobs/8shave.blob",
         blob=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob",
     output:
-        patch=f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.patch",
+        patch=droppable(f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.patch"),
         record=f"{RECORDS}/blob_patch_{{shaves}}shave.json",
     log:
         f"{LOGS}/blob_patch_{{shaves}}shave.log",

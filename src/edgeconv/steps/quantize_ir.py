@@ -40,7 +40,7 @@ def quantize_ir(
 
         # A recognised detector: min_map50 can be the search's criterion.
         detector = from_metadata(read_model_info(onnx_path).metadata)
-        return _with_accuracy_control(model, calibration, xml, {**options, "detector": detector}, compress)
+        return _with_accuracy_control(model, calibration, xml, {**options, "detector": detector}, compress, onnx_path)
     preset = nncf.QuantizationPreset.MIXED if options.get("preset") == "mixed" else nncf.QuantizationPreset.PERFORMANCE
     subset_size = min(int(options.get("subset_size", 300)), n)
     fast_bias_correction = bool(options.get("fast_bias_correction", True))
@@ -63,7 +63,7 @@ def quantize_ir(
 
 
 def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: Path, options: dict[str, Any],
-                           compress: bool) -> dict[str, Any]:
+                           compress: bool, onnx_path: Path) -> dict[str, Any]:
     """``openvino.accuracy_control``: NNCF INT8 that meets verify.openvino_int8's thresholds on
     held-back samples (edgeconv.accuracy_control.openvino_search)."""
     import logging
@@ -80,8 +80,12 @@ def _with_accuracy_control(model: Any, calibration: dict[str, np.ndarray], xml: 
     gate = dict(options["thresholds"])
     if gate.get("min_cosine") is not None:
         gate["min_cosine"] = min(1.0, float(gate["min_cosine"]) + float(settings.get("margin", 0.0)))
+    from edgeconv.runtime import onnx_runner
+
+    # Measured against the float ONNX model in onnxruntime, as verify measures the published IR.
     quantized, record = openvino_search(model, calibration, gate, budget, int(options["verify_images"]), options,
-                                        options.get("detector"), logging.getLogger("edgeconv.progress").info)
+                                        options.get("detector"), logging.getLogger("edgeconv.progress").info,
+                                        reference=onnx_runner(onnx_path))
     save_ir(quantized, xml, compress)
     record["verify_gate"] = options["thresholds"]
     return {
