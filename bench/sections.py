@@ -17,3 +17,11 @@ def write_section(mark: str, section: str) -> None:
     else:
         before, after = text, ""
     BENCHMARKS.write_text(before.rstrip() + "\n\n" + section.rstrip() + "\n" + after)
+
+
+def emit(mark: str, lines: list[str], write: bool) -> None:
+    """Print a section's lines; with ``write``, put it in BENCHMARKS.md too."""
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if write:
+        write_section(mark, section)

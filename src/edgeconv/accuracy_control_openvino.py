@@ -170,7 +170,8 @@ def openvino_search(
 
 class RankedSearch:
     """The ``ranked`` method: the layers in float are the top ``k`` of one ranking, reverted in the
-    plain INT8 model (:func:`reverted`); ``k`` by doubling, then bisection. The ranking: every quantized layer by its
+    plain INT8 model (:func:`reverted`); ``k`` by doubling, then bisection, then each of the ``k``
+    the gate holds without goes back to INT8 (:meth:`prune`). The ranking: every quantized layer by its
     local noise (:func:`layer_noise`, one run), then the ``REFINED`` noisiest reordered by what
     returning each alone to float gains on the ranking samples (:func:`revert_gains`: a compile
     and a run each, no quantization); the local noise alone misses how much of a layer's noise
@@ -194,21 +195,45 @@ class RankedSearch:
         self.refine_seconds = round(time.monotonic() - started, 2)
         self.models: dict[int, Any] = {}  # k -> the model of the smallest passing k so far
 
-    def trial(self, k: int) -> dict[str, Any] | None:
+    def measure(self, names: list[str], what: str, kind: str) -> tuple[dict[str, Any], Any] | None:
+        """One trial: ``names`` back in float, measured; its row and model. None when the budget is
+        spent. One progress line."""
         if not self.limits.allows("openvino", confirm=False):
             return None
         started = time.monotonic()
-        quantized = reverted(self.plain, self.float_ops, self.ranked[:k])
+        quantized = reverted(self.plain, self.float_ops, names)
         kept = len(quantized_layers(quantized))
-        row = self.setup.row(len(self.search.trials), "plain INT8 with the top k layers in float",
-                             self.setup.measure(quantized), started, in_float=k, layers_int8=kept)
+        row = self.setup.row(len(self.search.trials), kind, self.setup.measure(quantized), started,
+                             in_float=len(names), layers_int8=kept)
         self.search.trials.append(row)
+        self.say(f"trial {row['trial']}: {what} in float ({kept} of {self.search.candidates} layers still INT8): "
+                 f"{self.setup.figure(row)} ({'meets' if row['passed'] else 'misses'} the gate) in "
+                 f"{row['seconds']:.1f} s; {self.limits.left()}")
+        return row, quantized
+
+    def trial(self, k: int) -> dict[str, Any] | None:
+        done = self.measure(self.ranked[:k], f"the top {k} of {len(self.ranked)} ranked layer(s)", "top k of the ranking")
+        if done is None:
+            return None
+        row, quantized = done
         if row["passed"]:
             self.models = {k: quantized}
-        self.say(f"trial {row['trial']}: the top {k} of {len(self.ranked)} ranked layer(s) in float ({kept} of "
-                 f"{self.search.candidates} layers still INT8): {self.setup.figure(row)} "
-                 f"({'meets' if row['passed'] else 'misses'} the gate) in {row['seconds']:.1f} s; {self.limits.left()}")
         return row
+
+    def prune(self, chosen: list[str], row: dict[str, Any], model: Any) -> tuple[dict[str, Any], Any]:
+        """Back to INT8, one at a time from the last ranked, each chosen layer the gate holds without
+        (layers do not add up: the ranking's order is not the only set that passes); as far as the
+        budget allows."""
+        for name in reversed(list(chosen)):
+            if len(chosen) == 1:
+                break
+            rest = [n for n in chosen if n != name]
+            done = self.measure(rest, f"{len(rest)} layer(s) (without {name!r})", "pruning")
+            if done is None:
+                break
+            if done[0]["passed"]:
+                chosen, (row, model) = rest, done
+        return row, model
 
     def run(self) -> Any:
         self.say(f"ranked {len(self.ranked)} quantized layer(s) by their local 8-bit noise in {self.local_seconds:.1f} s, "
@@ -221,12 +246,13 @@ class RankedSearch:
                      else f"within the budget ({len(self.search.trials)} trials, {self.limits.elapsed():.0f} s)")
             raise GateNotMet(
                 f"accuracy control (openvino, ranked): the gate {self.setup.thresholds} was not met {where}; best "
-                f"{self.setup.figure(row)} with the top {row.get('in_float', 0)} ranked layer(s) in float, measured in OpenVINO "
+                f"{self.setup.figure(row)} with {row.get('in_float', 0)} ranked layer(s) in float, measured in OpenVINO "
                 "CPU. Raise openvino.accuracy_control.max_trials or max_seconds, try method: nncf, use preset mixed, "
                 "or give more representative calibration data")
         k, row = best
+        row, model = self.prune(self.ranked[:k], row, self.models[k])
         self.search.trials[row["trial"]]["chosen"] = True
-        return self.models[k]
+        return model
 
 
 def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) -> list[tuple[str, float]]:

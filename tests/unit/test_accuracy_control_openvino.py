@@ -38,7 +38,7 @@ def test_each_method_returns_exactly_the_sensitive_layer_to_float(tmp_path, meth
     assert lines[0].startswith("trial 0: plain INT8 (5 layers in INT8): worst cosine ")
     if method == "ranked":
         # One trial is enough: the ranking put `b` first. A progress line for it, with the budget left.
-        assert [t["kind"] for t in record["trials"]] == ["nncf.quantize", "plain INT8 with the top k layers in float"]
+        assert [t["kind"] for t in record["trials"]] == ["nncf.quantize", "top k of the ranking"]
         assert lines[-1].startswith("trial 1: the top 1 of 5 ranked layer(s) in float (4 of 5 layers still INT8): ")
         assert "(meets the gate)" in lines[-1] and "trial(s)" in lines[-1]
 
@@ -74,3 +74,53 @@ def test_a_gate_the_budget_cannot_reach_names_the_best_figure_and_where(tmp_path
     assert message.startswith("accuracy control (openvino, ranked): the gate {'min_cosine': 0.999999999} was not met")
     assert "within the budget (2 trials" in message and "measured in OpenVINO CPU" in message
     assert "best worst cosine 0.99" in message and "try method: nncf" in message
+
+
+def test_every_layer_reverted_gives_back_the_float_model_and_leaves_plain_as_it_was(tmp_path):
+    import nncf
+    import openvino as ov
+
+    model = _model(tmp_path)
+    samples = [{"x": x} for x in _calibration()["x"]]
+    plain = nncf.quantize(model, nncf.Dataset(samples), subset_size=16)  # fast bias correction on: biases moved
+    floats = model.clone()
+    everything = aco.reverted(plain, {op.get_friendly_name(): op for op in floats.get_ops()},
+                              sorted(aco.quantized_layers(plain)))
+    assert aco.quantized_layers(everything) == set() and aco.quantized_layers(plain) == {"a", "wide", "b", "c", "g"}
+    core = ov.Core()
+    want = core.compile_model(model, "CPU")(samples[0])[0]
+    got = core.compile_model(everything, "CPU")(samples[0])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # float weights, float biases, no quantizer
+    assert not np.allclose(core.compile_model(plain, "CPU")(samples[0])[0], want, rtol=1e-3, atol=1e-3)
+
+
+def test_the_gate_is_measured_against_the_reference_runtime(tmp_path):
+    # A reference that disagrees with OpenVINO's float run (negated outputs, cosine 0 or below, read as
+    # 0): every figure is measured against it, not against OpenVINO's own float run (0.99 and up).
+    from edgeconv.runtime import onnx_runner
+
+    path = sensitive_net(tmp_path / "r.onnx")
+    run = onnx_runner(path)
+    with pytest.raises(ac.GateNotMet, match=r"best worst cosine 0\.0+ on .out."):
+        aco.openvino_search(_model(tmp_path), _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=1), 4,
+                            {"accuracy_control": {"method": "ranked"}},
+                            reference=lambda feeds: {k: -v for k, v in run(feeds).items()})
+
+
+def test_pruning_returns_to_int8_each_chosen_layer_the_gate_holds_without():
+    """The ranking's top 4 pass, but only `b` and `d` are needed: the others go back to INT8, tried
+    from the last ranked; a trial the budget refuses (None) ends the pruning with what passed."""
+    search = aco.RankedSearch.__new__(aco.RankedSearch)
+    tried = []
+
+    def measure(names, what, kind):
+        tried.append(list(names))
+        return {"passed": {"b", "d"} <= set(names), "in_float": len(names)}, tuple(names)
+
+    search.measure = measure
+    row, model = search.prune(["a", "b", "c", "d"], {"passed": True}, ("a", "b", "c", "d"))
+    assert model == ("b", "d") and row["in_float"] == 2
+    # Without d: fails (kept); without c: passes (gone); without b: fails (kept); without a: passes (gone).
+    assert tried == [["a", "b", "c"], ["a", "b", "d"], ["a", "d"], ["b", "d"]]
+    search.measure = lambda names, what, kind: None
+    assert search.prune(["a", "b"], {"passed": True}, "m") == ({"passed": True}, "m")

@@ -273,6 +273,9 @@ class OpenVINOAccuracyControl(AccuracyControl):
     k by bisection; nncf: NNCF's quantize_with_accuracy_control (edgeconv.accuracy_control_openvino)."""
 
     method: Literal["ranked", "nncf"] = "ranked"
+    # A ranked trial is one compile and one run of the held-back samples (about a second): more of
+    # them than the HTP's, where a trial quantizes and may run the simulator.
+    max_trials: int = Field(default=64, ge=1)
 
 
 def _accuracy_control(kind: type[AccuracyControl]) -> Callable[[Any], Any]:
