@@ -8,16 +8,17 @@ not (``openvino.accuracy_control.method``):
   their local 8-bit noise, one run; the noisiest then by what returning each alone to float gains
   on statistics samples, never the gate's), and the top ``k`` go back to float in the plain INT8
   model itself (:func:`reverted`: their quantizers bypassed, float weights and biases), ``k`` found
-  by doubling and bisection, one compile and one measurement per trial, a progress line each.
+  by doubling and bisection, then each of them the gate holds without goes back to INT8; one
+  compile and one measurement per trial, a progress line each.
   Not through ``nncf.quantize(ignored_scope=...)``: re-quantizing around ignored layers moves the
   other quantizers and bias corrections, and the figure stopped growing with ``k`` (ppocr_rec: the
   top 4 ignored scored 0.939, plain INT8 0.954), which bisection cannot work with;
 - ``nncf``: NNCF's ``quantize_with_accuracy_control``, which ranks by reverting layer groups one at
-  a time and measuring each (slower on a model with many layers; `BENCHMARKS.md` (s) has both).
+  a time and measuring each (`BENCHMARKS.md` (s) has both side by side).
 
-The measure is the verify metric (worst-output cosine against the float model, or mAP@0.5 against
-its detections for a detector gated on ``min_map50``), in OpenVINO's CPU runtime, the runtime
-verify uses.
+The measure is the verify metric (worst-output cosine, or mAP@0.5 for a detector gated on
+``min_map50``) of the IR as it will be saved, run in OpenVINO's CPU runtime, against the float ONNX
+model in onnxruntime: what verify measures.
 """
 
 from __future__ import annotations
