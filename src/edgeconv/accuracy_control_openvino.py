@@ -26,6 +26,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -64,11 +65,16 @@ class _Gate:
         # The float outputs the gate compares with: the reference runtime's (verify's own, onnxruntime
         # on the float ONNX model) when given and it has every output; else OpenVINO's of the float model.
         self.reference = reference
+        self.model = model
         self.expected = self.float_outputs(model, self.feeds)
         # The ranking's own samples: statistics samples (at least as many as the gate has, up to 8),
         # never the gate's.
         self.ranking = self.stats[: max(len(self.feeds), 8)]
-        self.ranking_expected = self.float_outputs(model, self.ranking)
+
+    @cached_property
+    def ranking_expected(self) -> list[dict[str, np.ndarray]]:
+        """The float outputs on the ranking samples, computed only when a search ranks."""
+        return self.float_outputs(self.model, self.ranking)
 
     def float_outputs(self, model: Any, feeds: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         expected = [self.reference(f) for f in feeds] if self.reference is not None else []
@@ -78,7 +84,8 @@ class _Gate:
 
     def run(self, model: Any, feeds: list[dict[str, np.ndarray]] | None = None) -> list[dict[str, np.ndarray]]:
         compiled = self.core.compile_model(model, "CPU", openvino_config())
-        return [{n: compiled(f)[i] for i, n in enumerate(self.outputs)} for f in (self.feeds if feeds is None else feeds)]
+        results = [compiled(f) for f in (self.feeds if feeds is None else feeds)]  # one inference a sample
+        return [{n: result[i] for i, n in enumerate(self.outputs)} for result in results]
 
     def score(self, model: Any) -> float:
         """One figure on the ranking samples, for ordering layers: mAP@0.5 for a detector gated on it,
@@ -270,8 +277,7 @@ def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) ->
     quantized_ops = {op.get_friendly_name(): op for op in quantized.get_ops()}  # before the rewiring joins them
     quantizers = [op for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize"]
     layers = set().union(*(_owners(q) for q in quantizers)) if quantizers else set()
-    layers |= {op.get_friendly_name() for op in quantized.get_ops() if op.get_type_name() in WEIGHTED
-               and _is_constant(op.input(1).get_source_output()) and _is_compressed(op.input(1).get_source_output())}
+    layers |= {op.get_friendly_name() for op in quantized.get_ops() if _has_stored_int8_weight(op)}
     names = sorted(n for n in layers if n in float_ops and n in quantized_ops)
     if not names:
         return []
@@ -319,7 +325,7 @@ def reverted(plain: Any, float_ops: dict[str, Any], names: list[str]) -> Any:
                 layer.input(i).replace_source_output(source.get_node().input(0).get_source_output())
         if layer.get_type_name() not in WEIGHTED or name not in float_ops:
             continue
-        if _is_compressed(layer.input(1).get_source_output()):
+        if _has_stored_int8_weight(layer):
             layer.input(1).replace_source_output(float_ops[name].input(1).get_source_output())
         for target in layer.output(0).get_target_inputs():
             bias = target.get_node()
@@ -348,6 +354,12 @@ def _owners(quantizer: Any) -> set[str]:
         else:
             owners.add(name)
     return owners
+
+
+def _has_stored_int8_weight(op: Any) -> bool:
+    """A weighted layer whose weight is a constant stored in fewer bits (NNCF's INT8 weight)."""
+    return (op.get_type_name() in WEIGHTED and _is_constant(op.input(1).get_source_output())
+            and _is_compressed(op.input(1).get_source_output()))
 
 
 def _is_constant(output: Any, depth: int = 8) -> bool:
@@ -444,6 +456,5 @@ def quantized_layers(model: Any) -> set[str]:
         for op in model.get_ops()
         if op.get_type_name() not in ("FakeQuantize", "Result")
         and (any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
-             or (op.get_type_name() in WEIGHTED and _is_constant(op.input(1).get_source_output())
-                 and _is_compressed(op.input(1).get_source_output())))
+             or _has_stored_int8_weight(op))
     }
