@@ -3,6 +3,7 @@ the graph at chosen outputs, fixing input shapes."""
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import defaultdict
 from pathlib import Path
@@ -129,6 +130,101 @@ def constants_to_initializers(model: onnx.ModelProto) -> int:
         moved.append(node)
     graph.remove_nodes(moved)
     return len(moved)
+
+
+def _reads(node: onnx.NodeProto) -> set[str]:
+    """Every name ``node`` reads: its inputs, and what its subgraphs (If, Loop, Scan) read from outside."""
+    names = {i for i in node.input if i}
+    for attr in node.attribute:
+        for sub in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
+            inner = {i.name for i in sub.input} | {i.name for i in sub.initializer}
+            for n in sub.node:
+                names |= _reads(n) - inner
+                inner |= set(n.output)
+    return names
+
+
+def sort_nodes(graph: onnx.GraphProto) -> bool:
+    """Put ``graph``'s nodes in an order where each comes after the nodes it reads (onnxruntime runs
+    graphs in any order, the ONNX checker and every tool after it do not). Nodes already in order
+    keep it (a stable sort). True when the order changed. A cycle raises ConversionError."""
+    from edgeconv.errors import ConversionError
+
+    nodes = list(graph.node)
+    made_by = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    needs = [{made_by[x] for x in _reads(n) if x in made_by and made_by[x] != i} for i, n in enumerate(nodes)]
+    if all(all(j < i for j in deps) for i, deps in enumerate(needs)):
+        return False
+    readers: dict[int, list[int]] = {}
+    for i, deps in enumerate(needs):
+        for j in deps:
+            readers.setdefault(j, []).append(i)
+    waiting = [len(d) for d in needs]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for r in readers.get(i, ()):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    if len(order) < len(nodes):
+        stuck = next(nodes[i] for i in range(len(nodes)) if waiting[i])
+        raise ConversionError(f"the graph has a cycle through node {stuck.name or stuck.op_type!r} ({stuck.op_type}); "
+                              "an ONNX graph must be acyclic: re-export the model")
+    del graph.node[:]
+    graph.node.extend(nodes[i] for i in order)
+    return True
+
+
+def float16_to_float32(model: onnx.ModelProto) -> int:
+    """A model that computes in float16 inside a float32 interface (a ``keep_io_types`` half-precision
+    export: Cast to float16 after each input, float16 weights, Cast back before each output) made to
+    compute in float32, in place: float16 weights and constants widened, Casts to float16 made Casts
+    to float32, and the Casts that then change nothing removed. The same function, computed without
+    float16 rounding; what onnxruntime's quantizer needs (it cannot quantize float16 tensors). A
+    float16 graph input or output is left as it is. How many tensors and Casts changed (0: none)."""
+    from onnx import TensorProto
+
+    fp16, changed = TensorProto.FLOAT16, 0
+    interface = {v.name for v in (*model.graph.input, *model.graph.output)
+                 if v.type.tensor_type.elem_type == fp16}
+    if interface:
+        return 0
+    for i, tensor in enumerate(model.graph.initializer):
+        if tensor.data_type == fp16:
+            model.graph.initializer[i].CopyFrom(
+                numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float32), tensor.name))
+            changed += 1
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Constant" and attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == fp16:
+                attr.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attr.t).astype(np.float32), attr.t.name))
+                changed += 1
+            elif node.op_type == "Cast" and attr.name == "to" and attr.i == fp16:
+                attr.i = TensorProto.FLOAT
+                changed += 1
+    if not changed:
+        return 0
+    del model.graph.value_info[:]
+    typed = onnx.shape_inference.infer_shapes(model)
+    kinds = {v.name: v.type.tensor_type.elem_type for v in (*typed.graph.value_info, *typed.graph.input)}
+    kinds.update({t.name: t.data_type for t in model.graph.initializer})
+    outputs = {o.name for o in model.graph.output}
+    same = {n.output[0]: n.input[0] for n in model.graph.node
+            if n.op_type == "Cast" and n.output[0] not in outputs and kinds.get(n.input[0]) == TensorProto.FLOAT
+            and next(a.i for a in n.attribute if a.name == "to") == TensorProto.FLOAT}
+    keep = [n for n in model.graph.node if not (n.op_type == "Cast" and n.output[0] in same)]
+    for node in keep:
+        for k, name in enumerate(node.input):
+            while name in same:
+                name = same[name]
+            node.input[k] = name
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    return changed
 
 
 def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:

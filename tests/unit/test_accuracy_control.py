@@ -60,26 +60,30 @@ def test_htp_search_that_cannot_meet_the_gate_stops_with_the_best_figure(tmp_pat
         ac.htp_search(model, _calibration(), {"min_cosine": 0.999999999}, ac.Budget(max_trials=3), 4,
                       _htp_quantize(model), tmp_path, keep_8bit={"x", "out"})
     text = str(err.value)
-    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.999999999} cannot be met: with every "
-                           "candidate activation and weight at 16 bits (6 and 3), measured in onnxruntime QDQ simulation (CPU)")
-    assert "the worst output's cosine is" in text and "on 'out'" in text and "and plain INT8 0." in text
+    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.999999999} cannot be met: measured in "
+                           "onnxruntime QDQ simulation (CPU), with every candidate activation at 16 bits (6), the worst "
+                           "output's cosine is ")
+    assert "; with every candidate activation and weight at 16 bits (6 and 3), the worst output's cosine is" in text
+    assert "on 'out'" in text and "; plain INT8 0." in text
     assert "rvc4.normalize_io_encodings" in text and "FP16_STANDARD" in text
 
 
 def test_the_bounds_are_measured_first_and_a_search_that_cannot_pass_stops_at_once(tmp_path):
-    """Plain INT8, then every candidate at 16 bits in the target's own runtime (here a stand-in
-    simulator that loses the output whatever the count): two trials, then the measured bound."""
+    """Plain INT8, then the other end in the target's own runtime (here a stand-in simulator that
+    loses the output whatever the count): every activation at 16 bits, then their weights too; three
+    trials, then both measured figures."""
     model = sensitive_net(tmp_path / "s.onnx")
     counting, runner_for = _disagreeing(_htp_quantize(model, tmp_path / "q"), 100)  # never enough
     lines = []
-    with pytest.raises(ac.GateNotMet, match=r"cannot be met: .* measured in stand-in simulator, the worst output's cosine is -0\.99"):
+    with pytest.raises(ac.GateNotMet, match=r"cannot be met: measured in stand-in simulator, with every candidate activation at 16 bits \(6\), the worst output's cosine is -0\.99"):
         ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=20), 4, counting, tmp_path,
                       keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator",
                       progress=lines.append)
     trials = [line for line in lines if line.startswith("trial ")]
-    assert len(trials) == 2
+    assert len(trials) == 3
     assert trials[0].startswith("trial 0 (cpu): 0 activation(s) and 0 weight(s)")
-    assert trials[1].startswith("trial 1 (simulator): 6 activation(s) and 3 weight(s) of 9 at 16 bits")
+    assert trials[1].startswith("trial 1 (simulator): 6 activation(s) and 0 weight(s) of 9 at 16 bits")
+    assert trials[2].startswith("trial 2 (simulator): 6 activation(s) and 3 weight(s) of 9 at 16 bits")
 
 
 def test_plain_int8_that_passes_promotes_nothing(tmp_path):
@@ -253,3 +257,68 @@ def test_no_candidate_conflicts_with_an_output_kept_at_8_bits(tmp_path, head):
                      ac.promotion_encodings([name], base))
     with pytest.raises(ValueError, match="doesn't match existing type"):  # what the exclusion avoids
         quantize_qdq(model, calibration, tmp_path / "b.onnx", "INT8_STANDARD", True, ac.promotion_encodings(["b"], base))
+
+
+def _spread_weights_net(path):
+    """x -> depthwise Conv (channel gains 1 .. 0.001) -> a -> 1x1 Conv (gains 1 .. 1000, undoing
+    them) -> y: the 1x1 weight's channels differ in range by 1000x, as PicoDet's depthwise weights do."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    c, gains = 8, np.logspace(0, -3, 8).astype(np.float32)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((c, 1, 3, 3)).astype(np.float32) * gains[:, None, None, None]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["a"], pads=[1, 1, 1, 1], group=c, name="dw"),
+         helper.make_node("Conv", ["a", "w2"], ["y"], name="pw")],
+        "spread", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 16, 16])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(c, np.float32), "b"),
+         numpy_helper.from_array(np.diag(1 / gains).astype(np.float32)[:, :, None, None], "w2")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_16_bit_weights_the_simulator_measures_lower_do_not_stop_the_search(tmp_path):
+    """The CPU-versus-HTP gap, on a graph that shows it: the 1x1 weight at 16 bits (per tensor, as
+    the HTP takes it) measures *lower* in the HTP simulator than the activations alone at 16 bits,
+    while onnxruntime's CPU emulation measures it no lower. The upper bound used to be everything at
+    16 bits, which missed the gate and stopped the search; now activations alone are measured first,
+    pass, and the search stays within them: its choice is measured in the simulator and passes."""
+    pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
+    from edgeconv.runtime import onnx_runner
+    from edgeconv.targets.qnn_htp import simulator_runner
+
+    model = _spread_weights_net(tmp_path / "spread.onnx")
+    calibration = {"x": np.random.default_rng(1).standard_normal((8, 1, 8, 16, 16)).astype(np.float32)}
+    quantize, simulate = _htp_quantize(model, tmp_path / "q"), simulator_runner("sm8550")
+    stats, held = ac.split(calibration, 0.25, 2)
+    feeds = ac.samples_of(held)
+    reference = onnx_runner(model)
+    expected = [reference(f) for f in feeds]
+
+    def worst(encodings, name):
+        out = tmp_path / f"{name}.onnx"
+        quantize(stats, encodings, out)
+        return [ac.gate(expected, [run(f) for f in feeds], {"min_cosine": 0.9})["worst_cosine"]
+                for run in (onnx_runner(out), simulate(out))]
+
+    acts = ac.activation_candidates(model, set())
+    cpu_a, sim_a = worst(ac.promotion_encodings(acts), "a16")
+    cpu_aw, sim_aw = worst(ac.promotion_encodings(acts, None, ["w2"]), "a16w16")
+    assert cpu_aw >= cpu_a - 1e-4 and cpu_aw > 0.999  # the CPU: 16-bit weights cost nothing
+    assert sim_aw < sim_a - 0.002 and sim_a > 0.998  # the HTP: they cost cosine (0.9947 against 0.9988)
+    gate = {"min_cosine": round((sim_a + sim_aw) / 2, 4)}  # activations alone pass it, everything does not
+    lines = []
+    encodings, record = ac.htp_search(model, calibration, gate, ac.Budget(max_trials=12), 2, quantize, tmp_path,
+                                      runner_for=simulate, measured_in="QNN HTP simulator", progress=lines.append)
+    bound = record["trials"][1]
+    assert bound["measured_in"] == "simulator" and bound["weights_16bit"] == 0 and bound["passed"]
+    assert not any(t["weights_16bit"] for t in record["trials"])  # weights were never needed, nor tried
+    chosen = next(t for t in record["trials"] if t.get("chosen"))
+    assert chosen["measured_in"] == "simulator" and chosen["passed"] and chosen["worst_cosine"] >= gate["min_cosine"]
+    assert record["weights_16bit"] == [] and set(record["activations_16bit"]) <= set(acts)
+    assert set(encodings["activation_encodings"]) == set(record["activations_16bit"])

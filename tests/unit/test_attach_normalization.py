@@ -100,3 +100,41 @@ def test_outputs_select_graph_outputs_and_intermediate_tensors():
     out = attach_normalization(model, _stage({"outputs": [{"name": "r1"}]}, model))
     assert [o.name for o in out.graph.output] == ["r1"]
     assert len(out.graph.output[0].type.tensor_type.shape.dim) == 4
+
+
+def test_a_graph_out_of_topological_order_is_put_in_order(caplog):
+    """onnxruntime runs a graph whose nodes are out of order (imgly's ISNet export is one); the ONNX
+    checker, and so the step, refused it with "Nodes in a graph must be topologically sorted". The
+    step now orders the nodes, says so on the console, and computes the same."""
+    import logging
+
+    from edgeconv.onnx_graph import sort_nodes
+
+    model = conv_net(channels=4, size=8)
+    expected = run_onnx(model, {"x": _image([1, 4, 8, 8]) / 255})
+    shuffled = onnx.ModelProto()
+    shuffled.CopyFrom(model)
+    nodes = list(shuffled.graph.node)
+    del shuffled.graph.node[:]
+    shuffled.graph.node.extend(reversed(nodes))
+    with pytest.raises(onnx.checker.ValidationError, match="topologically sorted"):
+        onnx.checker.check_model(shuffled)
+    stage = _stage({"mean_values": 0, "scale_values": 255}, shuffled)
+    with caplog.at_level(logging.WARNING, logger="edgeconv.progress"):
+        out = attach_normalization(shuffled, stage)
+    assert "were not in topological order" in caplog.text
+    onnx.checker.check_model(out)
+    got = run_onnx(out, {"x": _image([1, 4, 8, 8])})
+    np.testing.assert_allclose(got["out"], expected["out"], rtol=1e-5, atol=1e-5)
+    assert not sort_nodes(out.graph)  # in order now: nothing moves
+
+
+def test_a_graph_with_a_cycle_is_refused_by_name():
+    from edgeconv.errors import ConversionError
+    from edgeconv.onnx_graph import sort_nodes
+
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["b"], ["a"], name="first"), onnx.helper.make_node("Relu", ["a"], ["b"], name="second")],
+        "cycle", [], [onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1])])
+    with pytest.raises(ConversionError, match="the graph has a cycle through node 'first'"):
+        sort_nodes(graph)

@@ -181,3 +181,63 @@ def test_rvc4_s_conversion_names_the_layers_qnn_refuses_in_the_float_model(tmp_p
     assert len(refused) == 1 and refused[0].startswith("the_celu (Celu): Operators of type `Celu` are not supported")
     conv_net(tmp_path / "plain.onnx", size=16)
     assert htp_refusals(tmp_path / "plain.onnx") == []
+
+
+def _half_precision(path):
+    """conv_net as a ``keep_io_types`` half-precision export makes it: float32 interface, Cast to
+    float16 after the input, float16 weights, every op in float16, Cast back to float32 at the output."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = conv_net(channels=3, size=16)
+    graph = model.graph
+    for i, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT:
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), tensor.name))
+    x, out = graph.input[0].name, graph.output[0].name
+    for node in graph.node:
+        node.input[:] = [f"{i}_h" if i == x else i for i in node.input]
+        node.output[:] = [f"{o}_h" if o == out else o for o in node.output]
+    graph.node.insert(0, helper.make_node("Cast", [x], [f"{x}_h"], to=TensorProto.FLOAT16, name="in_cast"))
+    graph.node.append(helper.make_node("Cast", [f"{out}_h"], [out], to=TensorProto.FLOAT, name="out_cast"))
+    del graph.value_info[:]
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def test_a_half_precision_export_is_quantized_from_its_float32_form(tmp_path):
+    """onnxruntime's quantizer cannot take float16 tensors: a model that computes in float16 inside a
+    float32 interface (imgly's ISNet export) failed with "Type 'tensor(float16)' of input parameter
+    (..._quantized_scale)". It is now quantized from its float32 form, says so in its record, and the
+    QDQ model is as close to the original as a float32 model's would be."""
+    from edgeconv.onnx_graph import float16_to_float32
+    from edgeconv.runtime import onnx_runner
+
+    half = _half_precision(tmp_path / "half.onnx")
+    widened = onnx.load(half)
+    weights = sum(t.data_type == onnx.TensorProto.FLOAT16 for t in widened.graph.initializer)
+    assert weights >= 2 and float16_to_float32(widened) == weights + 1  # the weights and biases, the Cast to float16
+    assert not any(t.data_type == onnx.TensorProto.FLOAT16 for t in widened.graph.initializer)
+    assert [n.op_type for n in widened.graph.node].count("Cast") == 1  # the input's cast changed nothing: gone
+    onnx.checker.check_model(widened)
+    calibration = {"x": np.random.default_rng(0).standard_normal((8, 1, 3, 16, 16)).astype(np.float32)}
+    feeds = {"x": calibration["x"][0]}
+    reference = onnx_runner(half)(feeds)["out"]
+    np.testing.assert_allclose(onnx_runner_of(widened, tmp_path)(feeds)["out"], reference, rtol=2e-2, atol=2e-3)
+    record = qnn_htp.quantize_qdq(half, calibration, tmp_path / "q.onnx", "INT8_STANDARD", True)
+    assert record["float16_widened"].startswith(f"{weights + 1} float16 tensor(s) and Cast(s) made float32")
+    qdq = onnx.load(tmp_path / "q.onnx")
+    # Quantized in float32: no float16 left, and no Casts around Q/DQ pairs (the quantizer put six
+    # there, and left weights unquantized, when it was given the float16 graph).
+    assert not any(t.data_type == onnx.TensorProto.FLOAT16 for t in qdq.graph.initializer)
+    assert [n.op_type for n in qdq.graph.node].count("Cast") == 1
+    assert [n.op_type for n in qdq.graph.node].count("DequantizeLinear") >= weights + 4
+    got = onnx_runner(tmp_path / "q.onnx")(feeds)["out"]
+    assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98
+
+
+def onnx_runner_of(model, tmp_path):
+    from edgeconv.runtime import onnx_runner
+
+    onnx.save(model, tmp_path / "widened.onnx")
+    return onnx_runner(tmp_path / "widened.onnx")

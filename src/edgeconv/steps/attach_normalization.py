@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from onnx import helper
 from edgeconv.config.resolved import ResolvedInput, ResolvedStage
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_io import NUMPY_TO_ONNX, check_model
-from edgeconv.onnx_graph import Graph, fix_shape, make_node, select_outputs
+from edgeconv.onnx_graph import Graph, fix_shape, make_node, select_outputs, sort_nodes
 from edgeconv.onnx_io import load_onnx, save_onnx
 from edgeconv.preprocessing import InputPlan, normalize_numpy  # noqa: F401 (normalize_numpy: part of this step's interface)
 from edgeconv.steps.base import Context, Paths, StageParams, Step
@@ -39,6 +40,10 @@ def attach_normalization(
 ) -> onnx.ModelProto:
     if copy_model:
         model = copy.deepcopy(model)
+    if sort_nodes(model.graph):
+        logging.getLogger("edgeconv.progress").warning(
+            "the model's nodes were not in topological order (onnxruntime runs such a graph, the ONNX checker "
+            "refuses it); they were put in order, nothing else changed")
     model = select_outputs(model, stage.outputs)
     graph = Graph(model)
     for spec in stage.inputs:

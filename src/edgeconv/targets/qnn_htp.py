@@ -29,6 +29,7 @@ import onnx
 import onnx.version_converter
 
 from edgeconv.errors import ConversionError
+from edgeconv.onnx_graph import float16_to_float32
 from edgeconv.threads import ort_options
 
 # SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
@@ -152,6 +153,7 @@ class QdqQuantizer:
         self.workdir = workdir
         self.source: Path | None = None
         self.preprocess_note = ""
+        self.widened = 0
         self.opset = 0
         self.ranges = workdir / "calibration_ranges.json"
 
@@ -163,6 +165,8 @@ class QdqQuantizer:
         model = onnx.load(str(self.onnx_path))
         # onnxruntime's preprocessor fails on models carrying metadata_props (onnxslim writes some).
         del model.metadata_props[:]
+        # A half-precision export is quantized from its float32 form (the quantizer cannot take float16).
+        self.widened = float16_to_float32(model)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         if self.opset < 13:
             # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
@@ -246,6 +250,8 @@ class QdqQuantizer:
             ),
             "qnn_preprocess_model": self.preprocess_note,
             "opset_upgraded_from": self.opset if self.opset < 13 else None,
+            **({"float16_widened": f"{self.widened} float16 tensor(s) and Cast(s) made float32 before quantizing"}
+               if self.widened else {}),
             **({"tensor_quant_overrides": applied} if applied is not None else {}),
         }
 
