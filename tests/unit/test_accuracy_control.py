@@ -69,21 +69,23 @@ def test_htp_search_that_cannot_meet_the_gate_stops_with_the_best_figure(tmp_pat
 
 
 def test_the_bounds_are_measured_first_and_a_search_that_cannot_pass_stops_at_once(tmp_path):
-    """Plain INT8, then the other end in the target's own runtime (here a stand-in simulator that
-    loses the output whatever the count): every activation at 16 bits, then their weights too; three
-    trials, then both measured figures."""
+    """Plain INT8, then the other end: every activation at 16 bits on the CPU (which misses this gate),
+    then in the target's own runtime (here a stand-in simulator that loses the output whatever the
+    count) on its hardest sample, then their weights too; four trials, then the measured figures."""
     model = sensitive_net(tmp_path / "s.onnx")
     counting, runner_for = _disagreeing(_htp_quantize(model, tmp_path / "q"), 100)  # never enough
     lines = []
-    with pytest.raises(ac.GateNotMet, match=r"cannot be met: measured in stand-in simulator, with every candidate activation at 16 bits \(6\), the worst output's cosine is -0\.99"):
-        ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=20), 4, counting, tmp_path,
-                      keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator",
+    with pytest.raises(ac.GateNotMet, match=r"cannot be met: measured in stand-in simulator on the hardest held-back sample, with every candidate activation at 16 bits \(6\), the worst output's cosine is -0\.99"):
+        ac.htp_search(model, _calibration(), {"min_cosine": 0.99999999}, ac.Budget(max_trials=20), 4, counting,
+                      tmp_path, keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator",
                       progress=lines.append)
     trials = [line for line in lines if line.startswith("trial ")]
-    assert len(trials) == 3
+    assert len(trials) == 4
     assert trials[0].startswith("trial 0 (cpu): 0 activation(s) and 0 weight(s)")
-    assert trials[1].startswith("trial 1 (simulator): 6 activation(s) and 0 weight(s) of 9 at 16 bits")
-    assert trials[2].startswith("trial 2 (simulator): 6 activation(s) and 3 weight(s) of 9 at 16 bits")
+    assert trials[1].startswith("trial 1 (cpu): 6 activation(s) and 0 weight(s) of 9 at 16 bits")
+    assert trials[2].startswith("trial 2 (simulator): 6 activation(s) and 0 weight(s) of 9 at 16 bits")
+    assert trials[3].startswith("trial 3 (simulator): 6 activation(s) and 3 weight(s) of 9 at 16 bits")
+    assert "on 1 of 4 samples" in trials[2] and "on 1 of 4 samples" in trials[3]
 
 
 def test_plain_int8_that_passes_promotes_nothing(tmp_path):
@@ -169,8 +171,9 @@ def test_the_simulator_confirms_the_cpu_choice_or_the_search_goes_on_in_it(tmp_p
     _, agreed = ac.htp_search(model, _calibration(), gate, ac.Budget(max_trials=12), 4, counting, tmp_path,
                               keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in simulator")
     kinds = [t["measured_in"] for t in agreed["trials"]]
-    # Plain INT8 on the CPU, the upper bound in the simulator, the search on the CPU, its choice confirmed.
-    assert kinds[:2] == ["cpu", "simulator"] and agreed["trials"][1]["activations_16bit"] == 6
+    # Plain INT8 on the CPU, the upper bound there (every activation at 16 bits clears the gate by more
+    # than the CPU and the simulator differ on activations), the search on the CPU, its choice confirmed.
+    assert kinds[:2] == ["cpu", "cpu"] and agreed["trials"][1]["activations_16bit"] == 6
     assert kinds[-1] == "simulator" and set(kinds[2:-1]) == {"cpu"}
     assert agreed["kept_higher_precision"] == ["wide"] and agreed["trials"][-1]["chosen"]
     # Disagreeing: the simulator needs two; the search goes on above the CPU's one, and the count
@@ -213,7 +216,9 @@ def test_after_two_disagreements_the_simulator_searches_alone_and_stops_at_a_fai
     assert chosen["activations_16bit"] == 4 and chosen["measured_in"] == "simulator" and chosen["passed"]
     assert any(t["activations_16bit"] == 3 and not t["passed"] for t in sim)  # the count below it failed there
     for trial, n in zip(sim, runs):
-        assert n == (4 if trial["passed"] else 1) and trial.get("samples_run", 4) == n
+        # A passing trial runs every sample; a failing one stops at its first; the upper bound's probe
+        # runs the hardest sample alone.
+        assert n == (4 if trial["passed"] and not trial.get("probe") else 1) and trial.get("samples_run", 4) == n
     assert any("on 1 of 4 samples" in line for line in lines)
 
 
@@ -286,8 +291,9 @@ def test_16_bit_weights_the_simulator_measures_lower_do_not_stop_the_search(tmp_
     """The CPU-versus-HTP gap, on a graph that shows it: the 1x1 weight at 16 bits (per tensor, as
     the HTP takes it) measures *lower* in the HTP simulator than the activations alone at 16 bits,
     while onnxruntime's CPU emulation measures it no lower. The upper bound used to be everything at
-    16 bits, which missed the gate and stopped the search; now activations alone are measured first,
-    pass, and the search stays within them: its choice is measured in the simulator and passes."""
+    16 bits in the simulator, which missed the gate and stopped the search; now activations alone are
+    the first end (where the CPU and the simulator agree), they pass, and the search stays within
+    them: its choice is measured in the simulator and passes."""
     pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
     from edgeconv.runtime import onnx_runner
     from edgeconv.targets.qnn_htp import simulator_runner
@@ -315,8 +321,8 @@ def test_16_bit_weights_the_simulator_measures_lower_do_not_stop_the_search(tmp_
     lines = []
     encodings, record = ac.htp_search(model, calibration, gate, ac.Budget(max_trials=12), 2, quantize, tmp_path,
                                       runner_for=simulate, measured_in="QNN HTP simulator", progress=lines.append)
-    bound = record["trials"][1]
-    assert bound["measured_in"] == "simulator" and bound["weights_16bit"] == 0 and bound["passed"]
+    bound = record["trials"][1]  # every activation at 16 bits: on the CPU, clearing the gate by > AGREEMENT
+    assert bound["activations_16bit"] == len(acts) and bound["weights_16bit"] == 0 and bound["passed"]
     assert not any(t["weights_16bit"] for t in record["trials"])  # weights were never needed, nor tried
     chosen = next(t for t in record["trials"] if t.get("chosen"))
     assert chosen["measured_in"] == "simulator" and chosen["passed"] and chosen["worst_cosine"] >= gate["min_cosine"]
