@@ -25,8 +25,10 @@ where a weight's channels differ widely in range the HTP simulator measured ever
 lower than the activations alone at 16 bits (PicoDet layout: 0.9927 against 0.9962, where the CPU
 measured 0.9997 against 0.9959; the two-layer graph of ``tests/unit/test_accuracy_control.py``:
 0.993 against 0.9996, the CPU 0.9999 for both). 16-bit activations agreed within 0.001. So the
-upper bound is measured as two ends in the simulator (activations, then weights too) and the search
-stays within the first that passes; weights are promoted only when activations are not enough.
+upper bound has two ends (every activation at 16 bits, then their weights too), the first end the
+simulator passes bounds the search, and weights are promoted only when activations are not enough.
+The activations end is taken from the CPU when it clears the gate by more than the two have ever
+differed there (``AGREEMENT``); the weights end is always measured in the simulator.
 
 OpenVINO: :mod:`edgeconv.accuracy_control_openvino` (a ranked search that returns the noisiest
 layers of the plain INT8 model to float, or NNCF's own ``quantize_with_accuracy_control``), on the
@@ -393,9 +395,10 @@ def htp_search(
     that read them (per tensor); with ``activations_16bit`` (a mode that already quantizes
     activations to 16 bits) only weights. The count is found by doubling, then bisection.
 
-    Honest bounds first: plain INT8 is measured, and when it fails, the other end (every candidate at
-    16 bits) is measured in the target's own runtime; when even that misses the gate the search stops
-    at once, saying which figure bounds it and what would lift it.
+    Honest bounds first: plain INT8 is measured, and when it fails, the other end: every candidate
+    activation at 16 bits, then their weights too, in the target's own runtime (the activations end
+    on the CPU when it clears the gate by ``AGREEMENT``); when no end passes the search stops at once,
+    saying which figures bound it and what would lift them.
 
     ``quantize(statistics, encodings, out)`` makes a QDQ model (the caller collects the activation
     ranges once and reuses them). The search's trials run in onnxruntime's QDQ simulation on the CPU.
@@ -492,7 +495,7 @@ class HtpSearch:
         # simulator measured the same model so far (the gap), so that what the CPU chooses passes there.
         self.cpu_rows: dict[int, dict[str, Any]] = {}
         self.gap = 0.0
-        self.reach = self.bound = 0  # the upper bound's count (the search stays within it); bound: it passed the simulator's probe
+        self.reach, self.firm, self.bound = 0, True, 0  # the upper bound: its count, measured there, probe passed
 
     # ------------------------------------------------------------------ the candidates
 
@@ -588,9 +591,9 @@ class HtpSearch:
             if row is None:
                 return acts
             if row["passed"] and passes(self.outputs_of[row["trial"]], raised(self.thresholds, AGREEMENT)):
-                self.say(f"every candidate activation at 16 bits clears the gate on the CPU by more than {AGREEMENT} "
-                         "(how far the CPU and the simulator have differed on 16-bit activations): the search stays "
-                         "within them, and the simulator measures its choice")
+                self.say(f"every candidate activation at 16 bits clears the gate on the CPU by more than {AGREEMENT} (the CPU "
+                         "and the simulator agree on them): the search stays within them; the simulator measures its choice")
+                self.firm = False  # not measured in the simulator: weights join if it disagrees
                 return acts
         rows = []
         for k in [acts, total] if 0 < acts < total else [total]:
@@ -631,7 +634,7 @@ class HtpSearch:
             self.say(f"the simulator measured {row['worst_cosine']:.6f} where the CPU measured "
                      f"{self.cpu_rows[k]['worst_cosine']:.6f}: the CPU's figures must now clear the gate by {self.gap:.4f}")
             lo = k
-            total = self.reach or self.promotion_order()
+            total = self.reach if self.reach and self.firm else self.promotion_order()
             if lo >= total:
                 return None, True, lo
             disagreements += 1

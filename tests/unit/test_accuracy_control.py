@@ -144,15 +144,17 @@ def test_max_seconds_bounds_the_whole_search(tmp_path):
     assert time.monotonic() - started <= 2.5
 
 
-def _disagreeing(quantize, needed):
+def _disagreeing(quantize, needed, weights=False):
     """(quantize, runner_for): a stand-in for the HTP simulator that is stricter than the CPU: a
-    trial model with fewer than ``needed`` 16-bit activations gets its output negated (cosine -1)."""
+    trial model with fewer than ``needed`` 16-bit activations (and weights, with ``weights``) gets its
+    output negated (cosine -1)."""
     from edgeconv.runtime import onnx_runner
 
     promoted = {}
 
     def counting(statistics, encodings, out):
-        promoted[out] = len((encodings or {}).get("activation_encodings") or {})
+        kinds = ("activation_encodings", "param_encodings") if weights else ("activation_encodings",)
+        promoted[out] = sum(len((encodings or {}).get(kind) or {}) for kind in kinds)
         quantize(statistics, encodings, out)
 
     def runner_for(path):
@@ -186,6 +188,24 @@ def test_the_simulator_confirms_the_cpu_choice_or_the_search_goes_on_in_it(tmp_p
     chosen = next(t for t in corrected["trials"] if t.get("chosen"))
     assert chosen["measured_in"] == "simulator" and chosen["activations_16bit"] == 2 and chosen["passed"]
     assert corrected["kept_higher_precision"][0] == "wide" and len(corrected["activations_16bit"]) == 2
+
+
+def test_activations_taken_from_the_cpu_do_not_bound_a_simulator_that_needs_weights(tmp_path):
+    """The CPU passes every activation at 16 bits by far, so the upper bound takes that end from it
+    without the simulator; this stand-in simulator needs one weight at 16 bits as well. The search
+    does not stop at the activations: once the simulator disagrees, weights join, and the count it
+    passes is measured there."""
+    model = sensitive_net(tmp_path / "s.onnx")
+    counting, runner_for = _disagreeing(_htp_quantize(model, tmp_path / "q"), 7, weights=True)  # 6 activations + 1
+    lines = []
+    _, record = ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=30), 4, counting,
+                              tmp_path, keep_8bit={"x", "out"}, runner_for=runner_for, measured_in="stand-in",
+                              progress=lines.append)
+    assert any(line.startswith("every candidate activation at 16 bits clears the gate on the CPU") for line in lines)
+    assert record["trials"][1]["measured_in"] == "cpu" and record["trials"][1]["activations_16bit"] == 6
+    chosen = next(t for t in record["trials"] if t.get("chosen"))
+    assert chosen["measured_in"] == "simulator" and chosen["passed"]
+    assert chosen["activations_16bit"] == 6 and chosen["weights_16bit"] == 1 and len(record["weights_16bit"]) == 1
 
 
 def test_after_two_disagreements_the_simulator_searches_alone_and_stops_at_a_failing_sample(tmp_path):
