@@ -111,8 +111,9 @@ def main() -> None:
             *lines, "",
             "How: random calibration is kept as its recipe (seed, distribution, shape; drawn again when read, same "
             "bytes), real calibration as uint8 in a compressed `.npz`; with `keep_intermediate_outputs: false` in "
-            "config/config.yaml the first two ONNX intermediates (`normalized.onnx`, `optimized.onnx`) are Snakemake "
-            "`temp()` files, removed once the checks that read them are done. docs/reliability.md, \"A zoo's disk\", "
+            "config/config.yaml the first two ONNX intermediates (`normalized.onnx`, `optimized.onnx`) and rvc2's "
+            "per-shave blobs and patches (`rvc2/blobs/`) are Snakemake `temp()` files, removed once what reads them "
+            "is done. docs/reliability.md, \"A zoo's disk\", "
             "says how to drop the rest and what that costs.",
         ]))
 
