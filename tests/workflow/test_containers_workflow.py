@@ -198,8 +198,7 @@ def test_mo_runs_in_its_container_on_a_slurm_node(tmp_path):
     needs(_slurm_up(), "EDGECONV_REQUIRE_SLURM")
     root = _project(tmp_path)
     _config(root, DOCKER)
-    proc = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"),
-                     "--slurm-init-seconds-before-status-checks", "2", MO_VERIFY)
+    proc = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"), MO_VERIFY)
     out = proc.stdout + proc.stderr
     assert len(set(re.findall(r"submitted with SLURM jobid (\d+)", out))) == 1  # the chain: one job
     report = json.loads((root / "results" / "intermediate" / "alpha" / "rvc2" / "alpha.verify.json").read_text())

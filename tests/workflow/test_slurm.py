@@ -39,9 +39,8 @@ def project(tmp_path_factory):
 
 
 def _on_slurm(root, *args, check=False):
-    # The profile's own settings, with status checks every 2 s instead of 10 for a short test.
-    return snakemake(root, "--profile", str(REPO / "profiles" / "slurm"),
-                     "--slurm-init-seconds-before-status-checks", "2", *args, check=check)
+    # The profile as users type it.
+    return snakemake(root, "--profile", str(REPO / "profiles" / "slurm"), *args, check=check)
 
 
 def test_a_batch_runs_in_one_cluster_job_and_a_failure_in_it_keeps_what_was_done(project):
@@ -52,8 +51,13 @@ def test_a_batch_runs_in_one_cluster_job_and_a_failure_in_it_keeps_what_was_done
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, "the bad model's verification should have failed"
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
-    # The three models are one batch (cluster_batch=5): one sbatch for every step of the plan.
+    # The three models are one batch (cluster_batch): one sbatch for every step of the plan, and
+    # on the node one Snakemake that runs the three chains side by side (packed parts would each
+    # get a Snakemake of their own, one after another).
     assert len(submitted) == 1, out[-3000:]
+    job_log = next((project / ".snakemake" / "slurm_logs").glob(f"*/{submitted[0]}.log")).read_text()
+    assert job_log.count("Provided cores:") == 1, job_log[-3000:]
+    assert "executor: edgeconv-slurm" in (REPO / "profiles" / "slurm" / "config.yaml").read_text()
     assert "localrule" not in out.replace("localrule all", "")
     assert not (project / "results" / "openvino" / "bad.xml").exists()
     assert (project / "results" / "intermediate" / "bad" / "openvino" / "bad.verify.failed.json").is_file()

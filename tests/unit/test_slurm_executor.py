@@ -1,0 +1,72 @@
+"""The Slurm executor of profiles/slurm (src/snakemake_executor_plugin_edgeconv_slurm): the Slurm
+plugin with waits between status checks that keep pace with the jobs. The profile on a real Slurm
+is tested in tests/workflow/test_slurm.py."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+import snakemake_executor_plugin_edgeconv_slurm as plugin
+from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
+
+
+def test_the_wait_is_a_tenth_of_the_quiet_time_within_its_bounds():
+    assert plugin.next_interval(0.0, 2, 60) == 2
+    assert plugin.next_interval(50.0, 2, 60) == 5.0
+    assert plugin.next_interval(3600.0, 2, 60) == 60
+
+
+def test_snakemake_finds_it_with_the_slurm_plugins_settings_and_its_own():
+    from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+
+    found = ExecutorPluginRegistry().get_plugin("edgeconv-slurm")
+    names = {f for f in found.settings_cls.__dataclass_fields__}
+    assert {"status_command", "no_account", "status_interval_min", "status_interval_max"} <= names
+    assert found.common_settings.non_local_exec
+
+
+def test_bounds_the_wrong_way_round_are_refused():
+    with pytest.raises(ValueError, match="status-interval-min"):
+        plugin.ExecutorSettings(status_interval_min=30, status_interval_max=10)
+
+
+def _job(jobid):
+    return SimpleNamespace(external_jobid=jobid)
+
+
+def test_checks_come_quickly_after_a_change_and_thin_out_while_nothing_changes(monkeypatch):
+    """Each check: the Slurm plugin reports which jobs still run (a stand-in here); the next wait is
+    2 s after a submission or an end, then a tenth of the time nothing changed."""
+    still_running = {}
+
+    async def slurm_check(self, active_jobs):
+        for job in active_jobs:
+            if job.external_jobid in still_running:
+                yield job
+
+    monkeypatch.setattr(SlurmExecutor, "check_active_jobs", slurm_check)
+    clock = [1000.0]
+    monkeypatch.setattr(plugin.time, "monotonic", lambda: clock[0])
+    executor = object.__new__(plugin.Executor)
+    executor.workflow = SimpleNamespace(executor_settings=plugin.ExecutorSettings())
+
+    def check(active, now):
+        clock[0] = now
+        still_running.clear()
+        still_running.update({j: True for j in active["running"]})
+        jobs = [_job(j) for j in active["submitted"]]
+
+        async def run():
+            return [j.external_jobid async for j in executor.check_active_jobs(jobs)]
+
+        left = asyncio.run(run())
+        return left, executor.next_seconds_between_status_checks
+
+    assert check({"submitted": [], "running": []}, 1000.0) == ([], 2)  # before any job
+    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1002.0) == (["1", "2"], 2)  # submitted
+    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1042.0) == (["1", "2"], 4.0)  # 40 s quiet
+    assert check({"submitted": ["1", "2"], "running": ["2"]}, 1046.0) == (["2"], 2)  # job 1 ended
+    assert check({"submitted": ["2"], "running": ["2"]}, 1646.0) == (["2"], 60)  # ten minutes quiet
+    assert check({"submitted": ["2", "3"], "running": ["2", "3"]}, 1706.0) == (["2", "3"], 2)  # job 3 submitted
