@@ -50,7 +50,7 @@ REMOTE = layout.REMOTE
 # The URL schemes whose objects the fetch_remote rule downloads (src/edgeconv/inputs/table.py).
 FETCHED = "|".join(k.scheme.removesuffix("://") for k in KINDS if k.scheme)
 # The group of every conversion step: on a cluster, a model's whole chain (all its targets) is one
-# job, and --group-components chain=N (profiles/slurm) puts N models in one job. Local runs
+# job, and `all` with cluster_batch=N (profiles/slurm) puts N models in one job. Local runs
 # ignore groups.
 CHAIN = "chain"
 # Snakemake's between-workflow output cache, on with `--cache` and $SNAKEMAKE_OUTPUT_CACHE (README.md,
