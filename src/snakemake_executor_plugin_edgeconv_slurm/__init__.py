@@ -21,9 +21,14 @@ Its settings are the Slurm plugin's, under this plugin's prefix (``edgeconv-slur
 import time
 from dataclasses import dataclass, field
 
-from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
-from snakemake_executor_plugin_slurm import ExecutorSettings as SlurmSettings
-from snakemake_executor_plugin_slurm import common_settings  # noqa: F401  (the plugin interface reads it)
+try:
+    from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
+    from snakemake_executor_plugin_slurm import ExecutorSettings as SlurmSettings
+    from snakemake_executor_plugin_slurm import common_settings  # noqa: F401  (the plugin interface reads it)
+except ImportError:
+    # Snakemake imports every installed executor plugin at each start: without the `cluster` extra,
+    # this one must still load, and says what is missing only when it is chosen.
+    from ._missing import SlurmExecutor, SlurmSettings, common_settings  # noqa: F401
 
 # The wait after a check is this fraction of the time since the set of active jobs last changed.
 QUIET_FRACTION = 0.1

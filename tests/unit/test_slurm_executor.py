@@ -70,3 +70,28 @@ def test_checks_come_quickly_after_a_change_and_thin_out_while_nothing_changes(m
     assert check({"submitted": ["1", "2"], "running": ["2"]}, 1046.0) == (["2"], 2)  # job 1 ended
     assert check({"submitted": ["2"], "running": ["2"]}, 1646.0) == (["2"], 60)  # ten minutes quiet
     assert check({"submitted": ["2", "3"], "running": ["2", "3"]}, 1706.0) == (["2", "3"], 2)  # job 3 submitted
+
+
+def test_without_the_slurm_plugin_snakemake_still_starts_and_the_executor_says_what_to_install(tmp_path):
+    """Snakemake imports every installed executor plugin at each start: with the Slurm plugin
+    missing, this one must load (or every snakemake command would fail), and choosing it stops
+    with what to install."""
+    import subprocess
+    import sys
+
+    (tmp_path / "Snakefile").write_text("rule all:\n    output: 'x'\n    shell: 'touch {output}'\n")
+    # As if the Slurm plugin were not installed: not found by Snakemake's plugin search, not importable.
+    hide = (
+        "import sys, runpy, pkgutil; found = pkgutil.iter_modules; "
+        "pkgutil.iter_modules = lambda *a: [m for m in found(*a) if not m.name.startswith('snakemake_executor_plugin_slurm')]; "
+        "sys.modules['snakemake_executor_plugin_slurm'] = None; "
+        "sys.argv = ['snakemake'] + sys.argv[1:]; runpy.run_module('snakemake', run_name='__main__')"
+    )
+    listed = subprocess.run([sys.executable, "-c", hide, "--cores", "1", "-n"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    chosen = subprocess.run([sys.executable, "-c", hide, "--executor", "edgeconv-slurm", "--jobs", "1"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert chosen.returncode != 0
+    assert "needs snakemake-executor-plugin-slurm" in chosen.stderr and "cluster" in chosen.stderr, chosen.stderr[-2000:]
+    assert not (tmp_path / "x").exists()

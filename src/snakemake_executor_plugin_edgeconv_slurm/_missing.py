@@ -1,0 +1,36 @@
+"""Stand-ins for snakemake-executor-plugin-slurm when it is not installed: Snakemake loads this
+plugin at every start, so it must load; choosing it (profiles/slurm) stops with what to install."""
+
+from dataclasses import dataclass
+
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+
+MISSING = (
+    "executor edgeconv-slurm (profiles/slurm) needs snakemake-executor-plugin-slurm, which is not installed: "
+    "install the project with its `cluster` extra (make setup does; or pip install 'edgeconv[cluster]')"
+)
+
+common_settings = CommonSettings(non_local_exec=True, implies_no_shared_fs=False, job_deploy_sources=False)
+
+
+@dataclass
+class SlurmSettings(ExecutorSettingsBase):
+    def __post_init__(self):
+        pass
+
+
+class SlurmExecutor(RemoteExecutor):
+    def __init__(self, *args, **kwargs):
+        raise WorkflowError(MISSING)
+
+    def run_job(self, job):
+        raise WorkflowError(MISSING)
+
+    async def check_active_jobs(self, active_jobs):
+        raise WorkflowError(MISSING)
+        yield  # an async generator, as the interface expects
+
+    def cancel_jobs(self, active_jobs):
+        raise WorkflowError(MISSING)
