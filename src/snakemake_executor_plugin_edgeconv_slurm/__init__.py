@@ -9,8 +9,8 @@ small models spent a third of its time waiting (BENCHMARKS.md (h)).
 
 Here the wait is a fraction of the time since anything last changed (a job submitted or seen
 ending), between ``status-interval-min`` and ``status-interval-max`` seconds: checks come quickly
-while jobs are short and young, and thin out to one a minute for long ones, so a cluster's
-controller is asked no more often than by the plugin itself once jobs run for minutes.
+while jobs are short and young, and thin out to one a minute once nothing has changed for ten
+minutes (for a job of an hour, about 100 ``squeue`` calls; the plugin makes about 30).
 
 Its settings are the Slurm plugin's, under this plugin's prefix (``edgeconv-slurm-status-command``
 ...), plus the two above. Discovered by Snakemake as any executor plugin: a top-level package named
