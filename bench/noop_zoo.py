@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/noop_zoo.py [--models 300] [--runs 5] [--work DIR] [
 from __future__ import annotations
 
 import argparse
-import cProfile
 import platform
 import pstats
 import re
@@ -27,33 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from sections import emit  # noqa: E402
-from speed import SNAKEMAKE, batch_project  # noqa: E402
+from speed import SNAKEMAKE, batch_project, sh, timed, touch_floor  # noqa: E402
 
 MARK = "## (t) The no-op of a 300-model zoo against Snakemake's floor (`bench/noop_zoo.py`)"
 GOAL = 2.5
-
-
-def _run(cmd: list[str], cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
-    return proc.stdout + proc.stderr
-
-
-def _timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    _run(cmd, cwd)
-    return time.perf_counter() - start
-
-
-def _floor(root: Path, jobs: int) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "Snakefile").write_text(
-        f"rule all:\n    input: expand('f/{{i}}.txt', i=range({jobs}))\n\n"
-        "rule one:\n    output: 'f/{i}.txt'\n    shell: 'touch {output}'\n"
-    )
-    _run([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], root)
-    return root
 
 
 def _profiled_shares(project: Path) -> dict[str, float]:
@@ -81,17 +57,18 @@ def measure(models: int, runs: int, work: Path) -> dict:
     project = work / "zoo"
     if not (project / "config").exists():
         batch_project(project, models, "[openvino]")
-    _run([*SNAKEMAKE, "-d", str(project), "--cores", "2", "-q"], project)  # the first build, or nothing
-    if "Nothing to be done" not in _run([*SNAKEMAKE, "-d", str(project), "-n"], project):
+    sh([*SNAKEMAKE, "-d", str(project), "--cores", "2", "-q"], cwd=project)  # the first build, or nothing
+    rerun = sh([*SNAKEMAKE, "-d", str(project), "-n"], cwd=project)
+    if "Nothing to be done" not in rerun.stdout + rerun.stderr:
         sys.exit("the rerun plans work: it is not a no-op")
-    dry = _run([*SNAKEMAKE, "-d", str(project), "-n", "--forceall"], project)
+    dry = sh([*SNAKEMAKE, "-d", str(project), "-n", "--forceall"], cwd=project).stdout
     jobs = int(re.search(r"^total\s+(\d+)", dry, re.M).group(1))
-    per_model, per_job = _floor(work / "floor_models", models), _floor(work / "floor_jobs", jobs)
+    per_model, per_job = touch_floor(work / "floor_models", models), touch_floor(work / "floor_jobs", jobs)
     ours, floor_m, floor_j = [], [], []
     for _ in range(runs):  # in turn, so that all three see the same machine
-        ours.append(_timed([*SNAKEMAKE, "-d", str(project), "--cores", "2", "-q"], project))
-        floor_m.append(_timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], per_model))
-        floor_j.append(_timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], per_job))
+        ours.append(timed([*SNAKEMAKE, "-d", str(project), "--cores", "2", "-q"], project))
+        floor_m.append(timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], per_model))
+        floor_j.append(timed([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], per_job))
     return {"models": models, "jobs": jobs, "runs": runs, "ours": statistics.median(ours),
             "floor_models": statistics.median(floor_m), "floor_jobs": statistics.median(floor_j),
             "ratio_models": statistics.median([a / b for a, b in zip(ours, floor_m)]),

@@ -235,23 +235,25 @@ def _cores(root: Path, runs: int) -> dict[str, float]:
             "speedup": statistics.median(ratios)}
 
 
+def touch_floor(root: Path, jobs: int) -> Path:
+    """Snakemake's no-op floor: a one-rule Snakefile of ``jobs`` `touch` jobs in ``root``, built once."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Snakefile").write_text(
+        f"rule all:\n    input: expand('f/{{i}}.txt', i=range({jobs}))\n\n"
+        "rule one:\n    output: 'f/{i}.txt'\n    shell: 'touch {output}'\n"
+    )
+    sh([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], cwd=root)
+    return root
+
+
 def p2(runs: int, work: Path, models: int = 30, targets: str = "[openvino, qnn_htp]") -> dict[str, float]:
     root = work / "noop"
     batch_project(root, models, targets)
     sh([*SNAKEMAKE, "-d", str(root), "--cores", "2", "-q"], cwd=root)
     dry = sh([*SNAKEMAKE, "-d", str(root), "-n", "--forceall"], cwd=root).stdout
     jobs = int(re.search(r"^total\s+(\d+)", dry, re.M).group(1))
-    floor = work / "floor"
-    floor.mkdir()
-    (floor / "Snakefile").write_text(
-        f"rule all:\n    input: expand('f/{{i}}.txt', i=range({jobs}))\n\n"
-        "rule one:\n    output: 'f/{i}.txt'\n    shell: 'touch {output}'\n"
-    )
-    sh([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], cwd=floor)
-    per_model = work / "floor_models"
-    per_model.mkdir()
-    (per_model / "Snakefile").write_text((floor / "Snakefile").read_text().replace(f"range({jobs})", f"range({models})"))
-    sh([sys.executable, "-m", "snakemake", "--cores", "2", "-q"], cwd=per_model)
+    floor = touch_floor(work / "floor", jobs)
+    per_model = touch_floor(work / "floor_models", models)
     if "Nothing to be done" not in sh([*SNAKEMAKE, "-d", str(root), "-n"], cwd=root).stdout:
         raise SystemExit(f"P2: a rerun of the {models}-model matrix plans work; it is not a no-op")
     ours, base, base_models = [], [], []
