@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test test-fast lint bench bench-large clean mo-env rvc2-env print-python310 containers slurm browser lock lock-upgrade
+.PHONY: setup demo test test-fast lint bench bench-large clean mo-env rvc2-env print-python310 containers slurm cluster-env browser lock lock-upgrade
 
 LOCKS := envs/locks
 # pip installs only what a lock names, at its version and sha256 (--require-hashes): every
@@ -101,8 +101,15 @@ containers:
 
 # A one-node Slurm cluster on this machine (slurm-wlm and munge are installed when missing; needs
 # root), for profiles/slurm and its tests: docs/batches.md, "Run on a cluster (Slurm)".
-slurm:
+slurm: cluster-env
 	profiles/slurm/single-node.sh
+
+# The Slurm executor plugin, from its own lock (envs/locks/cluster.in says why it is not in main.txt).
+cluster-env: $(VENV)/.cluster-installed
+
+$(VENV)/.cluster-installed: $(LOCKS)/cluster.txt $(VENV)/.installed
+	$(BIN)/python $(PIP_LOCKED) $(LOCKS)/cluster.txt
+	touch $@
 
 # Headless Chromium and its WebDriver (Debian packages; needs root) for the report's browser test.
 browser:
@@ -125,7 +132,8 @@ $(UV): $(LOCKS)/uv.txt
 
 lock: $(UV)
 	$(UV_COMPILE) --universal --python-version 3.11 pyproject.toml $(LOCKS)/bootstrap.in \
-		--extra test --extra qnn --extra tflite --extra cluster --extra ldf --extra rvc2 -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+		--extra test --extra qnn --extra tflite --extra ldf --extra rvc2 -c $(LOCKS)/constraints.txt -o $(LOCKS)/main.txt
+	$(UV_COMPILE) --universal --python-version 3.11 $(LOCKS)/cluster.in -c $(LOCKS)/main.txt -o $(LOCKS)/cluster.txt
 	$(UV_COMPILE) --universal --python-version 3.9 $(LOCKS)/openvino-2022.3.in -o $(LOCKS)/openvino-2022.3.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/rvc4-image.in -o $(LOCKS)/rvc4-image.txt
 	$(UV_COMPILE) --python-version 3.10 --python-platform x86_64-manylinux_2_35 $(LOCKS)/hailo-image.in -o $(LOCKS)/hailo-image.txt

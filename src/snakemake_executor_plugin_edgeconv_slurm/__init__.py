@@ -26,8 +26,8 @@ try:
     from snakemake_executor_plugin_slurm import ExecutorSettings as SlurmSettings
     from snakemake_executor_plugin_slurm import common_settings  # noqa: F401  (the plugin interface reads it)
 except ImportError:
-    # Snakemake imports every installed executor plugin at each start: without the `cluster` extra,
-    # this one must still load, and says what is missing only when it is chosen.
+    # Snakemake imports every installed executor plugin at each start: without the Slurm plugin
+    # (make cluster-env), this one must still load, and says what is missing only when chosen.
     from ._missing import SlurmExecutor, SlurmSettings, common_settings  # noqa: F401
 
 # The wait after a check is this fraction of the time since the set of active jobs last changed.

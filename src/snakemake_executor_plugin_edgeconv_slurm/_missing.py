@@ -9,7 +9,7 @@ from snakemake_interface_executor_plugins.settings import CommonSettings, Execut
 
 MISSING = (
     "executor edgeconv-slurm (profiles/slurm) needs snakemake-executor-plugin-slurm, which is not installed: "
-    "install the project with its `cluster` extra (make setup does; or pip install 'edgeconv[cluster]')"
+    "install it from its lock with `make cluster-env` (or pip install 'edgeconv[cluster]')"
 )
 
 common_settings = CommonSettings(non_local_exec=True, implies_no_shared_fs=False, job_deploy_sources=False)

@@ -4,6 +4,7 @@ skip into a failure). Every job goes through sbatch and runs on the node."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.workflow
 
 
 def _slurm_up() -> str | None:
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed; `make slurm` installs it (make cluster-env) and starts Slurm"
     if not shutil.which("sbatch") or not shutil.which("sinfo"):
         return "no Slurm here (sbatch, sinfo); start one with `sudo make slurm`"
     state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
