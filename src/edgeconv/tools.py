@@ -317,16 +317,17 @@ def run_tool(
 
 
 def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:
-    """Start a tool in its own process group. A tool file that was just written can be "busy"
-    (ETXTBSY) for an instant, while a process forked elsewhere still holds it open to write: try
-    again, briefly, rather than fail the step."""
+    """Start a tool in its own process group, with no input (a tool that asks a question reads
+    end-of-file at once instead of waiting for a terminal that no one watches). A tool file that
+    was just written can be "busy" (ETXTBSY) for an instant, while a process forked elsewhere still
+    holds it open to write: try again, briefly, rather than fail the step."""
     import errno
     import time
 
     for attempt in range(6):
         try:
-            return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    start_new_session=True)
+            return subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
         except OSError as exc:
             if exc.errno != errno.ETXTBSY or attempt == 5:
                 raise
@@ -334,32 +335,80 @@ def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:
     raise AssertionError("unreachable")
 
 
-def _run_local(argv: list[str], cwd: Path | None, limit: float) -> tuple[int, str]:
-    """Run a tool in its own process group; past ``limit`` seconds the whole group is ended
-    (SIGTERM, then SIGKILL), so nothing it started is left running."""
+class _KeptOutput:
+    """A tool's output as it comes: every line to the step log at once, and in memory its first
+    and last lines only (what an error message quotes), so a tool that writes gigabytes costs none."""
+
+    HEAD, TAIL = 2000, 20000
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self.head: list[str] = []
+        self.tail: deque[str] = deque(maxlen=self.TAIL)
+        self.dropped = 0
+
+    def pump(self, stream) -> None:
+        for line in iter(stream.readline, ""):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if len(self.head) < self.HEAD:
+                self.head.append(line)
+            else:
+                self.dropped += len(self.tail) == self.TAIL
+                self.tail.append(line)
+
+    def text(self) -> str:
+        gap = [f"... ({self.dropped} lines, in the step log) ...\n"] if self.dropped else []
+        return "".join(self.head + gap + list(self.tail))
+
+
+def _end_group(pgid: int, grace: float = 10, proc: subprocess.Popen | None = None) -> bool:
+    """End every process of a process group (SIGTERM, then SIGKILL after ``grace`` s); False when
+    none was left. ``proc``, the tool itself when it still runs, is reaped here (a zombie stays in
+    its group)."""
     import signal
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return sig != signal.SIGTERM
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if proc is not None:
+                proc.poll()
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)
+    return True
+
+
+def _run_local(argv: list[str], cwd: Path | None, limit: float) -> tuple[int, str]:
+    """Run a tool in its own process group. Past ``limit`` seconds the whole group is ended
+    (SIGTERM, then SIGKILL), so nothing it started is left running. When the tool exits, whatever
+    it left running in its group (a helper that holds its output open, a daemon) is ended too: the
+    step does not wait for it, and it does not outlive the step."""
+    import threading
 
     proc = _start(argv, cwd)
+    kept = _KeptOutput()
+    reader = threading.Thread(target=kept.pump, args=(proc.stdout,), daemon=True)
+    reader.start()
     try:
-        output, _ = proc.communicate(timeout=limit)
+        proc.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        output = proc.stdout.read() if proc.stdout else ""
-        sys.stdout.write(output)
-        sys.stdout.flush()
+        _end_group(proc.pid, proc=proc)
+        reader.join(timeout=5)
         raise ToolTimeout(argv[0]) from None
-    sys.stdout.write(output)
-    sys.stdout.flush()
-    return proc.returncode, output
+    reader.join(timeout=0.5)  # the tool's last lines, when nothing it started holds its output open
+    if _end_group(proc.pid, grace=5):
+        print(f"note: {Path(argv[0]).name} exited and left processes running; they were ended", flush=True)
+    reader.join(timeout=5)
+    return proc.returncode, kept.text()
 
 
 def _signal_of(returncode: int, runtime: str) -> str | None:

@@ -48,6 +48,67 @@ def test_a_tool_killed_by_a_signal_is_named_with_it(tmp_path, monkeypatch):
         run_tool([str(DOUBLE), "-o", str(tmp_path / "x.blob")], "compile_tool (MYRIAD)")
 
 
+def test_a_tool_that_asks_a_question_gets_no_answer_instead_of_waiting(tmp_path):
+    """As in a Snakemake job started from a terminal: stdin open and silent. The tool reads
+    end-of-file at once and fails with its own message; no time limit is needed to end it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from edgeconv.tools import run_tool, use_toolchain; "
+        "use_toolchain({'target': 'rvc2', 'timeout': 60}); "
+        f"run_tool([{str(DOUBLE)!r}, '-o', {str(tmp_path / 'x.blob')!r}], 'compile_tool (MYRIAD)')"
+    )
+    started = time.monotonic()
+    with open(tmp_path / "err", "w") as err_file, subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_file,
+        env={**os.environ, "EDGECONV_TEST_FAULT": "prompt"},
+    ) as run:
+        try:
+            run.wait(timeout=40)  # stdin stays open and silent meanwhile
+        finally:
+            run.kill()
+    err = (tmp_path / "err").read_text()
+    assert time.monotonic() - started < 30
+    assert run.returncode != 0
+    assert "compile_tool (MYRIAD) failed (exit 1): " in err and "no answer on stdin" in err, err[-1500:]
+    assert "did not finish" not in err
+
+
+def test_what_a_tool_leaves_running_is_ended_and_not_waited_for(tmp_path, monkeypatch):
+    """A tool that exits 0 but leaves a helper holding its output open: the step goes on at once
+    (not at the time limit), and the helper does not outlive it."""
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("EDGECONV_TEST_FAULT", "daemon")
+    monkeypatch.setenv("EDGECONV_TEST_PIDS", str(pids))
+    use_toolchain({"target": "rvc2", "timeout": 120})
+    started = time.monotonic()
+    result = run_tool([str(DOUBLE), "-o", str(tmp_path / "x.blob")], "compile_tool (MYRIAD)")
+    assert time.monotonic() - started < 30
+    assert result["returncode"] == 0 and (tmp_path / "x.blob").read_bytes() == b"blob"
+    helper = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(helper)
+    use_toolchain(None)
+
+
+def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_path, capsys):
+    """Every line reaches the step log; an error quotes the last ones; memory holds a bounded part."""
+    script = tmp_path / "chatty"
+    script.write_text("#!/bin/sh\nseq 1 100000\necho 'ERROR: out of patience' \nexit 3\n")
+    script.chmod(0o755)
+    use_toolchain(None)
+    with pytest.raises(ConversionError, match=r"failed \(exit 3\): ERROR: out of patience") as exc:
+        run_tool([str(script)], "chatty")
+    logged = capsys.readouterr().out
+    assert "\n99999\n100000\n" in logged and "\n50000\n" in logged  # all of it in the log
+    kept = exc.value.tool_output
+    assert "\n50000\n" not in kept and kept.startswith("1\n") and "100000\nERROR" in kept
+    assert "lines, in the step log" in kept
+
+
 def test_the_default_limit_is_generous():
     from edgeconv.tools import DEFAULT_TIMEOUT_S
 
