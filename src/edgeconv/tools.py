@@ -269,13 +269,11 @@ def run_tool(
     """Run a tool; its output goes to the step log (our stdout). On failure raise with its error lines.
     ``reads``/``writes`` name the files and directories the call uses: with a container runtime
     they are all the container sees (read-only / read-write)."""
-    import io
-
     tc = _TOOLCHAIN
     limit = tc.timeout or DEFAULT_TIMEOUT_S
     try:
         if tc.runtime == "docker":
-            buf = io.StringIO()
+            buf = _KeptOutput()
             call = ToolCall(
                 argv=list(argv),
                 reads=tuple(Path(p) for p in reads),
@@ -283,7 +281,7 @@ def run_tool(
                 workdir=Path(cwd or Path.cwd()),
             )
             returncode = run_in_docker(call, tc, out=_Tee(sys.stdout, buf), timeout=limit)
-            output = buf.getvalue()
+            output = buf.text()
         else:
             print("$ " + " ".join(argv), flush=True)
             returncode, output = _run_local(argv, cwd, limit)
@@ -348,19 +346,34 @@ class _KeptOutput:
         self.tail: deque[str] = deque(maxlen=self.TAIL)
         self.dropped = 0
 
+        self.partial = ""
+
+    def keep(self, line: str) -> None:
+        if len(self.head) < self.HEAD:
+            self.head.append(line)
+        else:
+            self.dropped += len(self.tail) == self.TAIL
+            self.tail.append(line)
+
     def pump(self, stream) -> None:
+        """A local tool's output: each line to the step log, and kept."""
         for line in iter(stream.readline, ""):
             sys.stdout.write(line)
             sys.stdout.flush()
-            if len(self.head) < self.HEAD:
-                self.head.append(line)
-            else:
-                self.dropped += len(self.tail) == self.TAIL
-                self.tail.append(line)
+            self.keep(line)
+
+    def write(self, chunk: str) -> None:
+        """A container's output, in chunks that need not end at a line (beside the step log in a _Tee)."""
+        *lines, self.partial = (self.partial + chunk).split("\n")
+        for line in lines:
+            self.keep(line + "\n")
+
+    def flush(self) -> None:
+        pass
 
     def text(self) -> str:
         gap = [f"... ({self.dropped} lines, in the step log) ...\n"] if self.dropped else []
-        return "".join(self.head + gap + list(self.tail))
+        return "".join(self.head + gap + list(self.tail)) + self.partial
 
 
 def _end_group(pgid: int, grace: float = 10, proc: subprocess.Popen | None = None) -> bool:

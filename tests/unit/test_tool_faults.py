@@ -109,6 +109,19 @@ def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_p
     assert "lines, in the step log" in kept
 
 
+def test_a_containers_output_in_chunks_is_kept_by_line_at_its_ends():
+    from edgeconv.tools import _KeptOutput
+
+    kept = _KeptOutput()
+    text = "".join(f"line {i}\n" for i in range(30000)) + "ERROR: last words"
+    for start in range(0, len(text), 777):  # chunks that end anywhere, as a container's stream does
+        kept.write(text[start:start + 777])
+    out = kept.text()
+    assert out.startswith("line 0\nline 1\n") and out.endswith("line 29999\nERROR: last words")
+    assert "line 2000\n" not in out and "line 9999\n" not in out and "line 10000\n" in out
+    assert "(8000 lines, in the step log)" in out
+
+
 def test_the_default_limit_is_generous():
     from edgeconv.tools import DEFAULT_TIMEOUT_S
 
