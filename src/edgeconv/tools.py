@@ -284,7 +284,10 @@ def run_tool(
             output = buf.text()
         else:
             print("$ " + " ".join(argv), flush=True)
-            returncode, output = _run_local(argv, cwd, limit)
+            try:
+                returncode, output = _run_local(argv, cwd, limit)
+            except OSError as exc:
+                raise ConversionError(_not_started(argv[0], what, exc, tc.target)) from None
     except ToolTimeout:
         key = f"toolchains.{tc.target}.timeout" if tc.target else "toolchains.<target>.timeout"
         raise ConversionError(
@@ -312,6 +315,24 @@ def run_tool(
         error.tool_output = output  # for a caller that explains the failure better than the tool's lines
         raise error
     return {"argv": argv, "returncode": returncode}
+
+
+def _not_started(tool: str, what: str, exc: OSError, target: str | None) -> str:
+    """Why the system refused to start a tool (it was found before any job ran, so it was there then)."""
+    import errno
+
+    key = f"toolchains.{target}" if target else "toolchains.<target>"
+    if exc.errno == errno.ENOENT and Path(tool).exists():
+        why = "the file is there, but the interpreter on its #! line (or its loader) is not: reinstall the tool"
+    elif exc.errno == errno.ENOENT:
+        why = f"it is gone (it was there when the run began): reinstall it, or set its path under {key}"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = f"permission denied: make it executable (chmod +x), or set its path under {key}"
+    elif exc.errno == errno.ENOEXEC:
+        why = "not a program this machine can run (another architecture, or a script without a #! line)"
+    else:
+        why = exc.strerror or str(exc)
+    return f"{what} could not be started ({tool}): {why}"
 
 
 def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:

@@ -122,6 +122,27 @@ def test_a_containers_output_in_chunks_is_kept_by_line_at_its_ends():
     assert "(8000 lines, in the step log)" in out
 
 
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: (p.write_text("#!/bin/sh\necho hi\n"), p.chmod(0o644)), "permission denied: make it executable"),
+        (lambda p: (p.write_text("#!/nonexistent/interpreter\n"), p.chmod(0o755)), "the interpreter on its #! line"),
+        (lambda p: (p.write_bytes(b"\x7fELF not a program"), p.chmod(0o755)), "not a program this machine can run"),
+        (lambda p: None, "it is gone"),
+    ],
+    ids=["not-executable", "bad-interpreter", "not-a-program", "gone"],
+)
+def test_a_tool_the_system_cannot_start_is_named_with_why(tmp_path, make, says):
+    tool = tmp_path / "compile_tool"
+    make(tool)
+    use_toolchain({"target": "rvc2"})
+    with pytest.raises(ConversionError) as exc:
+        run_tool([str(tool), "-o", str(tmp_path / "x.blob")], "compile_tool (MYRIAD)")
+    assert str(exc.value).startswith(f"compile_tool (MYRIAD) could not be started ({tool}): ")
+    assert says in str(exc.value)
+    use_toolchain(None)
+
+
 def test_the_default_limit_is_generous():
     from edgeconv.tools import DEFAULT_TIMEOUT_S
 
