@@ -346,7 +346,7 @@ def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:
     for attempt in range(6):
         try:
             return subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             if exc.errno != errno.ETXTBSY or attempt == 5:
                 raise
@@ -355,39 +355,51 @@ def _start(argv: list[str], cwd: Path | None) -> subprocess.Popen:
 
 
 class _KeptOutput:
-    """A tool's output as it comes: every line to the step log at once, and in memory its first
-    and last lines only (what an error message quotes), so a tool that writes gigabytes costs none."""
+    """A tool's output as it comes: all of it to the step log at once, and in memory its first
+    1 MB and last 4 MB only, by line (what an error message quotes and names ops from), so a tool
+    that writes gigabytes costs none."""
 
-    HEAD, TAIL = 2000, 20000
+    HEAD_CHARS, TAIL_CHARS, PIECE = 1 << 20, 4 << 20, 1 << 16
 
     def __init__(self) -> None:
         from collections import deque
 
         self.head: list[str] = []
-        self.tail: deque[str] = deque(maxlen=self.TAIL)
-        self.dropped = 0
-
+        self.tail: deque[str] = deque()
+        self.head_size = self.tail_size = self.dropped = 0
         self.partial = ""
 
     def keep(self, line: str) -> None:
-        if len(self.head) < self.HEAD:
+        if self.head_size < self.HEAD_CHARS:
             self.head.append(line)
-        else:
-            self.dropped += len(self.tail) == self.TAIL
-            self.tail.append(line)
+            self.head_size += len(line)
+            return
+        self.tail.append(line)
+        self.tail_size += len(line)
+        while self.tail_size > self.TAIL_CHARS and len(self.tail) > 1:
+            self.tail_size -= len(self.tail.popleft())
+            self.dropped += 1
 
     def pump(self, stream) -> None:
-        """A local tool's output: each line to the step log, and kept."""
-        for line in iter(stream.readline, ""):
-            sys.stdout.write(line)
+        """A local tool's output, as it comes: to the step log, and kept."""
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while chunk := os.read(stream.fileno(), 1 << 16):
+            text = decoder.decode(chunk)
+            sys.stdout.write(text)
             sys.stdout.flush()
-            self.keep(line)
+            self.write(text)
 
     def write(self, chunk: str) -> None:
-        """A container's output, in chunks that need not end at a line (beside the step log in a _Tee)."""
+        """Output in chunks that need not end at a line (a container's stream, beside the step log in
+        a _Tee). A "line" that never ends (a progress bar redrawn with \\r) is kept in pieces of 64 kB."""
         *lines, self.partial = (self.partial + chunk).split("\n")
         for line in lines:
             self.keep(line + "\n")
+        while len(self.partial) > self.PIECE:
+            self.keep(self.partial[: self.PIECE] + "\n")
+            self.partial = self.partial[self.PIECE :]
 
     def flush(self) -> None:
         pass

@@ -94,8 +94,12 @@ def test_what_a_tool_leaves_running_is_ended_and_not_waited_for(tmp_path, monkey
     use_toolchain(None)
 
 
-def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_path, capsys):
+def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_path, capsys, monkeypatch):
     """Every line reaches the step log; an error quotes the last ones; memory holds a bounded part."""
+    from edgeconv.tools import _KeptOutput
+
+    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 1000)
+    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 10_000)
     script = tmp_path / "chatty"
     script.write_text("#!/bin/sh\nseq 1 100000\necho 'ERROR: out of patience' \nexit 3\n")
     script.chmod(0o755)
@@ -105,21 +109,39 @@ def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_p
     logged = capsys.readouterr().out
     assert "\n99999\n100000\n" in logged and "\n50000\n" in logged  # all of it in the log
     kept = exc.value.tool_output
-    assert "\n50000\n" not in kept and kept.startswith("1\n") and "100000\nERROR" in kept
-    assert "lines, in the step log" in kept
+    assert "\n50000\n" not in kept and kept.startswith("1\n2\n") and "100000\nERROR" in kept
+    assert "lines, in the step log" in kept and len(kept) < 12_000
 
 
-def test_a_containers_output_in_chunks_is_kept_by_line_at_its_ends():
+def test_a_progress_bar_that_never_ends_its_line_is_kept_bounded(tmp_path, monkeypatch):
     from edgeconv.tools import _KeptOutput
 
+    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 100_000)
+    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 200_000)
+    script = tmp_path / "progress"
+    script.write_text("#!/bin/sh\nfor i in $(seq 1 300000); do printf '\\r%06d' $i; done\necho\necho 'ERROR: done badly'\nexit 4\n")
+    script.chmod(0o755)
+    use_toolchain(None)
+    with pytest.raises(ConversionError, match=r"failed \(exit 4\): ERROR: done badly") as exc:
+        run_tool([str(script)], "progress")
+    kept = exc.value.tool_output
+    # 2.1 MB written in one "line": kept in pieces, its start and its end only.
+    assert kept.startswith("\r000001") and "\r300000" in kept and len(kept) < 100_000 + 200_000 + 2 * (1 << 16)
+
+
+def test_a_containers_output_in_chunks_is_kept_by_line_at_its_ends(monkeypatch):
+    from edgeconv.tools import _KeptOutput
+
+    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 1000)
+    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 10_000)
     kept = _KeptOutput()
-    text = "".join(f"line {i}\n" for i in range(30000)) + "ERROR: last words"
+    text = "".join(f"line {i:05d}\n" for i in range(30000)) + "ERROR: last words"
     for start in range(0, len(text), 777):  # chunks that end anywhere, as a container's stream does
         kept.write(text[start:start + 777])
     out = kept.text()
-    assert out.startswith("line 0\nline 1\n") and out.endswith("line 29999\nERROR: last words")
-    assert "line 2000\n" not in out and "line 9999\n" not in out and "line 10000\n" in out
-    assert "(8000 lines, in the step log)" in out
+    assert out.startswith("line 00000\nline 00001\n") and out.endswith("line 29999\nERROR: last words")
+    assert "line 00100\n" not in out and "line 15000\n" not in out and "line 29200\n" in out
+    assert "lines, in the step log" in out and len(out) < 12_000
 
 
 @pytest.mark.parametrize(
