@@ -1,7 +1,8 @@
 """Stand-ins for snakemake-executor-plugin-slurm when it is not installed: Snakemake loads this
 plugin at every start, so it must load; choosing it (profiles/slurm) stops with what to install."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
@@ -15,8 +16,17 @@ MISSING = (
 common_settings = CommonSettings(non_local_exec=True, implies_no_shared_fs=False, job_deploy_sources=False)
 
 
+def _needs_plugin(default):
+    return field(default=default, metadata={"help": "a setting of snakemake-executor-plugin-slurm (make cluster-env)"})
+
+
 @dataclass
 class SlurmSettings(ExecutorSettingsBase):
+    # The Slurm plugin's settings that profiles/slurm sets: accepted here, so that the profile
+    # reaches the message above instead of "unrecognized arguments".
+    status_command: Optional[str] = _needs_plugin(None)
+    no_account: bool = _needs_plugin(False)
+
     def __post_init__(self):
         pass
 

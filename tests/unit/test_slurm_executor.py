@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -108,4 +109,11 @@ def test_without_the_slurm_plugin_snakemake_still_starts_and_the_executor_says_w
                             cwd=tmp_path, capture_output=True, text=True)
     assert chosen.returncode != 0
     assert "needs snakemake-executor-plugin-slurm" in chosen.stderr and "make cluster-env" in chosen.stderr, chosen.stderr[-2000:]
+    assert not (tmp_path / "x").exists()
+    # The profile as users type it: its Slurm settings are accepted, and the same message stops it.
+    profile = Path(plugin.__file__).resolve().parents[2] / "profiles" / "slurm"
+    typed = subprocess.run([sys.executable, "-c", hide, "--profile", str(profile)], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert typed.returncode != 0 and "unrecognized arguments" not in typed.stderr, typed.stderr[-2000:]
+    assert "make cluster-env" in typed.stderr, typed.stderr[-2000:]
     assert not (tmp_path / "x").exists()
