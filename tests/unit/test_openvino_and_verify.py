@@ -87,6 +87,35 @@ def test_simplify_methods():
     assert call["tool"] == "onnxsim" and call["method"] == "auto" and call["skipped"] == []
 
 
+def test_a_simplifier_that_crashes_or_hangs_costs_a_fallback_not_the_step(monkeypatch):
+    """onnxsim is C++: on some graphs it dies of a signal or never returns. It runs in a child
+    process, so the step names what happened, and `auto` goes on with onnxslim."""
+    import os
+    import signal
+    import time
+
+    import onnxsim
+
+    from edgeconv.errors import ConversionError
+    from edgeconv.steps import simplify as step
+
+    model = conv_net(constant_nodes=True)
+    monkeypatch.setattr(onnxsim, "simplify", lambda model, **kw: os.kill(os.getpid(), signal.SIGSEGV))
+    slim, call = simplify(model, "auto")
+    assert call["tool"] == "onnxslim" and call["nodes_after"] < call["nodes_before"]
+    assert call["skipped"] == [{"tool": "onnxsim", "reason": "onnxsim crashed on this model (SIGSEGV, signal 11)"}]
+    with pytest.raises(ConversionError, match=r"^onnxsim crashed on this model \(SIGSEGV, signal 11\); set `onnx_simplification: onnxslim`"):
+        simplify(model, "onnxsim")
+
+    monkeypatch.setattr(onnxsim, "simplify", lambda model, **kw: time.sleep(600))
+    monkeypatch.setattr(step, "TIME_LIMIT_S", 2)
+    started = time.monotonic()
+    slim, call = simplify(model, "auto")
+    assert time.monotonic() - started < 30
+    assert call["tool"] == "onnxslim"
+    assert call["skipped"] == [{"tool": "onnxsim", "reason": "onnxsim did not finish within 2 s and was stopped"}]
+
+
 def test_auto_simplification_falls_back_and_says_why_while_a_named_method_stops(monkeypatch):
     import onnxsim
     import onnxslim

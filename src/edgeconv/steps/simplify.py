@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,11 @@ def _import_onnxsim() -> Any:
     return onnxsim
 
 
+# A simplifier runs in a child process (forked: it shares the loaded model and the imports), so
+# that one that crashes (onnxsim is C++) or never finishes costs a fallback, not the step.
+TIME_LIMIT_S = 2 * 3600
+
+
 def _simplify_with(
     method: str, model: onnx.ModelProto, nodes_before: int, source: Path | None = None, workdir: Path | None = None
 ) -> tuple[onnx.ModelProto, dict[str, Any]]:
@@ -86,18 +92,15 @@ def _simplify_with(
         # own check, which also holds for models over 2 GB that onnxruntime cannot take from memory.
         check_n = 0
         from_file = source is not None and workdir is not None and not fits_in_protobuf(model)
-        try:
-            if from_file:
-                written = Path(workdir) / "simplified.onnx"
+
+        def run_onnxsim(scratch: Path) -> tuple[onnx.ModelProto | Path, bool]:
+            if from_file:  # file to file: the child answers with the file, its big weights beside it
+                written = scratch / "simplified.onnx"
                 _, ok = onnxsim.simplify(str(source), check_n=check_n, output_path=str(written))
-                simplified = load_onnx(written)  # its big weights stay in workdir
-            else:
-                simplified, ok = onnxsim.simplify(model, check_n=check_n)
-        except Exception as exc:
-            raise ConversionError(
-                f"onnxsim failed on this model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                "set `onnx_simplification: onnxslim` or `onnx_simplification: false` in the model config"
-            ) from None
+                return written, ok
+            return onnxsim.simplify(model, check_n=check_n)
+
+        simplified, ok = _in_child("onnxsim", run_onnxsim, workdir, "onnxslim")
         if not ok:
             raise ConversionError(
                 "onnxsim's own check found the simplified model's outputs differ; "
@@ -108,18 +111,73 @@ def _simplify_with(
     else:
         import onnxslim
 
-        try:
-            simplified = onnxslim.slim(model)
-        except Exception as exc:
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise ConversionError(
-                f"onnxslim failed on this model ({type(exc).__name__}: {first}); "
-                "set `onnx_simplification: onnxsim` or `false` in the model config"
-            ) from None
+        simplified, _ = _in_child("onnxslim", lambda scratch: (onnxslim.slim(model), True), workdir, "onnxsim")
         call = {"tool": "onnxslim", "version": onnxslim.__version__, "call": "onnxslim.slim(model)"}
     call.update(nodes_before=nodes_before, nodes_after=len(simplified.graph.node))
     log.info("%s: %d -> %d nodes", call["tool"], nodes_before, call["nodes_after"])
     return simplified, call
+
+
+def _in_child(tool: str, work, workdir: Path | None, other: str) -> tuple[onnx.ModelProto, bool]:
+    """``work(scratch)`` -> (model or the file it wrote it to, ok) in a forked child, under
+    TIME_LIMIT_S; the model comes back through a file in a scratch directory, under ``workdir``
+    when given (where a big model's weights stay until it is saved), else removed here. Its
+    exception, a crash (a signal) or the time limit is a ConversionError naming the tool."""
+    import json
+    import shutil
+    import sys
+
+    advice = f"set `onnx_simplification: {other}` or `onnx_simplification: false` in the model config"
+    scratch = Path(tempfile.mkdtemp(prefix=f".{tool}.", dir=workdir))
+    answer, result = scratch / "answer.json", scratch / "simplified.onnx"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through files, and leave without the parent's exit handlers
+        code = 1
+        try:
+            simplified, ok = work(scratch)
+            if not isinstance(simplified, Path):
+                save_onnx(simplified, result)
+            answer.write_text(json.dumps({"ok": bool(ok), "model": str(simplified if isinstance(simplified, Path) else result)}))
+            code = 0
+        except BaseException as exc:  # noqa: BLE001  (anything, reported to the parent)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            answer.write_text(json.dumps({"error": f"{type(exc).__name__}: {first}"}))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    try:
+        return _answer(tool, pid, answer, advice)
+    finally:
+        if workdir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _answer(tool: str, pid: int, answer: Path, advice: str) -> tuple[onnx.ModelProto, bool]:
+    """The child's answer (its model, loaded), or why there is none."""
+    import json
+    import signal
+    import time
+
+    deadline = time.monotonic() + TIME_LIMIT_S
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise ConversionError(f"{tool} did not finish within {TIME_LIMIT_S:g} s and was stopped; {advice}")
+        time.sleep(0.02)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        raise ConversionError(f"{tool} crashed on this model ({signal.Signals(number).name}, signal {number}); {advice}")
+    told = json.loads(answer.read_text()) if answer.exists() else {"error": f"exit {os.WEXITSTATUS(status)}, no answer"}
+    if "error" in told:
+        raise ConversionError(f"{tool} failed on this model ({told['error']}); {advice}")
+    return load_onnx(told["model"]), told["ok"]
 
 
 @dataclass(frozen=True, kw_only=True)
