@@ -94,18 +94,27 @@ def test_what_a_tool_leaves_running_is_ended_and_not_waited_for(tmp_path, monkey
     use_toolchain(None)
 
 
-def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_path, capsys, monkeypatch):
-    """Every line reaches the step log; an error quotes the last ones; memory holds a bounded part."""
+def _memory_budget(monkeypatch, head: int, tail: int) -> None:
+    """A small budget for a tool's output in memory, so that a test can see it hold."""
     from edgeconv.tools import _KeptOutput
 
-    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 1000)
-    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 10_000)
-    script = tmp_path / "chatty"
-    script.write_text("#!/bin/sh\nseq 1 100000\necho 'ERROR: out of patience' \nexit 3\n")
-    script.chmod(0o755)
+    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", head)
+    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", tail)
     use_toolchain(None)
+
+
+def _script(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "tool"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_path, capsys, monkeypatch):
+    """Every line reaches the step log; an error quotes the last ones; memory holds a bounded part."""
+    _memory_budget(monkeypatch, 1000, 10_000)
     with pytest.raises(ConversionError, match=r"failed \(exit 3\): ERROR: out of patience") as exc:
-        run_tool([str(script)], "chatty")
+        run_tool([_script(tmp_path, "seq 1 100000\necho 'ERROR: out of patience'\nexit 3")], "chatty")
     logged = capsys.readouterr().out
     assert "\n99999\n100000\n" in logged and "\n50000\n" in logged  # all of it in the log
     kept = exc.value.tool_output
@@ -114,16 +123,10 @@ def test_a_tool_that_writes_without_end_is_kept_in_memory_only_at_its_ends(tmp_p
 
 
 def test_a_progress_bar_that_never_ends_its_line_is_kept_bounded(tmp_path, monkeypatch):
-    from edgeconv.tools import _KeptOutput
-
-    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 100_000)
-    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 200_000)
-    script = tmp_path / "progress"
-    script.write_text("#!/bin/sh\nfor i in $(seq 1 300000); do printf '\\r%06d' $i; done\necho\necho 'ERROR: done badly'\nexit 4\n")
-    script.chmod(0o755)
-    use_toolchain(None)
+    _memory_budget(monkeypatch, 100_000, 200_000)
+    body = "for i in $(seq 1 300000); do printf '\\r%06d' $i; done\necho\necho 'ERROR: done badly'\nexit 4"
     with pytest.raises(ConversionError, match=r"failed \(exit 4\): ERROR: done badly") as exc:
-        run_tool([str(script)], "progress")
+        run_tool([_script(tmp_path, body)], "progress")
     kept = exc.value.tool_output
     # 2.1 MB written in one "line": kept in pieces, its start and its end only.
     assert kept.startswith("\r000001") and "\r300000" in kept and len(kept) < 100_000 + 200_000 + 2 * (1 << 16)
@@ -132,8 +135,7 @@ def test_a_progress_bar_that_never_ends_its_line_is_kept_bounded(tmp_path, monke
 def test_a_containers_output_in_chunks_is_kept_by_line_at_its_ends(monkeypatch):
     from edgeconv.tools import _KeptOutput
 
-    monkeypatch.setattr(_KeptOutput, "HEAD_CHARS", 1000)
-    monkeypatch.setattr(_KeptOutput, "TAIL_CHARS", 10_000)
+    _memory_budget(monkeypatch, 1000, 10_000)
     kept = _KeptOutput()
     text = "".join(f"line {i:05d}\n" for i in range(30000)) + "ERROR: last words"
     for start in range(0, len(text), 777):  # chunks that end anywhere, as a container's stream does
