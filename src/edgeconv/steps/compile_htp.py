@@ -24,9 +24,13 @@ def configure(ctx: Context) -> HtpParams:
 def run(inputs: Paths, outputs: Paths, params: HtpParams) -> dict[str, Any]:
     import logging
 
-    from edgeconv.targets.qnn_htp import compile_htp
+    from edgeconv import isolated
+    from edgeconv.tools import DEFAULT_TIMEOUT_S
 
-    call = compile_htp(inputs["onnx"], outputs["ctx"], params.soc, params.fp16)
+    # The HTP compiler (onnxruntime-qnn's libQnnHtp) in a process of its own: a crash is named
+    # with its signal, and a compile that never ends is stopped (edgeconv.isolated).
+    call = isolated.call("edgeconv.targets.qnn_htp:compile_htp_files", f"onnxruntime-qnn (HTP compile for {params.soc})",
+                         DEFAULT_TIMEOUT_S, str(inputs["onnx"]), str(outputs["ctx"]), params.soc, params.fp16)
     on_cpu = call["partition"]["cpu_layers"]
     if on_cpu:  # a deployment on onnxruntime-qnn runs them on the CPU, between HTP partitions
         logging.getLogger("edgeconv.progress").warning(

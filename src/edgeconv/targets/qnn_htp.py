@@ -335,6 +335,11 @@ def compile_htp(model_path: Path, ctx_out: Path, soc: str, fp16: bool) -> dict[s
     }
 
 
+def compile_htp_files(model_path: str, ctx_out: str, soc: str, fp16: bool) -> dict[str, Any]:
+    """:func:`compile_htp` with paths as strings (called through edgeconv.isolated)."""
+    return compile_htp(Path(model_path), Path(ctx_out), soc, fp16)
+
+
 def partition_summary(ctx_model: onnx.ModelProto) -> dict[str, Any]:
     """Which nodes the HTP took (inside EPContext nodes) and which stayed on the CPU: op counts,
     and by name the model's own layers left there (the quantize/dequantize that convert its float
