@@ -137,9 +137,11 @@ def _in_child(tool: str, work, workdir: Path | None, other: str) -> tuple[onnx.M
         code = 1
         try:
             simplified, ok = work(scratch)
-            if not isinstance(simplified, Path):
+            if isinstance(simplified, Path):
+                result = simplified
+            else:
                 save_onnx(simplified, result)
-            answer.write_text(json.dumps({"ok": bool(ok), "model": str(simplified if isinstance(simplified, Path) else result)}))
+            answer.write_text(json.dumps({"ok": bool(ok), "model": str(result)}))
             code = 0
         except BaseException as exc:  # noqa: BLE001  (anything, reported to the parent)
             first = str(exc).splitlines()[0] if str(exc) else ""
@@ -161,6 +163,8 @@ def _answer(tool: str, pid: int, answer: Path, advice: str) -> tuple[onnx.ModelP
     import signal
     import time
 
+    from edgeconv.tools import _signal_of
+
     deadline = time.monotonic() + TIME_LIMIT_S
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -172,8 +176,9 @@ def _answer(tool: str, pid: int, answer: Path, advice: str) -> tuple[onnx.ModelP
             raise ConversionError(f"{tool} did not finish within {TIME_LIMIT_S:g} s and was stopped; {advice}")
         time.sleep(0.02)
     if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        raise ConversionError(f"{tool} crashed on this model ({signal.Signals(number).name}, signal {number}); {advice}")
+        # Named as run_tool names a tool's crash; a number outside the Signals enum still reads.
+        crash = _signal_of(-os.WTERMSIG(status), "local") or f"signal {os.WTERMSIG(status)}"
+        raise ConversionError(f"{tool} crashed on this model: {crash}; {advice}")
     told = json.loads(answer.read_text()) if answer.exists() else {"error": f"exit {os.WEXITSTATUS(status)}, no answer"}
     if "error" in told:
         raise ConversionError(f"{tool} failed on this model ({told['error']}); {advice}")
