@@ -7,7 +7,7 @@ rule prepare_calibration:
     input:
         unpack(calibration_inputs),
     output:
-        calibration=f"{INTERMEDIATE}/calibration.npz",
+        calibration=droppable(f"{INTERMEDIATE}/calibration.npz"),
         record=f"{RECORDS}/prepare_calibration.json",
     log:
         f"{LOGS}/prepare_calibration.log",

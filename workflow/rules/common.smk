@@ -60,9 +60,13 @@ CACHING = workflow.enable_cache
 
 
 # A zoo's disk (docs/reliability.md, "A zoo's disk"): with `keep_intermediate_outputs: false` in
-# config/config.yaml, the first ONNX intermediates and rvc2's per-shave blobs and patches (the
-# superblob holds them) are temp() files. The default keeps them, so that a
-# change reruns exactly the steps that read it.
+# config/config.yaml, every file a model's chain makes on the way to what it publishes (the ONNX
+# intermediates, the calibration samples, each target's artifacts before publish, rvc2's per-shave
+# blobs) is a temp() file, removed once the jobs that read it are done: what stays is what is
+# published, the step records and the check reports. A change then reruns that model's chain from
+# its source. The default keeps them, so that a change reruns exactly the steps that read it.
+# Not dropped: files the workflow reads while it plans (an adapted detector, an NN Archive's
+# extracted model) and the outputs one stage hands to another's calibration.
 def droppable(path):
     return path if config.get("keep_intermediate_outputs", True) else temp(path)
 

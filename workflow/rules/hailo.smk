@@ -7,7 +7,7 @@ rule hailo_parse:
     input:
         unpack(hailo_parse_inputs),
     output:
-        har=f"{INTERMEDIATE}/hailo/{{model}}.parsed.har",
+        har=droppable(f"{INTERMEDIATE}/hailo/{{model}}.parsed.har"),
         record=f"{RECORDS}/hailo_parse.json",
     log:
         f"{LOGS}/hailo_parse.log",
@@ -32,7 +32,7 @@ rule hailo_optimize:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         original=interface_model,
     output:
-        har=f"{INTERMEDIATE}/hailo/{{model}}.har",
+        har=droppable(f"{INTERMEDIATE}/hailo/{{model}}.har"),
         record=f"{RECORDS}/hailo_optimize.json",
     log:
         f"{LOGS}/hailo_optimize.log",
@@ -55,7 +55,7 @@ rule hailo_compile:
     input:
         har=f"{INTERMEDIATE}/hailo/{{model}}.har",
     output:
-        hef=f"{INTERMEDIATE}/hailo/{{model}}.hef",
+        hef=droppable(f"{INTERMEDIATE}/hailo/{{model}}.hef"),
         record=f"{RECORDS}/hailo_compile.json",
     log:
         f"{LOGS}/hailo_compile.log",

@@ -8,7 +8,7 @@ rule tflite_to_onnx:
     input:
         tflite=interface_model,
     output:
-        onnx=f"{INTERMEDIATE}/tflite/{{model}}.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/tflite/{{model}}.onnx"),
         record=f"{RECORDS}/tflite_to_onnx.json",
     log:
         f"{LOGS}/tflite_to_onnx.log",
@@ -95,7 +95,7 @@ rule simplify:
     input:
         onnx=f"{INTERMEDIATE}/optimized.onnx",
     output:
-        onnx=f"{INTERMEDIATE}/simplified.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/simplified.onnx"),
         record=f"{RECORDS}/simplify.json",
     log:
         f"{LOGS}/simplify.log",

@@ -7,8 +7,8 @@ rule convert_ir:
     input:
         onnx=f"{INTERMEDIATE}/simplified.onnx",
     output:
-        xml=f"{INTERMEDIATE}/openvino/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
+        xml=droppable(f"{INTERMEDIATE}/openvino/{{model}}.xml"),
+        bin=droppable(f"{INTERMEDIATE}/openvino/{{model}}.bin"),
         record=f"{RECORDS}/convert_ir.json",
     log:
         f"{LOGS}/convert_ir.log",
@@ -31,8 +31,8 @@ rule quantize_ir:
         onnx=f"{INTERMEDIATE}/simplified.onnx",
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
-        xml=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
-        bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
+        xml=droppable(f"{INTERMEDIATE}/openvino/{{model}}.int8.xml"),
+        bin=droppable(f"{INTERMEDIATE}/openvino/{{model}}.int8.bin"),
         record=f"{RECORDS}/quantize_ir.json",
     log:
         f"{LOGS}/quantize_ir.log",

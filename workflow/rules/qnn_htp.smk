@@ -36,7 +36,7 @@ rule quantize_qdq:
     input:
         unpack(qdq_inputs),
     output:
-        onnx=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx"),
         record=f"{RECORDS}/quantize_qdq.json",
     log:
         f"{LOGS}/quantize_qdq.log",
@@ -62,8 +62,8 @@ rule compile_htp:
     input:
         onnx=f"{INTERMEDIATE}/qnn_htp/{{model}}.quant.onnx",
     output:
-        ctx=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx",
-        bin=f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin",
+        ctx=droppable(f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx.onnx"),
+        bin=droppable(f"{INTERMEDIATE}/qnn_htp/{{model}}.ctx_qnn.bin"),
         record=f"{RECORDS}/compile_htp.json",
     log:
         f"{LOGS}/compile_htp.log",

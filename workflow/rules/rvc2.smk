@@ -10,7 +10,7 @@ rule rewrite_for_myriad:
     input:
         onnx=f"{INTERMEDIATE}/mo/simplified.onnx",
     output:
-        onnx=f"{INTERMEDIATE}/mo/myriad.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/mo/myriad.onnx"),
         record=f"{RECORDS}/rewrite_for_myriad.json",
     log:
         f"{LOGS}/rewrite_for_myriad.log",
@@ -33,8 +33,8 @@ rule convert_mo:
         onnx=mo_onnx,
         original=source_model,
     output:
-        xml=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml",
-        bin=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.bin",
+        xml=droppable(f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml"),
+        bin=droppable(f"{INTERMEDIATE}/{{mo_target}}/{{model}}.bin"),
         record=f"{RECORDS}/{{mo_target}}_convert_mo.json",
     log:
         f"{LOGS}/{{mo_target}}_convert_mo.log",
@@ -71,7 +71,7 @@ rule compile_blob:
     input:
         unpack(vendor_ir("rvc2")),
     output:
-        blob=f"{INTERMEDIATE}/rvc2/{{model}}.blob",
+        blob=droppable(f"{INTERMEDIATE}/rvc2/{{model}}.blob"),
         record=f"{RECORDS}/compile_blob.json",
     log:
         f"{LOGS}/compile_blob.log",
@@ -144,7 +144,7 @@ rule assemble_superblob:
     input:
         unpack(superblob_inputs),
     output:
-        superblob=f"{INTERMEDIATE}/rvc2/{{model}}.superblob",
+        superblob=droppable(f"{INTERMEDIATE}/rvc2/{{model}}.superblob"),
         record=f"{RECORDS}/assemble_superblob.json",
     log:
         f"{LOGS}/assemble_superblob.log",

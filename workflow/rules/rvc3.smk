@@ -8,8 +8,8 @@ rule pot_quantize:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         original=source_model,
     output:
-        xml=f"{INTERMEDIATE}/rvc3/{{model}}.int8.xml",
-        bin=f"{INTERMEDIATE}/rvc3/{{model}}.int8.bin",
+        xml=droppable(f"{INTERMEDIATE}/rvc3/{{model}}.int8.xml"),
+        bin=droppable(f"{INTERMEDIATE}/rvc3/{{model}}.int8.bin"),
         record=f"{RECORDS}/pot_quantize.json",
     log:
         f"{LOGS}/pot_quantize.log",
@@ -45,7 +45,7 @@ rule compile_vpux_blob:
     input:
         unpack(rvc3_blob_inputs),
     output:
-        blob=f"{INTERMEDIATE}/rvc3/{{model}}.blob",
+        blob=droppable(f"{INTERMEDIATE}/rvc3/{{model}}.blob"),
         record=f"{RECORDS}/compile_vpux_blob.json",
     log:
         f"{LOGS}/compile_vpux_blob.log",

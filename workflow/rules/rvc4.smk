@@ -9,8 +9,8 @@ rule prepare_snpe_inputs:
         calibration=f"{INTERMEDIATE}/calibration.npz",
         original=interface_model,
     output:
-        raw=directory(f"{INTERMEDIATE}/rvc4/raw"),
-        input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
+        raw=droppable(directory(f"{INTERMEDIATE}/rvc4/raw")),
+        input_list=droppable(f"{INTERMEDIATE}/rvc4/input_list.txt"),
         record=f"{RECORDS}/prepare_snpe_inputs.json",
     log:
         f"{LOGS}/prepare_snpe_inputs.log",
@@ -33,7 +33,7 @@ rule onnx_to_dlc:
         onnx=f"{INTERMEDIATE}/simplified.onnx",
         original=source_model,
     output:
-        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.dlc",
+        dlc=droppable(f"{INTERMEDIATE}/rvc4/{{model}}.dlc"),
         record=f"{RECORDS}/onnx_to_dlc.json",
     log:
         f"{LOGS}/onnx_to_dlc.log",
@@ -59,7 +59,7 @@ use rule onnx_to_dlc as tflite_to_dlc with:
         tflite=interface_model,
         original=interface_model,
     output:
-        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.tflite.dlc",
+        dlc=droppable(f"{INTERMEDIATE}/rvc4/{{model}}.tflite.dlc"),
         record=f"{RECORDS}/tflite_to_dlc.json",
     log:
         f"{LOGS}/tflite_to_dlc.log",
@@ -75,7 +75,7 @@ rule quantize_dlc:
         input_list=f"{INTERMEDIATE}/rvc4/input_list.txt",
         raw=f"{INTERMEDIATE}/rvc4/raw",
     output:
-        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.quantized.dlc",
+        dlc=droppable(f"{INTERMEDIATE}/rvc4/{{model}}.quantized.dlc"),
         record=f"{RECORDS}/quantize_dlc.json",
     log:
         f"{LOGS}/quantize_dlc.log",
@@ -97,7 +97,7 @@ rule graph_prepare_dlc:
     input:
         unpack(graph_prepare_inputs),
     output:
-        dlc=f"{INTERMEDIATE}/rvc4/{{model}}.prepared.dlc",
+        dlc=droppable(f"{INTERMEDIATE}/rvc4/{{model}}.prepared.dlc"),
         info=f"{INTERMEDIATE}/rvc4/{{model}}.info.csv",
         record=f"{RECORDS}/graph_prepare_dlc.json",
     log:

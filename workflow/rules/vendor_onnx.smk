@@ -29,7 +29,7 @@ use rule simplify as simplify_vendor with:
     input:
         onnx=f"{INTERMEDIATE}/{{flavor}}/optimized.onnx",
     output:
-        onnx=f"{INTERMEDIATE}/{{flavor}}/simplified.onnx",
+        onnx=droppable(f"{INTERMEDIATE}/{{flavor}}/simplified.onnx"),
         record=f"{RECORDS}/{{flavor}}_simplify.json",
     log:
         f"{LOGS}/{{flavor}}_simplify.log",
