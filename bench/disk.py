@@ -110,11 +110,14 @@ def main() -> None:
             "`results/` (`results/intermediate/<model>/` plus the published files). Sizes in MB (10^6 bytes).", "",
             *lines, "",
             "How: random calibration is kept as its recipe (seed, distribution, shape; drawn again when read, same "
-            "bytes), real calibration as uint8 in a compressed `.npz`; with `keep_intermediate_outputs: false` in "
-            "config/config.yaml the first two ONNX intermediates (`normalized.onnx`, `optimized.onnx`) and rvc2's "
-            "per-shave blobs and patches (`rvc2/blobs/`) are Snakemake `temp()` files, removed once what reads them "
-            "is done. docs/reliability.md, \"A zoo's disk\", "
-            "says how to drop the rest and what that costs.",
+            "bytes), real calibration as uint8 in a compressed `.npz`. With `keep_intermediate_outputs: false` in "
+            "config/config.yaml every file a model's chain makes on the way to what it publishes (ONNX "
+            "intermediates, calibration samples, each target's artifacts before publish, rvc2's per-shave blobs) is "
+            "a Snakemake `temp()` file, removed once what reads it is done; what stays is the published files, the "
+            "step records and check reports, and what the workflow reads while it plans (a downloaded model's "
+            "`detector/<model>.onnx`). The price: a later change to a model reruns its chain from the source. "
+            "The default (`true`) keeps them, so that a change reruns exactly the steps that read it. "
+            "docs/reliability.md, \"A zoo's disk\", says more.",
         ]))
 
 

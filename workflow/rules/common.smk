@@ -6,7 +6,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from edgeconv import layout, runlock
+from edgeconv import cluster_batches, layout, runlock
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConversionError
 from edgeconv.inputs.table import KINDS
@@ -92,25 +92,26 @@ MATRIX = _checked(PROJECT.matrix_units)
 
 def all_targets(wildcards):
     """Everything the matrix asks for (evaluated only when `all` is built). With
-    `cluster_batch: N` (profiles/slurm), the summaries of batches of N models instead: each batch
-    is one connected part of the DAG, so one cluster job that runs its models side by side.
+    `cluster_batch: N` or `auto` (profiles/slurm), the summaries of batches of models instead: each
+    batch is one connected part of the DAG, so one cluster job that runs its models side by side
+    (src/edgeconv/cluster_batches.py: auto makes one batch per job the cluster runs at once).
     """
     for target in PROJECT.targets:
         _checked(PROJECT.check_target_tools, target)
-    size = config.get("cluster_batch")
-    if size:
-        return [layout.batch_summary(b) for b in _batches(size)]
+    setting = config.get("cluster_batch")
+    if setting:
+        size = _checked(
+            cluster_batches.batch_size, setting, len(MATRIX), workflow.cores
+        )
+        return [
+            layout.batch_summary(b) for b in cluster_batches.batches(list(MATRIX), size)
+        ]
     return matrix_targets(wildcards)
 
 
 def matrix_targets(wildcards):
     """Every model's targets (whether or not `all` asks for them in batches)."""
     return [t for name in MATRIX for t in model_targets(name)]
-
-
-def _batches(size):
-    names = list(MATRIX)
-    return {f"{i // size:04d}": names[i : i + size] for i in range(0, len(names), size)}
 
 
 def model_targets(name):
@@ -147,7 +148,9 @@ def batch_inputs(wildcards):
     """Every target of the batch's models; the build infos are what its summary lists."""
     files = [
         t
-        for name in _batches(config["cluster_batch"])[wildcards.batch]
+        for name in _checked(
+            cluster_batches.batch_models, list(MATRIX), wildcards.batch
+        )
         for t in model_targets(name)
     ]
     return {
