@@ -1,7 +1,18 @@
 """Snakemake's Slurm executor with status checks that keep pace with the jobs (``executor: edgeconv-slurm``).
 
 This is ``snakemake-executor-plugin-slurm`` as it is (submission, resources, status parsing, cancel),
-with one thing changed: how long it waits between two status checks. The plugin waits
+with two things changed: how the job runs on the node, and how long it waits between two status
+checks.
+
+On the node, the plugin's batch script starts Snakemake with its jobstep executor (``--executor
+slurm-jobstep --jobs 1``), which parses the workflow and builds the job's DAG only to start, inside
+``srun``, a second Snakemake that parses and builds it again and runs the steps. Here the batch
+script's Snakemake runs the steps itself, on the job's CPUs (Snakemake's local executor, as the
+second one did): one start per cluster job instead of two, about 4 s less per job for a batch of 50
+models (BENCHMARKS.md (h)). What the jobstep executor adds besides, ``srun`` for MPI and GPU steps,
+none of this workflow's steps needs.
+
+Status checks: the plugin waits
 ``init-seconds-before-status-checks`` and then, after every check that finds no job finished, 10 s
 longer than the time before (10, 20, 30 ... s, not settable). A job of 25 s is seen done about 30 s
 after it was submitted, and at the end Snakemake's shutdown sleeps out the last interval: a batch of
@@ -64,6 +75,11 @@ def next_interval(quiet_for: float, shortest: float, longest: float) -> float:
 class Executor(SlurmExecutor):
     _watched: frozenset = frozenset()
     _changed_at: float | None = None  # when the set of active jobs last changed (None: no check yet)
+
+    def additional_general_args(self):
+        # The node's Snakemake runs the job's steps itself (local executor, the job's --cores): no
+        # jobstep executor, whose Snakemake would start a second one in srun (module docstring).
+        return ""
 
     async def check_active_jobs(self, active_jobs):
         running = []

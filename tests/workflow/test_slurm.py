@@ -60,6 +60,9 @@ def test_a_batch_runs_in_one_cluster_job_and_a_failure_in_it_keeps_what_was_done
     assert len(submitted) == 1, out[-3000:]
     job_log = next((project / ".snakemake" / "slurm_logs").glob(f"*/{submitted[0]}.log")).read_text()
     assert job_log.count("Provided cores:") == 1, job_log[-3000:]
+    # One Snakemake on the node, which runs the steps itself (not the Slurm plugin's jobstep
+    # executor, whose Snakemake would start a second one in srun).
+    assert job_log.count("Building DAG of jobs") == 1 and "slurm-jobstep" not in job_log, job_log[:3000]
     assert "executor: edgeconv-slurm" in (REPO / "profiles" / "slurm" / "config.yaml").read_text()
     assert "localrule" not in out.replace("localrule all", "")
     assert not (project / "results" / "openvino" / "bad.xml").exists()
