@@ -21,7 +21,9 @@ small models spent a third of its time waiting (BENCHMARKS.md (h)).
 Here the wait is a fraction of the time since anything last changed (a job submitted or seen
 ending), between ``status-interval-min`` and ``status-interval-max`` seconds: checks come quickly
 while jobs are short and young, and thin out to one a minute once nothing has changed for ten
-minutes (for a job of an hour, about 100 ``squeue`` calls; the plugin makes about 30).
+minutes (for a job of an hour, about 150 ``squeue`` calls, each for all of the run's jobs; the
+plugin makes about 30). A job is seen done within a twentieth of its run time (BENCHMARKS.md (h)),
+and at the end the wait is cut short as soon as Snakemake shuts down.
 
 Its settings are the Slurm plugin's, under this plugin's prefix (``edgeconv-slurm-status-command``
 ...), plus the two above. Discovered by Snakemake as any executor plugin: a top-level package named
@@ -29,6 +31,7 @@ Its settings are the Slurm plugin's, under this plugin's prefix (``edgeconv-slur
 """
 
 # No `from __future__ import annotations`: the plugin interface reads the settings' types at run time.
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -42,20 +45,22 @@ except ImportError:
     from ._missing import SlurmExecutor, SlurmSettings, common_settings  # noqa: F401
 
 # The wait after a check is this fraction of the time since the set of active jobs last changed.
-QUIET_FRACTION = 0.1
+QUIET_FRACTION = 0.05
+# How often a wait looks whether Snakemake is shutting down.
+SLICE_S = 0.2
 
 
 @dataclass
 class ExecutorSettings(SlurmSettings):
     status_interval_min: int = field(
-        default=2,
+        default=1,
         metadata={"help": "Shortest wait between two job status checks, in seconds (just after a job "
                   "was submitted or ended)."},
     )
     status_interval_max: int = field(
         default=60,
         metadata={"help": "Longest wait between two job status checks, in seconds (jobs that have run for "
-                  "ten times as long). Keep it well below the cluster's MinJobAge when following jobs with squeue."},
+                  "twenty times as long). Keep it well below the cluster's MinJobAge when following jobs with squeue."},
     )
 
     def __post_init__(self):
@@ -75,6 +80,13 @@ def next_interval(quiet_for: float, shortest: float, longest: float) -> float:
 class Executor(SlurmExecutor):
     _watched: frozenset = frozenset()
     _changed_at: float | None = None  # when the set of active jobs last changed (None: no check yet)
+
+    async def sleep(self):
+        # Snakemake's shutdown waits for the status-check loop to notice that it should stop: wake
+        # every SLICE_S to look, instead of sleeping out the whole wait after the last job ended.
+        end = time.monotonic() + self.next_seconds_between_status_checks
+        while self.wait and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(SLICE_S, left))
 
     def additional_general_args(self):
         # The node's Snakemake runs the job's steps itself (local executor, the job's --cores): no

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,10 +27,10 @@ def _slurm_plugin():
     return snakemake_executor_plugin_slurm
 
 
-def test_the_wait_is_a_tenth_of_the_quiet_time_within_its_bounds():
-    assert plugin.next_interval(0.0, 2, 60) == 2
-    assert plugin.next_interval(50.0, 2, 60) == 5.0
-    assert plugin.next_interval(3600.0, 2, 60) == 60
+def test_the_wait_is_a_twentieth_of_the_quiet_time_within_its_bounds():
+    assert plugin.next_interval(0.0, 1, 60) == 1
+    assert plugin.next_interval(50.0, 1, 60) == 2.5
+    assert plugin.next_interval(3600.0, 1, 60) == 60
 
 
 def test_snakemake_finds_it_with_the_slurm_plugins_settings_and_its_own():
@@ -53,7 +54,7 @@ def _job(jobid):
 
 def test_checks_come_quickly_after_a_change_and_thin_out_while_nothing_changes(monkeypatch):
     """Each check: the Slurm plugin reports which jobs still run (a stand-in here); the next wait is
-    2 s after a submission or an end, then a tenth of the time nothing changed."""
+    1 s after a submission or an end, then a twentieth of the time nothing changed."""
     still_running = {}
 
     async def slurm_check(self, active_jobs):
@@ -79,12 +80,32 @@ def test_checks_come_quickly_after_a_change_and_thin_out_while_nothing_changes(m
         left = asyncio.run(run())
         return left, executor.next_seconds_between_status_checks
 
-    assert check({"submitted": [], "running": []}, 1000.0) == ([], 2)  # before any job
-    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1002.0) == (["1", "2"], 2)  # submitted
-    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1042.0) == (["1", "2"], 4.0)  # 40 s quiet
-    assert check({"submitted": ["1", "2"], "running": ["2"]}, 1046.0) == (["2"], 2)  # job 1 ended
-    assert check({"submitted": ["2"], "running": ["2"]}, 1646.0) == (["2"], 60)  # ten minutes quiet
-    assert check({"submitted": ["2", "3"], "running": ["2", "3"]}, 1706.0) == (["2", "3"], 2)  # job 3 submitted
+    assert check({"submitted": [], "running": []}, 1000.0) == ([], 1)  # before any job
+    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1002.0) == (["1", "2"], 1)  # submitted
+    assert check({"submitted": ["1", "2"], "running": ["1", "2"]}, 1042.0) == (["1", "2"], 2.0)  # 40 s quiet
+    assert check({"submitted": ["1", "2"], "running": ["2"]}, 1046.0) == (["2"], 1)  # job 1 ended
+    assert check({"submitted": ["2"], "running": ["2"]}, 1646.0) == (["2"], 30.0)  # ten minutes quiet
+    assert check({"submitted": ["2"], "running": ["2"]}, 2846.0) == (["2"], 60)  # thirty minutes quiet
+    assert check({"submitted": ["2", "3"], "running": ["2", "3"]}, 2906.0) == (["2", "3"], 1)  # job 3 submitted
+
+
+def test_a_wait_ends_as_soon_as_snakemake_shuts_down():
+    """Snakemake's shutdown sets `wait` false and joins the status-check loop: the loop's wait
+    (here 30 s) must not be slept out."""
+    executor = object.__new__(plugin.Executor)
+    executor.wait = True
+    executor.next_seconds_between_status_checks = 30
+
+    async def run():
+        async def stop():
+            await asyncio.sleep(0.3)
+            executor.wait = False
+
+        started = time.monotonic()
+        await asyncio.gather(executor.sleep(), stop())
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) < 1.5
 
 
 def test_without_the_slurm_plugin_snakemake_still_starts_and_the_executor_says_what_to_install(tmp_path):
