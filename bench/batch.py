@@ -106,15 +106,20 @@ def main() -> None:
     for r in rows:
         if r["where"]:
             lines.append(f"- {r['models']} models through Slurm: {r['where']}.")
-    lines += ["", "Where the rest goes: before the first sbatch, the local parse and DAG. A cluster job spends about 5 s",
-              "before its first step: sbatch, slurmd's start of the job, and two starts of Snakemake on the node (the Slurm",
-              "plugin's job step, then the batch's own Snakemake, which runs the batch's models side by side). After it ends,",
-              "the next status check sees it (profiles/slurm's executor edgeconv-slurm checks 2 s after a change, then a tenth",
-              "of the quiet time) and Snakemake's shutdown sleeps out the last wait. Earlier runs of this script on",
-              "2026-12-07: with the Slurm plugin's own waits (10, 20, 30 ... s after each check that finds nothing finished)",
-              "and batches of 5 models packed five to a cluster job, 10 models took 42 s against 18 s locally (2.31x); with",
-              "this executor and those packed batches, whose parts the node's Snakemake ran one after another, 28 s against",
-              "17 s (1.67x) and 50 models 118 s against 86 s (1.37x)."]
+    lines += ["", "Where the rest goes: before the first sbatch, the local parse and DAG (a local run pays it too). A",
+              "cluster job spends about 1 s before its first step's Snakemake starts (sbatch, slurmd's start of the job),",
+              "then one Snakemake on the node parses the workflow again and runs the batch's models side by side on the",
+              "job's CPUs. After the job ends, the next status check sees it (profiles/slurm's executor edgeconv-slurm",
+              "checks 1 s after a change, then a twentieth of the quiet time), and the local `all` and Snakemake's",
+              "shutdown follow. `cluster_batch=auto` makes one batch per job the cluster runs at once: one here (one node",
+              "of 2 CPUs, jobs of `cores: 2`). Earlier runs of this script on 2026-12-07, all on this machine, whose",
+              "speed drifts between runs (the local 50-model run took 78 to 122 s): with the Slurm plugin's own waits",
+              "and packed batches of 5, 10 models 2.31x; with this executor and packed batches, 10 models 1.67x and 50",
+              "1.37x; with batches of 25 (two cluster jobs for 50 models, one after the other on the node) and the",
+              "plugin's jobstep executor (a second Snakemake per cluster job, inside srun), 10 models 1.40x and 50",
+              "1.21x; with one batch of 50 and still the jobstep executor, 1.26x; without it, 1.16x; with the",
+              "twentieth and the shutdown that does not sleep out the last wait, 1.06x (107 s locally) and 1.08x (the",
+              "table above)."]
     section = "\n".join(lines)
     print(section)
     if args.write:
