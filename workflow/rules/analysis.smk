@@ -41,6 +41,9 @@ rule benchmark_openvino:
     input:
         ir_fp16=f"{INTERMEDIATE}/openvino/{{model}}.xml",
         ir_int8=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
+        # Read with the xml files; declared so that they are there (temp() with keep_intermediate_outputs: false).
+        ir_fp16_bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
+        ir_int8_bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
     output:
         json=f"{RESULTS}/benchmark/{{model}}/openvino.json",
         csv=report(

@@ -229,9 +229,11 @@ def analysis_inputs(wildcards):
         inputs |= {
             "ir_fp16": f"{where}/{model}.xml",
             "ir_int8": f"{where}/{model}.int8.xml",
+            "ir_fp16_bin": f"{where}/{model}.bin",
+            "ir_int8_bin": f"{where}/{model}.int8.bin",
         }
     elif target == "rvc2":  # mo's IR, what compile_tool reads
-        inputs |= {"ir_fp16": f"{where}/{model}.xml"}
+        inputs |= {"ir_fp16": f"{where}/{model}.xml", "ir_fp16_bin": f"{where}/{model}.bin"}
     else:
         inputs |= {"qdq": f"{where}/{model}.quant.onnx", **encodings_input(wildcards)}
         if find_spec("onnxruntime_qnn") is not None:

@@ -57,6 +57,7 @@ rule convert_mo:
 use rule verify_ir as verify_mo_ir with:
     input:
         artifact=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.xml",
+        artifact_bin=f"{INTERMEDIATE}/{{mo_target}}/{{model}}.bin",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:

@@ -31,6 +31,7 @@ rule pot_quantize:
 use rule verify_ir_int8 as verify_pot_ir with:
     input:
         artifact=f"{INTERMEDIATE}/rvc3/{{model}}.int8.xml",
+        artifact_bin=f"{INTERMEDIATE}/rvc3/{{model}}.int8.bin",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:

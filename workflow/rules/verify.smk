@@ -37,6 +37,7 @@ rule verify_onnx_stages:
 rule verify_ir:
     input:
         artifact=f"{INTERMEDIATE}/openvino/{{model}}.xml",
+        artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.bin",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
@@ -62,6 +63,7 @@ rule verify_ir:
 use rule verify_ir as verify_ir_int8 with:
     input:
         artifact=f"{INTERMEDIATE}/openvino/{{model}}.int8.xml",
+        artifact_bin=f"{INTERMEDIATE}/openvino/{{model}}.int8.bin",
         original=source_model,
         calibration=f"{INTERMEDIATE}/calibration.npz",
     output:
