@@ -233,7 +233,10 @@ def analysis_inputs(wildcards):
             "ir_int8_bin": f"{where}/{model}.int8.bin",
         }
     elif target == "rvc2":  # mo's IR, what compile_tool reads
-        inputs |= {"ir_fp16": f"{where}/{model}.xml", "ir_fp16_bin": f"{where}/{model}.bin"}
+        inputs |= {
+            "ir_fp16": f"{where}/{model}.xml",
+            "ir_fp16_bin": f"{where}/{model}.bin",
+        }
     else:
         inputs |= {"qdq": f"{where}/{model}.quant.onnx", **encodings_input(wildcards)}
         if find_spec("onnxruntime_qnn") is not None:
