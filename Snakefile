@@ -1,6 +1,13 @@
 # edgeconv: convert ONNX models for Luxonis cameras and OpenVINO, one rule per step.
 # Layout: workflow/rules/<stage>.smk holds the rules, src/edgeconv/steps/<step>.py the code of each step.
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
+
+from edgeconv.config.matrix import check_matrix, origin_of
+from edgeconv.errors import ConfigError
 
 min_version("9.0")
 
@@ -11,7 +18,21 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, schema="workflow/schemas/config.schema.yaml")
+# The build matrix against workflow/schemas/config.schema.yaml, defaults filled in: a problem stops
+# the run here, one line per key, naming the file or --config it came from (edgeconv.config.matrix).
+try:
+    check_matrix(
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        origin_of(
+            [str(f) for f in workflow.configfiles],
+            [str(f) for f in workflow.overwrite_configfiles],
+            workflow.config_settings.config,
+        ),
+    )
+except ConfigError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    raise WorkflowError("stopped before any job ran: fix the error above") from None
 
 
 include: "workflow/rules/common.smk"

@@ -49,3 +49,23 @@ def test_report_without_cores(project):
     proc = _as_typed(project, "--report", "report.html")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (project / "report.html").stat().st_size > 10_000
+
+
+def test_config_on_the_command_line_as_typed(project):
+    """`--config targets=openvino` is a string to Snakemake; it means the one target."""
+    proc = _as_typed(project, "-n", "--config", "targets=openvino")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("override,first_error", [
+    ("target=[rvc2]", "error: --config: unknown key target (did you mean 'targets'?)"),
+    ("targets=[rvc5]", "error: --config: targets[0]: 'rvc5' is not one of openvino, qnn_htp, rvc2, rvc3, rvc4, hailo"),
+    ("verify={max_images:2}", "error: --config: unknown key verify.max_images:2 (write 'max_images: 2'"),
+])
+def test_a_bad_config_value_is_one_line_before_any_job(project, override, first_error):
+    proc = _as_typed(project, "-n", "--config", override)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors and errors[0].startswith(first_error), proc.stderr[-3000:]
+    assert "Failed validating" not in proc.stderr
