@@ -26,13 +26,14 @@ from edgeconv.errors import ConversionError
 def call(function: str, what: str, limit: float, *args: Any, **kwargs: Any) -> Any:
     """``module:function(*args, **kwargs)`` (JSON values) in its own process, under ``limit`` seconds.
     A ConversionError it raises is raised here with the same words."""
-    from edgeconv.tools import _signal_of
+    from edgeconv.tools import killed, oom_kills
 
     with tempfile.TemporaryDirectory(prefix=".edgeconv-isolated.") as tmp:
         request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
         request.write_text(json.dumps({"function": function, "args": args, "kwargs": kwargs}))
         sys.stdout.flush()
         sys.stderr.flush()
+        oom_before = oom_kills()
         proc = subprocess.Popen([sys.executable, "-m", "edgeconv.isolated", str(request), str(answer)],
                                 stdin=subprocess.DEVNULL)
         try:
@@ -41,10 +42,9 @@ def call(function: str, what: str, limit: float, *args: Any, **kwargs: Any) -> A
             proc.kill()
             proc.wait()
             raise ConversionError(f"{what} did not finish within {limit:g} s and was stopped") from None
-        crash = _signal_of(proc.returncode, "local")
-        if crash:
-            raise ConversionError(f"{what} was killed by {crash}: the tool crashed "
-                                  "(not a problem with the model that it reported)")
+        ended = killed(what, proc.returncode, "local", oom_before)
+        if ended:
+            raise ended
         told = json.loads(answer.read_text()) if answer.exists() else {
             "error": f"{what} exited ({proc.returncode}) without an answer; see the step log"}
         if "error" in told:

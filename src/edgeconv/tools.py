@@ -284,6 +284,7 @@ def run_tool(
             output = buf.text()
         else:
             print("$ " + " ".join(argv), flush=True)
+            oom_before = oom_kills()
             try:
                 returncode, output = _run_local(argv, cwd, limit)
             except OSError as exc:
@@ -294,13 +295,10 @@ def run_tool(
             f"{what} did not finish within {limit:g} s ({key}) and was stopped, with every process it started; "
             f"if it needs longer, raise {key} in config/config.yaml"
         ) from None
-    signal_name = _signal_of(returncode, tc.runtime)
-    if signal_name:
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
-        raise ConversionError(
-            f"{what} was killed by {signal_name}: the tool crashed (not a problem with the model that it reported); "
-            f"its last output: {' / '.join(lines[-2:]) or '(none)'}"
-        )
+    ended = killed(what, returncode, tc.runtime, None if tc.runtime == "docker" else oom_before,
+                   [line.strip() for line in output.splitlines() if line.strip()])
+    if ended:
+        raise ended
     if returncode != 0:
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
@@ -455,6 +453,51 @@ def _run_local(argv: list[str], cwd: Path | None, limit: float) -> tuple[int, st
         print(f"note: {Path(argv[0]).name} exited and left processes running; they were ended", flush=True)
     reader.join(timeout=5)
     return proc.returncode, kept.text()
+
+
+def killed(what: str, returncode: int, runtime: str, oom_before: int | None, output: list[str] | None = None) -> ConversionError | None:
+    """The error of a tool a signal ended (None when none did), the signal by name. A SIGKILL is
+    not a crash: it came from outside, and when this process's memory cgroup counted an
+    out-of-memory kill since ``oom_before`` (:func:`oom_kills`), the error says that is what it was."""
+    name = _signal_of(returncode, runtime)
+    if not name:
+        return None
+    last = f"; its last output: {' / '.join(output[-2:]) or '(none)'}" if output is not None else ""
+    if not name.startswith("SIGKILL"):
+        return ConversionError(f"{what} was killed by {name}: the tool crashed (not a problem with the model that it reported){last}")
+    more = ("give it more (a larger machine, the cluster job's mem_mb, toolchains.<target>.mem_mb with docker) "
+            "or run fewer jobs at once (--cores, --resources mem_mb=N)")
+    after = oom_kills()
+    if oom_before is not None and after is not None and after > oom_before:
+        return ConversionError(f"{what} ran out of memory: the kernel's out-of-memory killer ended it with {name} (this "
+                               f"job's memory cgroup counted the kill); it needs more memory than the job has: {more}{last}")
+    return ConversionError(f"{what} was killed by {name} from outside the tool: most often the kernel's out-of-memory "
+                           f"killer (`dmesg` says) or a scheduler's memory or time limit; if it was memory, {more}{last}")
+
+
+def oom_kills(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """How many processes the kernel's out-of-memory killer has ended in this process's memory
+    cgroup (cgroup v1 ``memory.oom_control``, v2 ``memory.events``); None where it cannot be read."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    places = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if "memory" in controllers.split(","):
+            places += [root / "memory" / path.lstrip("/") / "memory.oom_control", root / "memory" / "memory.oom_control"]
+        elif controllers == "":
+            places += [root / path.lstrip("/") / "memory.events", root / "memory.events"]
+    for place in places:
+        try:
+            for entry in place.read_text().splitlines():
+                key, _, value = entry.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _signal_of(returncode: int, runtime: str) -> str | None:

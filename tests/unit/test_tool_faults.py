@@ -171,3 +171,83 @@ def test_the_default_limit_is_generous():
     from edgeconv.tools import DEFAULT_TIMEOUT_S
 
     assert DEFAULT_TIMEOUT_S >= 6 * 3600
+
+
+def test_a_tool_ended_by_sigkill_is_not_called_a_crash(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECONV_TEST_FAULT", "sigkill")
+    use_toolchain(None)
+    with pytest.raises(ConversionError) as exc:
+        run_tool([str(DOUBLE), "-o", str(tmp_path / "x.blob")], "compile_tool (MYRIAD)")
+    assert str(exc.value).startswith("compile_tool (MYRIAD) was killed by SIGKILL (signal 9) from outside the tool: "
+                                     "most often the kernel's out-of-memory killer")
+    assert "crashed" not in str(exc.value)
+
+
+def _memory_cgroup_v1() -> Path | None:
+    """This process's cgroup v1 memory directory when a child can be made there (root), else None."""
+    from edgeconv.tools import oom_kills
+
+    line = next((x for x in Path("/proc/self/cgroup").read_text().splitlines() if ":memory:" in x), None)
+    if line is None or oom_kills() is None:
+        return None
+    here = Path("/sys/fs/cgroup/memory") / line.split(":", 2)[2].lstrip("/")
+    return here if os.access(here, os.W_OK) else None
+
+
+def test_a_tool_the_out_of_memory_killer_ends_is_said_to_need_memory(tmp_path):
+    """A real OOM kill: the step runs in a memory cgroup of 200 MB, the tool takes memory until the
+    kernel ends it; the error says it ran out of memory, not that it crashed."""
+    import subprocess
+    import sys
+
+    parent = _memory_cgroup_v1()
+    if parent is None:
+        pytest.skip("no writable cgroup v1 memory hierarchy here (a real OOM kill needs a memory limit of its own)")
+    group = parent / f"edgeconv-test-oom-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(200 << 20))
+        code = (
+            "import os, sys; from pathlib import Path; "
+            f"Path({str(group / 'cgroup.procs')!r}).write_text(str(os.getpid())); "
+            "from edgeconv.tools import run_tool, use_toolchain; from edgeconv.errors import ConversionError\n"
+            "use_toolchain(None)\n"
+            "try:\n"
+            f"    run_tool([{str(DOUBLE)!r}, '-o', {str(tmp_path / 'x.blob')!r}], 'compile_tool (MYRIAD)')\n"
+            "except ConversionError as exc:\n"
+            "    print('ERROR', exc, file=sys.stderr)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "EDGECONV_TEST_FAULT": "memory"})
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    line = next((x for x in proc.stderr.splitlines() if x.startswith("ERROR")), proc.stderr[-1500:])
+    assert line.startswith("ERROR compile_tool (MYRIAD) ran out of memory: the kernel's out-of-memory killer ended it "
+                           "with SIGKILL (signal 9)"), line
+    assert "--resources mem_mb" in line
+
+
+@pytest.mark.parametrize("v1", [True, False])
+def test_the_out_of_memory_count_is_read_from_cgroup_v1_and_v2(tmp_path, v1):
+    from edgeconv.tools import oom_kills
+
+    proc = tmp_path / "cgroup"
+    if v1:
+        proc.write_text("5:cpu:/\n4:memory:/jobs/step\n0::/\n")
+        where = tmp_path / "memory" / "jobs" / "step" / "memory.oom_control"
+        where.parent.mkdir(parents=True)
+        where.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    else:
+        proc.write_text("0::/user.slice/job\n")
+        where = tmp_path / "user.slice" / "job" / "memory.events"
+        where.parent.mkdir(parents=True)
+        where.write_text("low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\noom_group_kill 0\n")
+    assert oom_kills(proc, tmp_path) == (3 if v1 else 1)
+    where.unlink()
+    assert oom_kills(proc, tmp_path) is None
+    assert oom_kills(tmp_path / "missing", tmp_path) is None
