@@ -8,8 +8,11 @@ from snakemake.utils import min_version
 
 from edgeconv.config.matrix import check_matrix, origin_of
 from edgeconv.errors import ConfigError
+from edgeconv.tools import oom_kills
 
 min_version("9.0")
+
+OOM_KILLS_AT_START = oom_kills()  # this run's memory cgroup (onerror below)
 
 
 configfile: "config/config.yaml"
@@ -65,7 +68,14 @@ localrules:
 
 
 onerror:
-    # One line per failed job with its step's own error and log, wherever the job ran.
+    # One line per failed job with its step's own error and log, wherever the job ran; and the
+    # out-of-memory kills of the run, which leave a step no chance to write its error.
     from edgeconv.failures import summary
 
-    print(summary(log), file=sys.stderr)
+    oom_now = oom_kills()
+    oom = (
+        oom_now - OOM_KILLS_AT_START
+        if None not in (oom_now, OOM_KILLS_AT_START)
+        else 0
+    )
+    print(summary(log, oom), file=sys.stderr)

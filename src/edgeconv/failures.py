@@ -97,10 +97,18 @@ def step_error(log: str | Path) -> str | None:
     return None
 
 
-def summary(snakemake_logs: str | Path | list[str]) -> str:
-    """What ``onerror`` prints; Snakemake gives its log as a path or a list of paths."""
+def summary(snakemake_logs: str | Path | list[str], oom_kills: int = 0) -> str:
+    """What ``onerror`` prints; Snakemake gives its log as a path or a list of paths. ``oom_kills``:
+    how many processes the kernel's out-of-memory killer ended in the run's memory cgroup while it
+    ran (a step it ends writes no error of its own)."""
     logs = [Path(p) for p in ([snakemake_logs] if isinstance(snakemake_logs, (str, Path)) else snakemake_logs)]
     failures = [f for log in logs if log.is_file() for f in failed_jobs(log)]
     if not failures:
-        return f"edgeconv: the run failed; see {', '.join(map(str, logs)) or 'the messages above'}"
-    return "\n".join([f"edgeconv: {len(failures)} job(s) failed:", *(f.line() for f in failures)])
+        lines = [f"edgeconv: the run failed; see {', '.join(map(str, logs)) or 'the messages above'}"]
+    else:
+        lines = [f"edgeconv: {len(failures)} job(s) failed:", *(f.line() for f in failures)]
+    if oom_kills > 0:
+        lines.append(f"edgeconv: the kernel's out-of-memory killer ended {oom_kills} process(es) of this run: a job that "
+                     "stopped without an error of its own (exit status 137) ran out of memory; give it more memory "
+                     "or run fewer jobs at once (--cores, --resources mem_mb=N)")
+    return "\n".join(lines)

@@ -65,6 +65,16 @@ def test_the_last_run_of_a_step_decides(tmp_path):
     assert step_error(tmp_path / "missing.log") is None
 
 
+def test_out_of_memory_kills_of_the_run_are_said_after_the_failed_jobs(tmp_path):
+    """A step the kernel's OOM killer ends writes no error: the summary says the run had OOM kills."""
+    log, _, silent_log = _logs(tmp_path)
+    lines = summary([str(log)], oom_kills=1).splitlines()
+    assert lines[2].startswith("  convert_ir [model=other]: failed before its step wrote an error")
+    assert lines[3].startswith("edgeconv: the kernel's out-of-memory killer ended 1 process(es) of this run: "
+                               "a job that stopped without an error of its own (exit status 137) ran out of memory")
+    assert "out-of-memory" not in summary([str(log)], oom_kills=0)
+
+
 def test_no_error_blocks_points_to_the_log(tmp_path):
     log = tmp_path / "run.log"
     log.write_text("Building DAG of jobs...\n")
