@@ -1,6 +1,7 @@
 # edgeconv: convert ONNX models for Luxonis cameras and OpenVINO, one rule per step.
 # Layout: workflow/rules/<stage>.smk holds the rules, src/edgeconv/steps/<step>.py the code of each step.
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -13,6 +14,7 @@ from edgeconv.tools import oom_kills
 min_version("9.0")
 
 OOM_KILLS_AT_START = oom_kills()  # this run's memory cgroup (onerror below)
+RUN_STARTED = time.time()  # the step records this run writes (onsuccess, onerror)
 
 
 configfile: "config/config.yaml"
@@ -67,11 +69,31 @@ localrules:
     fetch_demo_model,
 
 
+onsuccess:
+    # The warnings of every step this run ran, wherever it ran (a cluster job's went to its own log).
+    from edgeconv.run_warnings import recap
+
+    if not (workflow.remote_exec or workflow.subprocess_exec):
+        print(
+            recap(Path(RESULTS) / "intermediate", RUN_STARTED),
+            end="",
+            file=sys.stderr,
+        )
+
+
 onerror:
     # One line per failed job with its step's own error and log, wherever the job ran; and the
-    # out-of-memory kills of the run, which leave a step no chance to write its error.
+    # out-of-memory kills of the run, which leave a step no chance to write its error; and the
+    # warnings of the steps that ran.
     from edgeconv.failures import summary
+    from edgeconv.run_warnings import recap
 
+    if not (workflow.remote_exec or workflow.subprocess_exec):
+        print(
+            recap(Path(RESULTS) / "intermediate", RUN_STARTED),
+            end="",
+            file=sys.stderr,
+        )
     oom_now = oom_kills()
     oom = (
         oom_now - OOM_KILLS_AT_START

@@ -25,4 +25,10 @@ def test_refused_random_data_names_the_input_and_a_value_range_fixes_it(tmp_path
         "input_model": "models/text.onnx",
         "inputs": [{"name": "tokens", "calibration": {"min_value": 0, "max_value": 125}}],
     })
-    snakemake(root, "results/openvino/text.xml")
+    # And again at the end of the run, failed or not, with the other warnings of the run's steps.
+    recap = proc.stderr.split("edgeconv: 1 warning(s) from the steps of this run")[1]
+    assert "  warning: prepare_calibration (text): input 'tokens' has no calibration data" in recap
+    proc = snakemake(root, "results/openvino/text.xml")
+    recap = proc.stderr.split("edgeconv: 1 warning(s) from the steps of this run")[1]
+    assert "  warning: prepare_calibration (text): input 'tokens' has no calibration data: 20 random samples in [0, 125]" in recap
+    assert "warning(s) from the steps of this run" not in snakemake(root, "results/openvino/text.xml").stderr  # nothing ran
