@@ -17,9 +17,9 @@ SHOWN_MODELS = 3
 
 
 def warnings_since(intermediate: Path, since: float) -> list[tuple[str, str, str]]:
-    """(step, model, message) of every step record under ``intermediate/<model>/records`` written
-    at or after ``since`` (seconds since the epoch; a few seconds of clock skew between a cluster
-    node and this host are allowed)."""
+    """(step, model, message) of every step record under ``intermediate/<model>/records`` of a step
+    that started at or after ``since`` (seconds since the epoch; a few seconds of clock skew between
+    a cluster node and this host are allowed). Records are read only when written since then."""
     found = []
     try:
         units = list(os.scandir(intermediate))
@@ -39,9 +39,21 @@ def warnings_since(intermediate: Path, since: float) -> list[tuple[str, str, str
                 record = json.loads(Path(entry.path).read_text())
             except (OSError, ValueError):
                 continue
+            if _started(record, since) < since - 5:
+                continue  # written by an earlier run, then touched (snakemake --touch) or copied
             for message in record.get("warnings") or []:
                 found.append((str(record.get("step", entry.name[:-5])), str(record.get("model", unit.name)), str(message)))
     return found
+
+
+def _started(record: dict, default: float) -> float:
+    """When the step that wrote ``record`` started (its ``started``, e.g. 2026-12-07T15:28:41+0000)."""
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(str(record["started"]), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (KeyError, ValueError):
+        return default
 
 
 def recap(intermediate: Path, since: float) -> str:

@@ -8,12 +8,15 @@ import time
 from edgeconv.run_warnings import recap, warnings_since
 
 
-def _record(root, model, step, warnings, age_s=0.0):
+def _record(root, model, step, warnings, age_s=0.0, touched=False):
     path = root / model / "records" / f"{step}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"step": step, "model": model, **({"warnings": warnings} if warnings else {})}))
     then = time.time() - age_s
-    os.utime(path, (then, then))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(then))
+    path.write_text(json.dumps({"step": step, "model": model, "started": started,
+                                **({"warnings": warnings} if warnings else {})}))
+    if not touched:  # as written then; touched: as `snakemake --touch` leaves it (written then, mtime now)
+        os.utime(path, (then, then))
 
 
 def test_only_the_records_of_this_run_and_one_line_per_message(tmp_path):
@@ -23,6 +26,7 @@ def test_only_the_records_of_this_run_and_one_line_per_message(tmp_path):
     _record(tmp_path, "a", "simplify", ["onnxsim crashed on this model: SIGSEGV (signal 11); onnxslim used"])
     _record(tmp_path, "a", "convert_ir", [])
     _record(tmp_path, "old", "prepare_calibration", ["from an earlier run"], age_s=3600)
+    _record(tmp_path, "touched", "prepare_calibration", ["from an earlier run, touched"], age_s=3600, touched=True)
     (tmp_path / "a" / "records" / "broken.json").write_text("{")
     assert len(warnings_since(tmp_path, started)) == 6
     text = recap(tmp_path, started)
