@@ -70,7 +70,7 @@ def describe(error: Any) -> str:
         example = f"; write it as a list, e.g. {key}: [{error.instance}]" if "array" in wanted and key in LISTS else ""
         return f"{at}{error.instance!r} is {_type_of(error.instance)}; expected {expected}{example}"
     if kind == "pattern":
-        return f"{at}{error.instance!r} is not a valid name: use letters, digits, '_' and '-' (not first)"
+        return f"{at}{error.instance!r} is not a valid name: use letters, digits, '_' and '-' (not '-' first)"
     if kind == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else error.message
