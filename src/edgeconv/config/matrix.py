@@ -15,6 +15,7 @@ from typing import Any
 from edgeconv.errors import ConfigError
 
 LISTS = ("models", "targets")  # may be written as one name, or names separated by commas
+EXAMPLES = {"models": "my_model", "targets": "openvino"}
 JSON_TYPES = {"array": "a list", "object": "a mapping", "string": "a string", "integer": "an integer",
               "number": "a number", "boolean": "true or false", "null": "null"}
 
@@ -67,7 +68,10 @@ def describe(error: Any) -> str:
     if kind == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         expected = " or ".join(JSON_TYPES.get(t, t) for t in wanted)
-        example = f"; write it as a list, e.g. {key}: [{error.instance}]" if "array" in wanted and key in LISTS else ""
+        item = error.instance if isinstance(error.instance, (str, int, float)) else EXAMPLES.get(key, "...")
+        example = f"; write it as a list, e.g. {key}: [{item}]" if "array" in wanted and key in LISTS else ""
+        if error.instance is None:
+            return f"{at}empty; expected {expected}{example}"
         return f"{at}{error.instance!r} is {_type_of(error.instance)}; expected {expected}{example}"
     if kind == "pattern":
         return f"{at}{error.instance!r} is not a valid name: use letters, digits, '_' and '-' (not '-' first)"
