@@ -73,8 +73,10 @@ def describe(error: Any) -> str:
         if error.instance is None:
             return f"{at}empty; expected {expected}{example}"
         return f"{at}{error.instance!r} is {_type_of(error.instance)}; expected {expected}{example}"
-    if kind == "pattern":
+    if kind == "pattern" and key.startswith("models["):  # names become paths and command-line arguments
         return f"{at}{error.instance!r} is not a valid name: use letters, digits, '_' and '-' (not '-' first)"
+    if kind == "pattern":
+        return f"{at}{error.instance!r} does not have the form {error.validator_value}"
     if kind == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else error.message
