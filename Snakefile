@@ -9,7 +9,7 @@ from snakemake.utils import min_version
 
 from edgeconv.config.matrix import check_matrix, origin_of
 from edgeconv.errors import ConfigError
-from edgeconv.tools import oom_kills
+from edgeconv.tools import oom_kills, oom_kills_since
 
 min_version("9.0")
 
@@ -70,34 +70,14 @@ localrules:
 
 
 onsuccess:
-    # The warnings of every step this run ran, wherever it ran (a cluster job's went to its own log).
-    from edgeconv.run_warnings import recap
-
-    if not (workflow.remote_exec or workflow.subprocess_exec):
-        print(
-            recap(Path(RESULTS) / "intermediate", RUN_STARTED),
-            end="",
-            file=sys.stderr,
-        )
+    recap_warnings()
 
 
 onerror:
-    # One line per failed job with its step's own error and log, wherever the job ran; and the
-    # out-of-memory kills of the run, which leave a step no chance to write its error; and the
-    # warnings of the steps that ran.
+    # The warnings of the steps that ran; one line per failed job with its step's own error and log,
+    # wherever the job ran; and the out-of-memory kills of the run, which leave a step no chance to
+    # write its error.
     from edgeconv.failures import summary
-    from edgeconv.run_warnings import recap
 
-    if not (workflow.remote_exec or workflow.subprocess_exec):
-        print(
-            recap(Path(RESULTS) / "intermediate", RUN_STARTED),
-            end="",
-            file=sys.stderr,
-        )
-    oom_now = oom_kills()
-    oom = (
-        oom_now - OOM_KILLS_AT_START
-        if None not in (oom_now, OOM_KILLS_AT_START)
-        else 0
-    )
-    print(summary(log, oom), file=sys.stderr)
+    recap_warnings()
+    print(summary(log, oom_kills_since(OOM_KILLS_AT_START)), file=sys.stderr)

@@ -295,12 +295,11 @@ def run_tool(
             f"{what} did not finish within {limit:g} s ({key}) and was stopped, with every process it started; "
             f"if it needs longer, raise {key} in config/config.yaml"
         ) from None
-    ended = killed(what, returncode, tc.runtime, None if tc.runtime == "docker" else oom_before,
-                   [line.strip() for line in output.splitlines() if line.strip()])
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    ended = killed(what, returncode, tc.runtime, None if tc.runtime == "docker" else oom_before, lines)
     if ended:
         raise ended
     if returncode != 0:
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if "ERROR" in line.upper()] or lines[-3:] or ["(no output)"]
         from edgeconv.op_errors import WHAT_TO_DO, describe
 
@@ -467,12 +466,18 @@ def killed(what: str, returncode: int, runtime: str, oom_before: int | None, out
         return ConversionError(f"{what} was killed by {name}: the tool crashed (not a problem with the model that it reported){last}")
     more = ("give it more (a larger machine, the cluster job's mem_mb, toolchains.<target>.mem_mb with docker) "
             "or run fewer jobs at once (--cores, --resources mem_mb=N)")
-    after = oom_kills()
-    if oom_before is not None and after is not None and after > oom_before:
+    if oom_kills_since(oom_before) > 0:
         return ConversionError(f"{what} ran out of memory: the kernel's out-of-memory killer ended it with {name} (this "
                                f"job's memory cgroup counted the kill); it needs more memory than the job has: {more}{last}")
     return ConversionError(f"{what} was killed by {name} from outside the tool: most often the kernel's out-of-memory "
                            f"killer (`dmesg` says) or a scheduler's memory or time limit; if it was memory, {more}{last}")
+
+
+def oom_kills_since(before: int | None) -> int:
+    """How many out-of-memory kills this process's memory cgroup counted since it counted ``before``
+    (:func:`oom_kills`); 0 where either count could not be read."""
+    now = oom_kills()
+    return now - before if now is not None and before is not None else 0
 
 
 def oom_kills(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:

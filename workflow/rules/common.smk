@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
@@ -75,6 +76,18 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_][A-Za-z0-9_-]*",
     flavor="mo|hailo",
     mo_target="rvc2|rvc3",
+
+
+def recap_warnings():
+    """The warnings of every step this run ran, wherever it ran (a cluster job's went to its own
+    log), printed by the Snakemake the user started (the Snakefile's onsuccess and onerror).
+    """
+    from edgeconv.run_warnings import recap
+
+    if not (workflow.remote_exec or workflow.subprocess_exec):
+        print(
+            recap(Path(RESULTS) / "intermediate", RUN_STARTED), end="", file=sys.stderr
+        )
 
 
 def _checked(fn, *args, **kwargs):

@@ -80,7 +80,7 @@ def describe(error: Any) -> str:
     if kind == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else error.message
-        return f"{f'{key}.' if key else ''}{name} is missing: it is required (e.g. {name}: [my_model])"
+        return f"{f'{key}.' if key else ''}{name} is missing: it is required (e.g. {name}: [{EXAMPLES.get(name, '...')}])"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
         return f"{at}{error.instance!r} is out of range: it must be {bound} {error.validator_value}"
