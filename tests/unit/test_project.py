@@ -211,3 +211,21 @@ def test_a_model_made_by_a_rule_gets_the_same_parameters_before_and_after_it_exi
     own = json.loads(Project({"models": ["own"]}, root=tmp_path).params("own", "attach_normalization"))
     assert own["resolved"]["model"] == str(tmp_path / "models" / "own.onnx") or own["resolved"]["model"].endswith("models/own.onnx")
     assert all(i["calibration"] == {} for i in own["resolved"]["inputs"])
+
+
+def test_models_without_an_int8_ir_are_noted_once_for_the_whole_matrix(tmp_path):
+    """A zoo of bare models gets one note, not one line per model on every command."""
+    for name in ("a", "b", "c", "d", "e", "f", "g"):
+        conv_net(tmp_path / "models" / f"{name}.onnx")
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    project = Project({"models": names, "targets": ["openvino"]}, root=tmp_path)
+    note = project.int8_skipped_note(names)
+    assert note.startswith("note: 7 models get no openvino INT8 IR: no calibration data (set calibration.path;")
+    assert note.endswith(": a, b, c, d, e, ... (2 more)") and "\n" not in note
+    assert project.int8_skipped_note(["a"]) == (
+        "note: a: openvino INT8 IR not built: no calibration data (set calibration.path; openvino.quantize: true "
+        "builds it on random data)")
+    assert Project({"models": names, "targets": ["rvc4"]}, root=tmp_path).int8_skipped_note(names) is None
+    quantized = Project({"models": names, "targets": ["openvino"], "overrides": {"*": {"openvino.quantize": True}}},
+                        root=tmp_path)
+    assert quantized.int8_skipped_note(names) is None

@@ -154,3 +154,10 @@ def test_bare_model_without_calibration_builds_fp16_only(tmp_path):
     assert _published(root) == ["m.bin", "m.buildinfo.json", "m.verify.json", "m.xml"]
     jobs = planned(root, "--config", "overrides={m: {openvino.quantize: true}}")
     assert {"quantize_ir", "verify_ir_int8", "publish_ir_int8"} <= set(rules_for(jobs, "m"))
+    # A zoo of such models: one note for all of them, on every command (here a dry run), not a line each.
+    for name in ("n", "o"):
+        conv_net(root / "models" / f"{name}.onnx")
+    proc = snakemake(root, "-n", "--config", "models=m,n,o")
+    notes = [line for line in proc.stderr.splitlines() if "INT8 IR" in line]
+    assert notes == ["note: 3 models get no openvino INT8 IR: no calibration data (set calibration.path; "
+                     "openvino.quantize: true builds it on random data): m, n, o"]

@@ -116,10 +116,20 @@ def all_targets(wildcards):
         size = _checked(
             cluster_batches.batch_size, setting, len(MATRIX), workflow.cores
         )
-        return [
+        targets = [
             layout.batch_summary(b) for b in cluster_batches.batches(list(MATRIX), size)
         ]
-    return matrix_targets(wildcards)
+    else:
+        targets = matrix_targets(wildcards)
+    note_int8_skipped(MATRIX)
+    return targets
+
+
+def note_int8_skipped(names):
+    """One note for the models that get no openvino INT8 IR for want of calibration data."""
+    note = _checked(PROJECT.int8_skipped_note, names)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def matrix_targets(wildcards):
@@ -139,14 +149,6 @@ def model_targets(name):
         pass  # rvc4 and hailo read the TFLite model themselves: no ONNX chain
     else:
         targets += layout.onnx_stage_reports(name)
-    if "openvino" in PROJECT.targets and _checked(
-        PROJECT.int8_skipped_for_random_data, name
-    ):
-        print(
-            f"note: {name}: openvino INT8 IR not built: no calibration data (set calibration.path;"
-            f" openvino.quantize: true builds it on random data)",
-            file=sys.stderr,
-        )
     if "qnn_htp" in PROJECT.targets:
         _checked(PROJECT.check_qnn, name)
     kinds = _checked(PROJECT.artifact_kinds, name)
