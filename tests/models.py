@@ -172,14 +172,53 @@ def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> 
     import tflite
 
     F32, I32 = tflite.TensorType.FLOAT32, tflite.TensorType.INT32
-    # (name, shape, type, data or None)
     tensors = [
         ("input", [1, size, size, channels], F32, None),
         ("w1", list(w1.shape), F32, w1), ("b1", [8], F32, b1), ("hidden", [1, size, size, 8], F32, None),
         ("w2", list(w2.shape), F32, w2), ("b2", [4], F32, b2), ("features", [1, size, size, 4], F32, None),
         ("axes", [2], I32, axes), ("pooled", [1, 4], F32, None),
     ]
+    ops = [
+        ("CONV_2D", ["input", "w1", "b1"], ["hidden"], ("conv", tflite.ActivationFunctionType.RELU, tflite.Padding.SAME)),
+        ("CONV_2D", ["hidden", "w2", "b2"], ["features"], ("conv", tflite.ActivationFunctionType.NONE, tflite.Padding.VALID)),
+        ("MEAN", ["features", "axes"], ["pooled"], ("reducer",)),
+    ]
+    return _write_tflite(path, tensors, ops, ["input"], ["features", "pooled"])
+
+
+def tflite_fp16_prelu_net(path: Path, size: int = 12, seed: int = 0) -> Path:
+    """A TFLite model with float16 weights, as MediaPipe ships its models: each weight a float16
+    constant and a DEQUANTIZE to float32. input [1,S,S,3] -> CONV_2D(8, 3x3, SAME) -> PRELU (alpha
+    [1,1,8]) -> `features` [1,S,S,8]."""
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float16)
+    b = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    alpha = rng.uniform(0.05, 0.5, (1, 1, 8)).astype(np.float16)
+    import tflite
+
+    F32, F16 = tflite.TensorType.FLOAT32, tflite.TensorType.FLOAT16
+    tensors = [
+        ("input", [1, size, size, 3], F32, None),
+        ("w_fp16", [8, 3, 3, 3], F16, w), ("w", [8, 3, 3, 3], F32, None), ("b", [8], F32, b),
+        ("conv", [1, size, size, 8], F32, None),
+        ("alpha_fp16", [1, 1, 8], F16, alpha), ("alpha", [1, 1, 8], F32, None),
+        ("features", [1, size, size, 8], F32, None),
+    ]
+    ops = [
+        ("DEQUANTIZE", ["w_fp16"], ["w"], None),
+        ("DEQUANTIZE", ["alpha_fp16"], ["alpha"], None),
+        ("CONV_2D", ["input", "w", "b"], ["conv"], ("conv", tflite.ActivationFunctionType.NONE, tflite.Padding.SAME)),
+        ("PRELU", ["conv", "alpha"], ["features"], None),
+    ]
+    return _write_tflite(path, tensors, ops, ["input"], ["features"])
+
+
+def _write_tflite(path: Path, tensors: list, ops: list, inputs: list[str], outputs: list[str]) -> Path:
+    """Write a one-subgraph TFLite model. ``tensors``: (name, shape, type, data or None);
+    ``ops``: (builtin operator name, input names, output names, options: None, ("conv", activation,
+    padding) or ("reducer",))."""
     import flatbuffers
+    import tflite
 
     b = flatbuffers.Builder(1024)
 
@@ -213,36 +252,35 @@ def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> 
         tensor_offsets.append(tflite.TensorEnd(b))
     idx = {t[0]: i for i, t in enumerate(tensors)}
 
-    def conv_options(act, padding):
-        tflite.Conv2DOptionsStart(b)
-        tflite.Conv2DOptionsAddPadding(b, padding)
-        tflite.Conv2DOptionsAddStrideW(b, 1)
-        tflite.Conv2DOptionsAddStrideH(b, 1)
-        tflite.Conv2DOptionsAddDilationWFactor(b, 1)
-        tflite.Conv2DOptionsAddDilationHFactor(b, 1)
-        tflite.Conv2DOptionsAddFusedActivationFunction(b, act)
-        return tflite.Conv2DOptionsEnd(b), tflite.BuiltinOptions.Conv2DOptions
-
-    def reducer_options():
+    def options(spec):
+        if spec is None:
+            return None
+        if spec[0] == "conv":
+            tflite.Conv2DOptionsStart(b)
+            tflite.Conv2DOptionsAddPadding(b, spec[2])
+            tflite.Conv2DOptionsAddStrideW(b, 1)
+            tflite.Conv2DOptionsAddStrideH(b, 1)
+            tflite.Conv2DOptionsAddDilationWFactor(b, 1)
+            tflite.Conv2DOptionsAddDilationHFactor(b, 1)
+            tflite.Conv2DOptionsAddFusedActivationFunction(b, spec[1])
+            return tflite.Conv2DOptionsEnd(b), tflite.BuiltinOptions.Conv2DOptions
         tflite.ReducerOptionsStart(b)
         tflite.ReducerOptionsAddKeepDims(b, False)
         return tflite.ReducerOptionsEnd(b), tflite.BuiltinOptions.ReducerOptions
 
-    ops = [
-        (0, ["input", "w1", "b1"], ["hidden"], conv_options(tflite.ActivationFunctionType.RELU, tflite.Padding.SAME)),
-        (0, ["hidden", "w2", "b2"], ["features"], conv_options(tflite.ActivationFunctionType.NONE, tflite.Padding.VALID)),
-        (1, ["features", "axes"], ["pooled"], reducer_options()),
-    ]
+    codes = list(dict.fromkeys(op[0] for op in ops))
     op_offsets = []
-    for opcode, ins, outs, (opts, opts_type) in ops:
+    for name, ins, outs, spec in ops:
+        opts = options(spec)
         iv = ivec(tflite.OperatorStartInputsVector, [idx[n] for n in ins])
         ov = ivec(tflite.OperatorStartOutputsVector, [idx[n] for n in outs])
         tflite.OperatorStart(b)
-        tflite.OperatorAddOpcodeIndex(b, opcode)
+        tflite.OperatorAddOpcodeIndex(b, codes.index(name))
         tflite.OperatorAddInputs(b, iv)
         tflite.OperatorAddOutputs(b, ov)
-        tflite.OperatorAddBuiltinOptionsType(b, opts_type)
-        tflite.OperatorAddBuiltinOptions(b, opts)
+        if opts is not None:
+            tflite.OperatorAddBuiltinOptionsType(b, opts[1])
+            tflite.OperatorAddBuiltinOptions(b, opts[0])
         op_offsets.append(tflite.OperatorEnd(b))
 
     def table_vec(start, offs):
@@ -253,8 +291,8 @@ def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> 
 
     tv = table_vec(tflite.SubGraphStartTensorsVector, tensor_offsets)
     opv = table_vec(tflite.SubGraphStartOperatorsVector, op_offsets)
-    inv = ivec(tflite.SubGraphStartInputsVector, [idx["input"]])
-    outv = ivec(tflite.SubGraphStartOutputsVector, [idx["features"], idx["pooled"]])
+    inv = ivec(tflite.SubGraphStartInputsVector, [idx[n] for n in inputs])
+    outv = ivec(tflite.SubGraphStartOutputsVector, [idx[n] for n in outputs])
     sname = b.CreateString("main")
     tflite.SubGraphStart(b)
     tflite.SubGraphAddTensors(b, tv)
@@ -263,14 +301,15 @@ def tflite_net(path: Path, size: int = 16, seed: int = 0, channels: int = 3) -> 
     tflite.SubGraphAddOutputs(b, outv)
     tflite.SubGraphAddName(b, sname)
     sg = tflite.SubGraphEnd(b)
-    codes = []
-    for code in (tflite.BuiltinOperator.CONV_2D, tflite.BuiltinOperator.MEAN):
+    code_offsets = []
+    for name in codes:
+        code = getattr(tflite.BuiltinOperator, name)
         tflite.OperatorCodeStart(b)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(b, code)
         tflite.OperatorCodeAddBuiltinCode(b, code)
         tflite.OperatorCodeAddVersion(b, 1)
-        codes.append(tflite.OperatorCodeEnd(b))
-    cv = table_vec(tflite.ModelStartOperatorCodesVector, codes)
+        code_offsets.append(tflite.OperatorCodeEnd(b))
+    cv = table_vec(tflite.ModelStartOperatorCodesVector, code_offsets)
     sgv = table_vec(tflite.ModelStartSubgraphsVector, [sg])
     bv = table_vec(tflite.ModelStartBuffersVector, buf_offsets)
     desc = b.CreateString("edgeconv test model")

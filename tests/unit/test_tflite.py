@@ -12,7 +12,7 @@ from edgeconv.onnx_io import read_model_info
 from edgeconv.steps.tflite_to_onnx import check_against_litert, convert, keep_interface
 from edgeconv.targets.rvc2 import mo_plan
 from edgeconv.tflite_io import Interpreter
-from models import tflite_net
+from models import tflite_fp16_prelu_net, tflite_net
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,37 @@ def test_mo_does_not_normalize_a_channels_last_input(tnet):
     plan = mo_plan(stage)
     assert plan.onnx["input"].reverse and plan.onnx["input"].normalize
     assert plan.inputs[0].mean is None and not plan.reverse_input_channels
+
+
+def test_float16_weights_with_prelu_convert_and_match_litert(tmp_path):
+    """MediaPipe's models (palm, face and hand landmarks) keep their weights in float16 behind a
+    DEQUANTIZE and use PRELU: tflite2onnx 0.4.1 alone fails on them ("list index out of range")."""
+    net = tflite_fp16_prelu_net(tmp_path / "fp16.tflite")
+    out = tmp_path / "fp16.onnx"
+    record = convert(net, out)
+    assert record["check"]["outputs"]["features"]["cosine"] > 0.99999
+    import onnxruntime as ort
+
+    x = np.random.default_rng(3).random((1, 12, 12, 3), dtype=np.float32) * 2 - 1
+    expected = Interpreter(net).run({"input": x})["features"]
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    assert (expected < 0).any()  # the negative slope is exercised
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert {n.op_type for n in onnx.load(str(out)).graph.node} >= {"Conv", "PRelu"}
+
+
+def test_an_op_tflite2onnx_lacks_is_named_with_what_to_do(tmp_path):
+    import tflite
+
+    from models import _write_tflite
+
+    F32 = tflite.TensorType.FLOAT32
+    net = _write_tflite(tmp_path / "hs.tflite", [("input", [1, 4, 4, 3], F32, None), ("out", [1, 4, 4, 3], F32, None)],
+                        [("HARD_SWISH", ["input"], ["out"], None)], ["input"], ["out"])
+    with pytest.raises(ConversionError) as err:
+        convert(net, tmp_path / "hs.onnx")
+    message = str(err.value)
+    assert message.startswith(f"{net}: tflite2onnx ") and "HARD_SWISH" in message
+    assert message.endswith("export the model to ONNX instead (tf2onnx, or from its training framework); "
+                            "rvc4 and hailo read the TFLite model as it is")
+    assert not (tmp_path / "hs.onnx").exists()

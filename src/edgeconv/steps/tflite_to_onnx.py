@@ -27,6 +27,9 @@ from edgeconv.steps.base import Params, Paths, Step
 from edgeconv.tflite_io import Interpreter, random_feeds, tflite_model_info
 
 SAMPLES = 4
+# What to do when tflite2onnx cannot convert a model.
+INSTEAD = ("export the model to ONNX instead (tf2onnx, or from its training framework); "
+           "rvc4 and hailo read the TFLite model as it is")
 MIN_COSINE = 0.9999
 
 
@@ -39,16 +42,16 @@ def convert(tflite: Path, out: Path, samples: int = SAMPLES, min_cosine: float =
         produced = Path(tmp) / out.name
         log = io.StringIO()
         try:
-            with contextlib.redirect_stdout(log), _captured_logging(log):
+            with contextlib.redirect_stdout(log), _captured_logging(log), _fp16_constants_shaped_as_used():
                 tflite2onnx.convert(str(tflite), str(produced))
         except NotImplementedError as exc:
             raise ConversionError(
-                f"{tflite}: tflite2onnx {tflite2onnx.__version__} cannot convert this model ({exc}); "
-                "export the model to ONNX instead (tf2onnx, or from its training framework)"
+                f"{tflite}: tflite2onnx {tflite2onnx.__version__} cannot convert this model ({exc}); {INSTEAD}"
             ) from None
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ConversionError(f"{tflite}: tflite2onnx {tflite2onnx.__version__} failed: {first}") from None
+            raise ConversionError(f"{tflite}: tflite2onnx {tflite2onnx.__version__} failed ({type(exc).__name__}: {first}); "
+                                  f"{INSTEAD}") from None
         model = keep_interface(load_onnx(produced), source)
     report = check_against_litert(tflite, model, samples, min_cosine)
     save_onnx(model, out)
@@ -61,6 +64,37 @@ def convert(tflite: Path, out: Path, samples: int = SAMPLES, min_cosine: float =
         "interface": {"inputs": [t.name for t in source.inputs], "outputs": [t.name for t in source.outputs]},
         "check": report,
     }
+
+
+@contextlib.contextmanager
+def _fp16_constants_shaped_as_used():
+    """Models with float16 weights (MediaPipe's, TFLite's float16 post-training quantization) keep
+    each weight as a float16 constant and a DEQUANTIZE to float32. tflite2onnx 0.4.1 folds those
+    pairs, but only after its layout pass, and by then PRELU has given its alpha (the DEQUANTIZE's
+    output) a leading 1 and not the float16 constant it comes from: the pass then fails on the
+    constant with "list index out of range". Here, between its parse and its layout pass, such a
+    constant takes the shape of its dequantized copy (the same elements; one more leading 1). The
+    conversion is checked against LiteRT afterwards like any other."""
+    from onnx import TensorProto
+    from tflite2onnx.graph import Graph
+
+    parse = Graph.parse
+
+    def parse_then_reshape(graph: Any) -> None:
+        parse(graph)
+        for op in graph.ops:
+            if op.type != "DequantizeLinear" or not op.inputs or not op.outputs:
+                continue
+            const, used = op.inputs[0], op.outputs[0]
+            if (const.dtype == TensorProto.FLOAT16 and const.isInitializer and const.shape != used.shape
+                    and int(np.prod(const.shape)) == int(np.prod(used.shape))):
+                const.shape = list(used.shape)
+
+    Graph.parse = parse_then_reshape
+    try:
+        yield
+    finally:
+        Graph.parse = parse
 
 
 @contextlib.contextmanager
