@@ -227,6 +227,42 @@ def float16_to_float32(model: onnx.ModelProto) -> int:
     return changed
 
 
+# Ops whose third input is a bias that onnxruntime's QDQ quantizer quantizes per node.
+BIAS_OPS = ("Conv", "ConvTranspose", "Gemm")
+
+
+def unshare_biases(model: onnx.ModelProto) -> int:
+    """Give every node but the first that reads a shared bias initializer a copy of its own, in
+    place, named apart from every tensor of the graph; how many copies were made. onnxruntime's
+    quantizer makes such copies itself, named ``<bias><N>`` after the initializers only, and a
+    model whose activations are named that way (tflite2onnx names a tensor ``x2`` beside ``x``) then
+    reads the bias copy's quantized data as a Conv's input: "Input tensor must have at least 3
+    dimensions" when the quantized model is loaded."""
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    taken = set(initializers) | {name for n in graph.node for name in (*n.input, *n.output)}
+    taken |= {v.name for v in (*graph.input, *graph.output)}
+    seen: set[str] = set()
+    copies = 0
+    for node in graph.node:
+        if node.op_type not in BIAS_OPS or len(node.input) < 3 or node.input[2] not in initializers:
+            continue
+        bias = node.input[2]
+        if bias not in seen:
+            seen.add(bias)
+            continue
+        name = next(f"{bias}_bias_of_{node.name or 'node'}_{k}" for k in itertools.count()
+                    if f"{bias}_bias_of_{node.name or 'node'}_{k}" not in taken)
+        copy = onnx.TensorProto()
+        copy.CopyFrom(initializers[bias])
+        copy.name = name
+        graph.initializer.append(copy)
+        taken.add(name)
+        node.input[2] = name
+        copies += 1
+    return copies
+
+
 def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
     current = [o.name for o in model.graph.output]
     if outputs == current:

@@ -162,21 +162,6 @@ class Project(Models):
         ov = self.unit(name).stage.openvino
         return ov.quantize is None and not ov.disable_calibration and not self.has_calibration_data(name)
 
-    def int8_skipped_note(self, names: list[str], shown: int = 5) -> str | None:
-        """One note for every model of the matrix that gets no openvino INT8 IR for want of
-        calibration data (a zoo of bare models would otherwise print a line per model on every
-        command); None when openvino is not a target or no model is skipped."""
-        if "openvino" not in self.targets:
-            return None
-        skipped = [n for n in names if self.int8_skipped_for_random_data(n)]
-        if not skipped:
-            return None
-        why = "no calibration data (set calibration.path; openvino.quantize: true builds it on random data)"
-        if len(skipped) == 1:
-            return f"note: {skipped[0]}: openvino INT8 IR not built: {why}"
-        listed = ", ".join(skipped[:shown]) + (f", ... ({len(skipped) - shown} more)" if len(skipped) > shown else "")
-        return f"note: {len(skipped)} models get no openvino INT8 IR: {why}: {listed}"
-
     def rvc2_artifact(self, name: str) -> str:
         return "superblob" if self.unit(name).stage.rvc2.superblob else "blob"
 
@@ -286,3 +271,19 @@ class Project(Models):
             isinstance(spec.calibration or unit.stage.calibration, (ImageCalibration, LinkCalibration))
             for spec in self.input_specs(unit)
         )
+
+
+def int8_skipped_note(project: Project, names: list[str], shown: int = 5) -> str | None:
+    """One note for every model of the matrix that gets no openvino INT8 IR for want of
+    calibration data (a zoo of bare models would otherwise print a line per model on every
+    command); None when openvino is not a target or no model is skipped."""
+    if "openvino" not in project.targets:
+        return None
+    skipped = [n for n in names if project.int8_skipped_for_random_data(n)]
+    if not skipped:
+        return None
+    why = "no calibration data (set calibration.path; openvino.quantize: true builds it on random data)"
+    if len(skipped) == 1:
+        return f"note: {skipped[0]}: openvino INT8 IR not built: {why}"
+    listed = ", ".join(skipped[:shown]) + (f", ... ({len(skipped) - shown} more)" if len(skipped) > shown else "")
+    return f"note: {len(skipped)} models get no openvino INT8 IR: {why}: {listed}"

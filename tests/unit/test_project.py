@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from edgeconv.errors import ConfigError
-from edgeconv.project import Project
+from edgeconv.project import Project, int8_skipped_note
 from models import conv_net
 
 STEPS = ["attach_normalization", "optimize_onnx", "simplify", "prepare_calibration", "convert_ir", "quantize_ir", "verify"]
@@ -219,13 +219,13 @@ def test_models_without_an_int8_ir_are_noted_once_for_the_whole_matrix(tmp_path)
         conv_net(tmp_path / "models" / f"{name}.onnx")
     names = ["a", "b", "c", "d", "e", "f", "g"]
     project = Project({"models": names, "targets": ["openvino"]}, root=tmp_path)
-    note = project.int8_skipped_note(names)
+    note = int8_skipped_note(project, names)
     assert note.startswith("note: 7 models get no openvino INT8 IR: no calibration data (set calibration.path;")
     assert note.endswith(": a, b, c, d, e, ... (2 more)") and "\n" not in note
-    assert project.int8_skipped_note(["a"]) == (
+    assert int8_skipped_note(project, ["a"]) == (
         "note: a: openvino INT8 IR not built: no calibration data (set calibration.path; openvino.quantize: true "
         "builds it on random data)")
-    assert Project({"models": names, "targets": ["rvc4"]}, root=tmp_path).int8_skipped_note(names) is None
+    assert int8_skipped_note(Project({"models": names, "targets": ["rvc4"]}, root=tmp_path), names) is None
     quantized = Project({"models": names, "targets": ["openvino"], "overrides": {"*": {"openvino.quantize": True}}},
                         root=tmp_path)
-    assert quantized.int8_skipped_note(names) is None
+    assert int8_skipped_note(quantized, names) is None

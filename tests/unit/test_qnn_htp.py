@@ -241,3 +241,55 @@ def onnx_runner_of(model, tmp_path):
 
     onnx.save(model, tmp_path / "widened.onnx")
     return onnx_runner(tmp_path / "widened.onnx")
+
+
+def _shared_bias_net(path):
+    """Two 3x3 convs sharing one bias initializer `b` (TFLite dedups equal buffers, and tflite2onnx
+    keeps them shared), the first one's output named `b0`, as tflite2onnx names tensors."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32), "w1"),
+             numpy_helper.from_array((rng.standard_normal((4, 4, 3, 3)) * 0.3).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.full(4, 0.1, np.float32), "b")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b"], ["b0"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["b0"], ["r"], name="sigmoid"),
+             helper.make_node("Conv", ["r", "w2", "b"], ["out"], name="conv2", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def test_a_shared_bias_next_to_a_tensor_named_like_its_copy_quantizes(tmp_path):
+    """MediaPipe's palm detector through tflite2onnx: onnxruntime's quantizer copies a shared bias
+    `b` as `b0` (the next free number among the initializers only), the name of an activation, and the QDQ model did not load ("Input tensor must have
+    at least 3 dimensions"). The bias is now copied, one per node, under a name no tensor has."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    from edgeconv.onnx_graph import unshare_biases
+    from edgeconv.runtime import onnx_runner
+
+    net = _shared_bias_net(tmp_path / "shared.onnx")
+    calibration = {"x": np.random.default_rng(1).standard_normal((4, 1, 3, 8, 8)).astype(np.float32)}
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter({"x": s} for s in calibration["x"])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    # The failure, as onnxruntime's quantizer alone gives it.
+    quantize_static(str(net), str(tmp_path / "plain.onnx"), Reader(), quant_format=QuantFormat.QDQ)
+    with pytest.raises(Exception, match="at least 3 dimensions"):
+        onnx_runner(tmp_path / "plain.onnx")
+    model = onnx.load(net)
+    assert unshare_biases(model) == 1 and unshare_biases(model) == 0
+    assert [n.input[2] for n in model.graph.node if n.op_type == "Conv"] == ["b", "b_bias_of_conv2_0"]
+    onnx.checker.check_model(model)
+    record = qnn_htp.quantize_qdq(net, calibration, tmp_path / "q.onnx", "INT8_STANDARD", True)
+    assert record["biases_unshared"].startswith("1 shared bias(es) copied")
+    feeds = {"x": calibration["x"][0]}
+    got, reference = onnx_runner(tmp_path / "q.onnx")(feeds)["out"], onnx_runner(net)(feeds)["out"]
+    assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98

@@ -11,7 +11,7 @@ from edgeconv import cluster_batches, layout, runlock
 from edgeconv.demo import DEMO_MODELS
 from edgeconv.errors import ConversionError
 from edgeconv.inputs.table import KINDS
-from edgeconv.project import Project
+from edgeconv.project import Project, int8_skipped_note
 from edgeconv.targets_report import TargetsReport
 
 
@@ -127,7 +127,7 @@ def all_targets(wildcards):
 
 def note_int8_skipped(names):
     """One note for the models that get no openvino INT8 IR for want of calibration data."""
-    note = _checked(PROJECT.int8_skipped_note, names)
+    note = _checked(int8_skipped_note, PROJECT, names)
     if note:
         print(note, file=sys.stderr)
 

@@ -29,7 +29,7 @@ import onnx
 import onnx.version_converter
 
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_graph import float16_to_float32
+from edgeconv.onnx_graph import float16_to_float32, unshare_biases
 from edgeconv.threads import ort_options
 
 # SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
@@ -154,6 +154,7 @@ class QdqQuantizer:
         self.source: Path | None = None
         self.preprocess_note = ""
         self.widened = 0
+        self.unshared = 0
         self.opset = 0
         self.ranges = workdir / "calibration_ranges.json"
 
@@ -167,6 +168,9 @@ class QdqQuantizer:
         del model.metadata_props[:]
         # A half-precision export is quantized from its float32 form (the quantizer cannot take float16).
         self.widened = float16_to_float32(model)
+        # A bias two nodes share is copied here, under a name no tensor has (the quantizer's own
+        # copies can take an activation's name: onnx_graph.unshare_biases).
+        self.unshared = unshare_biases(model)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         if self.opset < 13:
             # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
@@ -252,6 +256,8 @@ class QdqQuantizer:
             "opset_upgraded_from": self.opset if self.opset < 13 else None,
             **({"float16_widened": f"{self.widened} float16 tensor(s) and Cast(s) made float32 before quantizing"}
                if self.widened else {}),
+            **({"biases_unshared": f"{self.unshared} shared bias(es) copied, one per node, before quantizing"}
+               if self.unshared else {}),
             **({"tensor_quant_overrides": applied} if applied is not None else {}),
         }
 
