@@ -118,3 +118,43 @@ def test_an_op_tflite2onnx_lacks_is_named_with_what_to_do(tmp_path):
     assert message.endswith("export the model to ONNX instead (tf2onnx, or from its training framework); "
                             "rvc4 and hailo read the TFLite model as it is")
     assert not (tmp_path / "hs.onnx").exists()
+
+
+def test_pads_shared_by_two_pad_ops_convert(tmp_path):
+    """TFLite stores equal constants once: two PAD ops read one paddings tensor (MediaPipe's full
+    pose landmarks). tflite2onnx 0.4.1 rewrote it in place for the first and failed on the second
+    ("too many indices for array")."""
+    import onnxruntime as ort
+    import tflite
+
+    from models import _write_tflite
+
+    F32, I32 = tflite.TensorType.FLOAT32, tflite.TensorType.INT32
+    pads = np.array([[0, 0], [1, 2], [2, 1], [0, 0]], dtype=np.int32)
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((3, 1, 1, 3)).astype(np.float32), np.zeros(3, np.float32)
+    conv = ("conv", tflite.ActivationFunctionType.NONE, tflite.Padding.VALID)
+    net = _write_tflite(tmp_path / "pads.tflite",  # the conv makes the tensors after it channels-first in ONNX
+                        [("input", [1, 4, 4, 3], F32, None), ("w", [3, 1, 1, 3], F32, w), ("b", [3], F32, b),
+                         ("mixed", [1, 4, 4, 3], F32, None), ("pads", [4, 2], I32, pads),
+                         ("once", [1, 7, 7, 3], F32, None), ("twice", [1, 10, 10, 3], F32, None)],
+                        [("CONV_2D", ["input", "w", "b"], ["mixed"], conv),
+                         ("PAD", ["mixed", "pads"], ["once"], None), ("PAD", ["once", "pads"], ["twice"], None)],
+                        ["input"], ["twice"])
+    out = tmp_path / "pads.onnx"
+    convert(net, out)
+    x = rng.random((1, 4, 4, 3), dtype=np.float32) + 1
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    mixed = np.einsum("nhwc,oc->nhwo", x, w[:, 0, 0, :])
+    np.testing.assert_allclose(got, np.pad(np.pad(mixed, pads), pads), atol=1e-5)
+
+
+def test_an_output_all_but_zero_agrees_by_its_error_not_its_cosine():
+    """A saturated score (LiteRT 1e-9, onnxruntime 0) has cosine 0; it agrees within float32's
+    precision. A real difference on such an output, or a wrong direction elsewhere, does not."""
+    from edgeconv.steps.tflite_to_onnx import agrees
+
+    assert agrees({"cosine": 0.0, "max_abs_error": 1.1e-9}, 1.1e-9, 0.9999)
+    assert not agrees({"cosine": 0.0, "max_abs_error": 0.2}, 1e-9, 0.9999)
+    assert agrees({"cosine": 0.99999, "max_abs_error": 3.0}, 1500.0, 0.9999)
+    assert not agrees({"cosine": 0.95, "max_abs_error": 3.0}, 1500.0, 0.9999)
