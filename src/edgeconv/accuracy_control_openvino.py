@@ -33,7 +33,7 @@ import numpy as np
 
 from edgeconv.accuracy_control import Budget, GateNotMet, Samples, Search, _Budget, _ladder, gate, samples_of, split
 from edgeconv.metrics import metrics
-from edgeconv.threads import openvino_config
+from edgeconv.threads import measuring_config
 
 # Ops NNCF moves a quantizer across (it quantizes their input for the layer after them): the layer
 # that owns a FakeQuantize is found past them.
@@ -83,7 +83,7 @@ class _Gate:
         return self.run(model, feeds)
 
     def run(self, model: Any, feeds: list[dict[str, np.ndarray]] | None = None) -> list[dict[str, np.ndarray]]:
-        compiled = self.core.compile_model(model, "CPU", openvino_config())
+        compiled = self.core.compile_model(model, "CPU", measuring_config())
         results = [compiled(f) for f in (self.feeds if feeds is None else feeds)]  # one inference a sample
         return [{n: result[i] for i, n in enumerate(self.outputs)} for result in results]
 
@@ -197,10 +197,14 @@ class RankedSearch:
         started = time.monotonic()
         self.plain, self.floats = plain, model.clone()  # the copy's weights are wired into the trials
         self.float_ops = {op.get_friendly_name(): op for op in self.floats.get_ops()}
-        top = local[: self.REFINED]
+        # Refined by their gain too: the quantize-agnostic layers (a resize reading a quantizer),
+        # whose local noise says little (MediaPipe's pose landmarks: a resize of the mask's
+        # decoder ranked last by it, and the one layer the gate cannot do without).
+        agnostic = set(local) - owned_layers(plain)
+        top = local[: self.REFINED] + [n for n in local[self.REFINED:] if n in agnostic]
         gains = revert_gains(plain, self.float_ops, top, setup.score)
-        self.ranked = sorted(top, key=lambda name: -gains[name]) + local[self.REFINED:]
-        self.refine_seconds = round(time.monotonic() - started, 2)
+        self.ranked = sorted(top, key=lambda name: -gains[name]) + [n for n in local[self.REFINED:] if n not in agnostic]
+        self.refine_seconds, self.refined = round(time.monotonic() - started, 2), len(top)
         self.models: dict[int, Any] = {}  # k -> the model of the smallest passing k so far
 
     def measure(self, names: list[str], what: str, kind: str) -> tuple[dict[str, Any], Any] | None:
@@ -245,7 +249,7 @@ class RankedSearch:
 
     def run(self) -> Any:
         self.say(f"ranked {len(self.ranked)} quantized layer(s) by their local 8-bit noise in {self.local_seconds:.1f} s, "
-                 f"the {min(self.REFINED, len(self.ranked))} noisiest by what each alone in float gains in "
+                 f"the {self.refined} noisiest and quantize-agnostic by what each alone in float gains in "
                  f"{self.refine_seconds:.1f} s; searching for how many to keep in float")
         best, exhausted = _ladder(self.trial, len(self.ranked))
         if best is None:
@@ -276,8 +280,10 @@ def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) ->
     float_ops = {op.get_friendly_name(): op for op in floats.get_ops()}
     quantized_ops = {op.get_friendly_name(): op for op in quantized.get_ops()}  # before the rewiring joins them
     quantizers = [op for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize"]
-    layers = set().union(*(_owners(q) for q in quantizers)) if quantizers else set()
-    layers |= {op.get_friendly_name() for op in quantized.get_ops() if _has_stored_int8_weight(op)}
+    # The layers the quantizers are for, and every op that reads a quantizer itself (a MaxPool, an
+    # Interpolate: quantize-agnostic, but the search counts them as INT8 and only reverting them
+    # lifts those quantizers; left out, all the ranked layers in float still kept them).
+    layers = owned_layers(quantized) | quantized_layers(quantized)
     names = sorted(n for n in layers if n in float_ops and n in quantized_ops)
     if not names:
         return []
@@ -289,7 +295,7 @@ def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) ->
             target.replace_source_output(float_ops[parameter.get_friendly_name()].output(0))
     both = ov.Model([opset.result(quantized_ops[n].output(0)) for n in names]
                     + [opset.result(float_ops[n].output(0)) for n in names], floats.get_parameters())
-    compiled = ov.Core().compile_model(both, "CPU", openvino_config())
+    compiled = ov.Core().compile_model(both, "CPU", measuring_config())
     signal, noise = np.zeros(len(names)), np.zeros(len(names))
     for sample in samples:
         values = compiled(sample)
@@ -301,6 +307,14 @@ def layer_noise(model: Any, plain: Any, samples: list[dict[str, np.ndarray]]) ->
     ratios = np.where(signal > 0, noise / np.maximum(signal, 1e-300), 0.0)
     order = {op.get_friendly_name(): i for i, op in enumerate(plain.get_ops())}
     return sorted(zip(names, ratios.tolist()), key=lambda item: (-item[1], order.get(item[0], 0)))
+
+
+def owned_layers(plain: Any) -> set[str]:
+    """The layers NNCF's quantizers are for (past quantize-agnostic ops), and those with a weight
+    stored in fewer bits."""
+    quantizers = [op for op in plain.get_ops() if op.get_type_name() == "FakeQuantize"]
+    owners = set().union(*(_owners(q) for q in quantizers)) if quantizers else set()
+    return owners | {op.get_friendly_name() for op in plain.get_ops() if _has_stored_int8_weight(op)}
 
 
 def revert_gains(plain: Any, float_ops: dict[str, Any], names: list[str], score: Callable[[Any], float]) -> dict[str, float]:

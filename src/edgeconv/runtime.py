@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from edgeconv.onnx_io import fits_in_protobuf, numpy_dtype, save_onnx
-from edgeconv.threads import openvino_config, ort_options
+from edgeconv.threads import measuring_config, ort_options
 
 
 @contextlib.contextmanager
@@ -70,8 +70,7 @@ def ir_runner(xml: str | Path, extra_outputs: Any = ()) -> Runner:
     if extra_outputs:
         source, ports = extra_outputs
         source.add_outputs(list(ports))
-    # The CPU plugin defaults to bf16 on CPUs that have it; fidelity must be measured in f32.
-    compiled = core.compile_model(source, "CPU", openvino_config({"INFERENCE_PRECISION_HINT": "f32"}))
+    compiled = core.compile_model(source, "CPU", measuring_config())
     request = compiled.create_infer_request()
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -29,6 +29,14 @@ def ort_options(opts: Any) -> Any:
     return opts
 
 
+def measuring_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`openvino_config` for a run whose outputs are measured (verify, accuracy control's
+    trials and rankings): f32 arithmetic. The CPU plugin computes in bf16 on CPUs that have it
+    (this machine's do: avx512_bf16), which is not what the artifact's fidelity is; measured in
+    bf16, MediaPipe's pose landmarks scored 0.76 with every layer in float."""
+    return openvino_config({"INFERENCE_PRECISION_HINT": "f32", **(config or {})})
+
+
 def openvino_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
     """An OpenVINO ``compile_model`` config limited to the step's threads."""
     config = dict(config or {})
