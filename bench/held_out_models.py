@@ -14,6 +14,10 @@ applies). Every download and every extracted model is checked against a pinned s
   320/1024 (every one is a multiple of 1024/320's denominator), as re-exporting at 320 would.
   Its nodes are not in topological order and it computes in float16: both are what the conversion
   has to take as they come.
+- ``palm_lite``, ``face_landmark``, ``pose_landmark``: MediaPipe's palm detector (192x192, 2016
+  anchors x 18 regressors + scores), face landmarks (192x192, 468 3-D points + face flag) and full
+  pose landmarks (256x256, 39 points, a 256x256 segmentation mask, heatmaps), NHWC TFLite with
+  float16 weights, from the PyPI wheel mediapipe 0.10.14 (Apache-2.0). RGB scaled to [0, 1].
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,6 +147,38 @@ def isnet(dest: Path, side: int = 320) -> str:
     return ISNET_CONFIG + common("photos")
 
 
+MEDIAPIPE_CONFIG = """\
+input_model: models/{name}.tflite
+inputs:
+  - name: input_1
+    shape: [1, {side}, {side}, 3]
+    layout: NHWC
+    encoding: RGB               # MediaPipe: RGB scaled to [0, 1]
+    mean_values: [0, 0, 0]
+    scale_values: [255, 255, 255]
+"""
+
+MEDIAPIPE = {  # name: (member of the wheel, its sha256, input side)
+    "palm_lite": ("mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+                  "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18", 192),
+    "face_landmark": ("mediapipe/modules/face_landmark/face_landmark.tflite",
+                      "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 192),
+    "pose_landmark": ("mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+                      "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 256),
+}
+
+
+def mediapipe(name: str) -> Callable[[Path], str]:
+    def fetch(dest: Path) -> str:
+        member, digest, side = MEDIAPIPE[name]
+        data = _wheel("mediapipe==0.10.14", "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                      "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4")
+        (dest / f"{name}.tflite").write_bytes(_member(data, member, digest))
+        return MEDIAPIPE_CONFIG.format(name=name, side=side) + common("photos")
+
+    return fetch
+
+
 def _at_side(model_bytes: bytes, side: int) -> bytes:
     """The 1024x1024 export at ``side`` x ``side``: its Resize targets (traced constants) scaled."""
     import numpy as np
@@ -176,4 +213,5 @@ def _at_side(model_bytes: bytes, side: int) -> bytes:
     return model.SerializeToString()
 
 
-MODELS = {"layout_cdla": layout_cdla, "face_full": face_full, "isnet": isnet}
+MODELS = {"layout_cdla": layout_cdla, "face_full": face_full, "isnet": isnet,
+          **{name: mediapipe(name) for name in MEDIAPIPE}}
