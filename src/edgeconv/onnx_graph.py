@@ -238,27 +238,21 @@ def unshare_biases(model: onnx.ModelProto) -> int:
     model whose activations are named that way (tflite2onnx names a tensor ``x2`` beside ``x``) then
     reads the bias copy's quantized data as a Conv's input: "Input tensor must have at least 3
     dimensions" when the quantized model is loaded."""
-    graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
-    taken = set(initializers) | {name for n in graph.node for name in (*n.input, *n.output)}
-    taken |= {v.name for v in (*graph.input, *graph.output)}
+    graph = Graph(model)
     seen: set[str] = set()
     copies = 0
-    for node in graph.node:
-        if node.op_type not in BIAS_OPS or len(node.input) < 3 or node.input[2] not in initializers:
+    for node in graph.g.node:
+        if node.op_type not in BIAS_OPS or len(node.input) < 3 or node.input[2] not in graph.inits:
             continue
         bias = node.input[2]
         if bias not in seen:
             seen.add(bias)
             continue
-        name = next(f"{bias}_bias_of_{node.name or 'node'}_{k}" for k in itertools.count()
-                    if f"{bias}_bias_of_{node.name or 'node'}_{k}" not in taken)
         copy = onnx.TensorProto()
-        copy.CopyFrom(initializers[bias])
-        copy.name = name
-        graph.initializer.append(copy)
-        taken.add(name)
-        node.input[2] = name
+        copy.CopyFrom(graph.inits[bias])
+        copy.name = graph.unique(f"{bias}_bias_of_{node.name or 'node'}")
+        graph.g.initializer.append(copy)
+        node.input[2] = copy.name
         copies += 1
     return copies
 
