@@ -15,9 +15,11 @@ assignment that meets the target's ``verify`` thresholds while keeping as much o
 
 HTP (:func:`htp_search`): layers are ranked by how much 8-bit quantization of their output
 activation loses (signal-to-quantization-noise ratio on the calibration samples, one float run);
-the most sensitive activations are promoted to 16 bits, doubling the count until the gate is met
-(onnxruntime's QDQ simulation on CPU, the model's own ops), then the smallest passing count is
-found by bisection. The choice is written as AIMET encodings, so the rvc4 target passes the very
+the most sensitive activations are promoted to 16 bits. Plain INT8 (which fails) and the upper
+bound (which passes) are measured first; the counts between them are narrowed from both sides, each
+trial aimed where the two nearest figures say the gate is met (:func:`_aimed`) or, when an aim did
+not halve the bracket, the middle (onnxruntime's QDQ simulation on CPU, the model's own ops), down
+to the smallest passing count. The choice is written as AIMET encodings, so the rvc4 target passes the very
 same precision to ``snpe-onnx-to-dlc --quantization_overrides``.
 
 Where the HTP and the CPU part, measured: 16-bit *weights*. The HTP takes them per tensor, and
@@ -286,10 +288,16 @@ def promotion_encodings(names: list[str], base: dict[str, Any] | None = None, we
 
 
 def _ladder(trial: Callable[[int], dict[str, Any] | None], total: int, start: int = 1,
-            failed_at: int = 0) -> tuple[tuple[int, dict[str, Any]] | None, bool]:
+            failed_at: int = 0, aim: Callable[[int, int], int | None] | None = None) -> tuple[tuple[int, dict[str, Any]] | None, bool]:
     """The smallest count k in ``start``..``total`` for which ``trial(k)`` passes, knowing that
     ``failed_at`` failed: doubling, then bisection between the last failing and the first passing
-    count. ``trial`` returns None when the budget is spent. (best or None, whether ``total`` failed)."""
+    count. ``trial`` returns None when the budget is spent. (best or None, whether ``total`` failed).
+
+    ``aim(lo, hi)``, when given, is a count between a failing ``lo`` and a passing ``hi`` where the
+    gate is expected to be met (:func:`_aimed`): the upper end is then known to pass, and the search
+    narrows that bracket from both sides instead of doubling up from ``start``."""
+    if aim is not None:
+        return _bracket(trial, failed_at, total, aim), False
     best: tuple[int, dict[str, Any]] | None = None
     count = max(start, 1)
     while total:
@@ -316,6 +324,42 @@ def _ladder(trial: Callable[[int], dict[str, Any] | None], total: int, start: in
             else:
                 lo = mid
     return best, False
+
+
+def _bracket(trial: Callable[[int], dict[str, Any] | None], lo: int, hi: int,
+             aim: Callable[[int, int], int | None]) -> tuple[int, dict[str, Any]] | None:
+    """Between a failing ``lo`` and a ``hi`` known to pass: the aimed count, or the middle when the
+    last aimed step did not halve the bracket (so that a poor aim costs at most twice bisection's
+    trials). The smallest passing count measured, or None when none below ``hi`` passed."""
+    best: tuple[int, dict[str, Any]] | None = None
+    halved = True
+    while hi - lo > 1:
+        width, count = hi - lo, (lo + hi) // 2
+        aimed = aim(lo, hi) if halved else None
+        if aimed is not None and lo < aimed < hi:
+            count = aimed
+        row = trial(count)
+        if row is None:
+            break
+        if row["passed"]:
+            hi, best = count, (count, row)
+        else:
+            lo = count
+        halved = 2 * (hi - lo) <= width
+    return best
+
+
+def _aimed(lo: tuple[int, float], hi: tuple[int, float], target: float) -> int | None:
+    """The count where the worst cosine would reach ``target``, between a count ``lo`` that misses
+    it and one ``hi`` that meets it (count, worst cosine), if each promotion removed the same share
+    of the remaining loss (1 - cosine): promotions go most sensitive first, so the first ones gain
+    most. None when the figures do not bracket the target."""
+    (k_lo, c_lo), (k_hi, c_hi) = lo, hi
+    loss_lo, loss_hi, want = 1.0 - c_lo, max(1.0 - c_hi, 1e-9), 1.0 - target
+    if not loss_lo > want > loss_hi or k_hi - k_lo < 2:
+        return None
+    share = math.log(loss_lo / want) / math.log(loss_lo / loss_hi)
+    return min(k_hi - 1, max(k_lo + 1, round(k_lo + share * (k_hi - k_lo))))
 
 
 class _Budget:
@@ -496,6 +540,7 @@ class HtpSearch:
         self.cpu_rows: dict[int, dict[str, Any]] = {}
         self.gap = 0.0
         self.reach, self.firm, self.bound = 0, True, 0  # the upper bound: its count, measured there, probe passed
+        self.top: dict[str, Any] | None = None  # the upper bound's passing row (the CPU's, or the simulator's probe)
 
     # ------------------------------------------------------------------ the candidates
 
@@ -504,6 +549,15 @@ class HtpSearch:
         if not self.ranked and not self.activations_16bit:
             self.ranked[:] = [name for name, _ in rank_by_sensitivity(self.float_model, self.statistics, self.candidates)]
         return len(self.ranked) + len(self.weights)
+
+    def aim(self, lo: int, hi: int) -> int | None:
+        """The count to try between a failing ``lo`` and a passing ``hi`` (:func:`_aimed`), from the
+        worst cosines measured there: the CPU's, or at the upper bound the simulator's probe."""
+        target = self.thresholds.get("min_cosine")
+        ends = self.cpu_rows.get(lo), self.cpu_rows.get(hi) or (self.top if hi == self.reach else None)
+        if target is None or ends[0] is None or ends[1] is None:
+            return None
+        return _aimed((lo, ends[0]["worst_cosine"]), (hi, ends[1]["worst_cosine"]), target + self.gap)
 
     def split_count(self, k: int) -> tuple[list[str], list[str]]:
         """The activations and weights the first ``k`` of the promotion order are."""
@@ -591,6 +645,7 @@ class HtpSearch:
             if row is None:
                 return acts
             if row["passed"] and passes(self.outputs_of[row["trial"]], raised(self.thresholds, AGREEMENT)):
+                self.top = row
                 self.say(f"every candidate activation at 16 bits clears the gate on the CPU by more than {AGREEMENT} (the CPU "
                          "and the simulator agree on them): the search stays within them; the simulator measures its choice")
                 self.firm = False  # not measured in the simulator: weights join if it disagrees
@@ -600,6 +655,7 @@ class HtpSearch:
             row = self.trial(k, where, probe=True) if where == "simulator" else self.cpu(k)
             if row is None or row["passed"]:
                 self.bound = k if row is not None and where == "simulator" else 0
+                self.top = row
                 return k
             rows.append((k, row))
         raise _unreachable(self, rows, acts, where)
@@ -690,7 +746,10 @@ class HtpSearch:
             total = self.promotion_order()
             if total:
                 total = self.reach = self.upper_bound(total)
-            best, exhausted = _ladder(self.cpu, total) if total else (None, True)
+            aim = self.aim if self.top is not None else None
+            best, exhausted = _ladder(self.cpu, total, aim=aim) if total else (None, True)
+            if best is None and aim is not None and {total - 1, total} <= set(self.cpu_rows) and self.cpu(total)["passed"]:
+                best = (total, self.cpu_rows[total])  # the upper bound, measured on the CPU: the count below it failed
         lo = 0
         if self.confirm and best is None and self.bound:
             # The CPU found no passing count up to the one the simulator's probe passed: the simulator

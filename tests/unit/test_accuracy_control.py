@@ -348,3 +348,66 @@ def test_16_bit_weights_the_simulator_measures_lower_do_not_stop_the_search(tmp_
     assert chosen["measured_in"] == "simulator" and chosen["passed"] and chosen["worst_cosine"] >= gate["min_cosine"]
     assert record["weights_16bit"] == [] and set(record["activations_16bit"]) <= set(acts)
     assert set(encodings["activation_encodings"]) == set(record["activations_16bit"])
+
+
+def _stepped(needed, curve):
+    """A trial function over counts: passes from ``needed`` on; worst cosine from ``curve(k)``. Records the counts tried."""
+    tried = []
+
+    def trial(k):
+        tried.append(k)
+        return {"passed": k >= needed, "worst_cosine": curve(k)}
+
+    return trial, tried
+
+
+def test_the_aim_assumes_each_promotion_removes_the_same_share_of_the_loss():
+    # loss 0.1 at 0 and 0.001 at 100: the target's loss 0.01 lies half way on that scale.
+    assert ac._aimed((0, 0.9), (100, 0.999), 0.99) == 50
+    assert ac._aimed((10, 0.9), (20, 0.999), 0.99) == 15
+    assert ac._aimed((0, 0.9), (100, 1.0), 0.99) is not None  # a lossless end still aims
+    assert ac._aimed((0, 0.9), (100, 0.95), 0.99) is None  # the upper figure misses the target: no aim
+    assert ac._aimed((0, 0.995), (100, 0.999), 0.99) is None  # the lower figure already meets it
+    assert ac._aimed((4, 0.9), (5, 0.999), 0.99) is None  # nothing between the two
+    assert ac._aimed((0, 0.9), (100, 0.99999), 0.9001) == 1  # kept strictly inside the bracket
+
+
+def test_an_aimed_search_needs_fewer_trials_and_finds_the_same_count():
+    """ppocr_rec's shape: plain INT8 misses, the upper bound (47) passes, the gate is met from 20 on.
+    Doubling up from 1 took ten trials there; aiming from both ends finds the same count in fewer."""
+    def curve(k):
+        return 0.97 + (0.028 if k >= 20 else 0.0005 * k)
+
+    target = 0.983
+    figures = {0: curve(0), 47: 0.9989}
+    trial, tried = _stepped(20, curve)
+
+    def aim(lo, hi):
+        return ac._aimed((lo, figures[lo]), (hi, figures[hi]), target)
+
+    def remembered(k):
+        row = trial(k)
+        figures[k] = row["worst_cosine"]
+        return row
+
+    best, exhausted = ac._ladder(remembered, 47, aim=aim)
+    assert best[0] == 20 and not exhausted and 20 in tried and 19 in tried
+    doubling, by_doubling = _stepped(20, curve)
+    assert ac._ladder(doubling, 47)[0][0] == 20
+    assert len(tried) < len(by_doubling)
+
+
+@pytest.mark.parametrize("needed", [1, 2, 7, 33, 99, 100])
+def test_a_poor_aim_costs_at_most_twice_bisection(needed):
+    """An aim that always points just above the failing end (the worst guess) still finds the
+    smallest passing count, in at most twice the trials of bisection, and never measures the upper
+    end, which is known to pass."""
+    import math
+
+    trial, tried = _stepped(needed, lambda k: 0.9)
+    best, _ = ac._ladder(trial, 100, aim=lambda lo, hi: lo + 1)
+    if needed < 100:
+        assert best[0] == needed
+    else:
+        assert best is None  # nothing below the upper end passed; the caller has its figure
+    assert 100 not in tried and len(tried) <= 2 * math.ceil(math.log2(100))
