@@ -506,7 +506,7 @@ def _not_met(search: HtpSearch, exhausted: bool) -> GateNotMet:
 class HtpSearch:
     """One accuracy-control search for the HTP (:func:`htp_search`), in named pieces: the candidates
     and their ranking, one trial's measurement and progress line, the CPU phase, the simulator's
-    confirmation and its own phase, the bisection, and the answer."""
+    confirmation, and the answer; the simulator's own phase and its bisection follow the class."""
 
     def __init__(self, float_model: Path, calibration: Samples, thresholds: dict[str, Any], budget: Budget,
                  min_validation: int, quantize: Callable[[Samples, dict[str, Any] | None, Path], None], workdir: Path,
@@ -660,19 +660,6 @@ class HtpSearch:
             rows.append((k, row))
         raise _unreachable(self, rows, acts, where)
 
-    def simulator_ladder(self, lo: int, total: int) -> tuple[Best | None, bool, int]:
-        """(first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
-        grow = 1
-        while lo < total:
-            k = min(total, lo + grow)
-            row = self.trial(k, "simulator")
-            if row is None:
-                return None, False, lo
-            if row["passed"]:
-                return (k, row), False, lo
-            lo, grow = k, grow * 2
-        return None, True, lo
-
     def confirm_in_simulator(self, best: Best | None, exhausted: bool) -> tuple[Best | None, bool, int]:
         """The CPU's choice, measured where the gate is: kept if it passes; else the gap grows and the
         search goes on above that count, in growing steps (the CPU's ranking may not tell the counts
@@ -698,25 +685,11 @@ class HtpSearch:
                 # The CPU's choice failed in the simulator twice: the CPU no longer tells these counts
                 # apart. The simulator goes on by itself, up from the last failing count in growing
                 # steps (1, 2, 4 ...), then bisects.
-                return self.simulator_ladder(lo, total)
+                return _simulator_ladder(self, lo, total)
             start = min(total, lo + step)
             step *= 2
             best, exhausted = _ladder(self.cpu, total, start=start, failed_at=start - 1)
         return best, exhausted, lo
-
-    def bisect_in_simulator(self, lo: int, best: Best) -> Best:
-        """Between the last count the simulator failed and the one it passed: bisection there."""
-        hi = best
-        while hi[0] - lo > 1:
-            mid = (lo + hi[0]) // 2
-            row = self.trial(mid, "simulator")
-            if row is None:
-                break
-            if row["passed"]:
-                hi = (mid, row)
-            else:
-                lo = mid
-        return hi
 
     # ------------------------------------------------------------------ the answer
 
@@ -755,11 +728,11 @@ class HtpSearch:
             # The CPU found no passing count up to the one the simulator's probe passed: the simulator
             # measures that one on every sample, then bisects below it (within the budget).
             row = self.trial(self.bound, "simulator")
-            best = self.bisect_in_simulator(0, (self.bound, row)) if row is not None and row["passed"] else None
+            best = _bisect_in_simulator(self, 0, (self.bound, row)) if row is not None and row["passed"] else None
         elif self.confirm:
             best, exhausted, lo = self.confirm_in_simulator(best, exhausted)
             if best is not None and lo > 0 and best[0] - lo > 1:
-                best = self.bisect_in_simulator(lo, best)
+                best = _bisect_in_simulator(self, lo, best)
         elif best is not None:
             best = (best[0], self.cpu_rows[best[0]])
         if best is not None and best[0] == 0:
@@ -768,3 +741,32 @@ class HtpSearch:
         if best is None:
             raise _not_met(self, exhausted)
         return self.chosen(best)
+
+
+def _simulator_ladder(search: HtpSearch, lo: int, total: int) -> tuple[Best | None, bool, int]:
+    """The simulator alone, up from ``lo`` in growing steps (1, 2, 4 ...): (first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
+    grow = 1
+    while lo < total:
+        k = min(total, lo + grow)
+        row = search.trial(k, "simulator")
+        if row is None:
+            return None, False, lo
+        if row["passed"]:
+            return (k, row), False, lo
+        lo, grow = k, grow * 2
+    return None, True, lo
+
+
+def _bisect_in_simulator(search: HtpSearch, lo: int, best: Best) -> Best:
+    """Between the last count the simulator failed and the one it passed: bisection there."""
+    hi = best
+    while hi[0] - lo > 1:
+        mid = (lo + hi[0]) // 2
+        row = search.trial(mid, "simulator")
+        if row is None:
+            break
+        if row["passed"]:
+            hi = (mid, row)
+        else:
+            lo = mid
+    return hi

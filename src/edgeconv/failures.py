@@ -26,12 +26,34 @@ class Failure:
     message: str = ""
     wildcards: str = ""
 
-    def line(self) -> str:
+    def parts(self) -> tuple[str, str, str]:
+        """(the rule, with its wildcards when the step wrote no error; the error; its logs)."""
         error = next((e for e in map(step_error, self.logs) if e), None)
         what = error or self.message or "failed before its step wrote an error"
         where = ", ".join(self.logs) or "no log"
         label = f"{self.rule} [{self.wildcards}]" if self.wildcards and not error else self.rule
+        return label, what, where
+
+    def line(self) -> str:
+        label, what, where = self.parts()
         return f"  {label}: {what} (log: {where})"
+
+
+def grouped_lines(failures: list[Failure]) -> list[str]:
+    """One line per failure; jobs of one rule that failed with the very same error (a superblob's
+    shave variants: one model, one compiler message) share one line, with their count and first log."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for failure in failures:
+        label, what, where = failure.parts()
+        groups.setdefault((label, what), []).append(where)
+    out = []
+    for (label, what), wheres in groups.items():
+        if len(wheres) == 1:
+            out.append(f"  {label}: {what} (log: {wheres[0]})")
+        else:
+            out.append(f"  {label} ({len(wheres)} jobs, the same error): {what} "
+                       f"(log: {wheres[0]}, and {len(wheres) - 1} more)")
+    return out
 
 
 def failed_jobs(snakemake_log: Path, _seen_logs: frozenset[Path] = frozenset()) -> list[Failure]:
@@ -106,7 +128,7 @@ def summary(snakemake_logs: str | Path | list[str], oom_kills: int = 0) -> str:
     if not failures:
         lines = [f"edgeconv: the run failed; see {', '.join(map(str, logs)) or 'the messages above'}"]
     else:
-        lines = [f"edgeconv: {len(failures)} job(s) failed:", *(f.line() for f in failures)]
+        lines = [f"edgeconv: {len(failures)} job(s) failed:", *grouped_lines(failures)]
     if oom_kills > 0:
         lines.append(f"edgeconv: the kernel's out-of-memory killer ended {oom_kills} process(es) of this run: a job that "
                      "stopped without an error of its own (exit status 137) ran out of memory; give it more memory "

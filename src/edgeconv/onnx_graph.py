@@ -257,6 +257,32 @@ def unshare_biases(model: onnx.ModelProto) -> int:
     return copies
 
 
+
+def flatten_gemm_biases(model: onnx.ModelProto) -> int:
+    """A Gemm's bias stored as a [1, N] initializer, read from an [N] copy instead (Gemm broadcasts
+    either over its rows), in place; how many. onnxruntime's quantizer gives such a bias per-channel
+    scales along axis 0, whose size is 1, and the QDQ model fails to run unoptimized ("For per axis
+    quantization, scale must be 1D tensor with size 1": Google's Magika, in accuracy control's first
+    trial)."""
+    graph = Graph(model)
+    replaced: set[str] = set()
+    flattened = 0
+    for node in graph.g.node:
+        if node.op_type != "Gemm" or len(node.input) < 3 or node.input[2] not in graph.inits:
+            continue
+        bias = graph.inits[node.input[2]]
+        if len(bias.dims) == 2 and bias.dims[0] == 1:
+            node.input[2] = graph.add_const(f"{bias.name}_flat", tensor_array(bias).reshape(-1))
+            replaced.add(bias.name)
+            flattened += 1
+    read = set().union(*(_reads(n) for n in graph.g.node)) | {o.name for o in graph.g.output}
+    unread = replaced - read  # a [1, N] bias another node (or a subgraph) still reads stays
+    if unread:
+        keep = [i for i in graph.g.initializer if i.name not in unread]
+        del graph.g.initializer[:]
+        graph.g.initializer.extend(keep)
+    return flattened
+
 def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
     current = [o.name for o in model.graph.output]
     if outputs == current:

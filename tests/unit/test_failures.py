@@ -123,3 +123,24 @@ def test_a_failed_group_job_names_the_step_that_failed_in_it(tmp_path):
     lines = summary(log).splitlines()
     assert lines == ["edgeconv: 1 job(s) failed:",
                      f"  verify_ir: verify (bad): out: max_abs_error 0.0084 > 0.0 (log: {step_log}, {job_log})"]
+
+
+def test_jobs_of_one_rule_with_the_same_error_share_one_line(tmp_path):
+    """A superblob's shave variants that the compiler refuses for one reason: one line, not sixteen."""
+    blocks, logs = [], []
+    for shaves in (2, 4, 6):
+        step_log = tmp_path / f"compile_blob_{shaves}shave.log"
+        step_log.write_text("2026-12-01 05:00:00,000 INFO edgeconv.step: step compile_blob for m: inputs {}\n"
+                            "2026-12-01 05:00:01,000 ERROR edgeconv.step: compile_blob (m): Subtract is not taken\n")
+        blocks.append(f"Error in rule compile_blob_variant:\n    jobid: {shaves}\n"
+                      f"    log: {step_log} (check log file(s) for error details)\n")
+        logs.append(step_log)
+    log = tmp_path / "run.snakemake.log"
+    log.write_text("".join(blocks) + "Error in rule verify_ir:\n    jobid: 9\n    log: other.log (check log file(s) for error details)\n"
+                   "    wildcards: model=n\n")
+    lines = summary([str(log)]).splitlines()
+    assert lines == [
+        "edgeconv: 4 job(s) failed:",
+        f"  compile_blob_variant (3 jobs, the same error): compile_blob (m): Subtract is not taken (log: {logs[0]}, and 2 more)",
+        "  verify_ir [model=n]: failed before its step wrote an error (log: other.log)",
+    ]

@@ -187,3 +187,30 @@ def test_names_mo_2021_4_would_read_as_regexes_are_made_plain():
     assert not any(c in name for name in names for c in "[]()")
     assert [i.name for i in model.graph.input] == ["x"] and [o.name for o in model.graph.output] == ["y"]
     np.testing.assert_array_equal(_run(model, x), want)
+
+
+def test_an_opset_13_unsqueeze_becomes_the_reshape_to_its_shape_exactly():
+    """mo 2021.4 reads an Unsqueeze's axes only as the attribute of opset 1 to 12 and stops on the
+    input (Google's Magika: "The ExpandDims node Unsqueeze__115 has more than 1 input")."""
+    axes = numpy_helper.from_array(np.array([-1, 1], np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]),
+         helper.make_node("Unsqueeze", ["r", "axes"], ["y"], name="unsq")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 1, 3, 4, 1])], [axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    want = _run(model, x)
+    model = onnx.shape_inference.infer_shapes(model)
+    assert rewrite_layers(model) == {"Unsqueeze": 1}
+    reshape = model.graph.node[1]
+    assert reshape.op_type == "Reshape" and reshape.output[0] == "y"
+    assert numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == reshape.input[1])).tolist() == [2, 1, 3, 4, 1]
+    onnx.checker.check_model(model)
+    np.testing.assert_array_equal(_run(model, x), want)
+    # Below opset 13 the axes are an attribute mo reads: left as it is.
+    old = helper.make_model(helper.make_graph(
+        [helper.make_node("Unsqueeze", ["x"], ["y"], axes=[0])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3])]), opset_imports=[helper.make_opsetid("", 11)])
+    assert rewrite_layers(onnx.shape_inference.infer_shapes(old)) == {}

@@ -293,3 +293,41 @@ def test_a_shared_bias_next_to_a_tensor_named_like_its_copy_quantizes(tmp_path):
     feeds = {"x": calibration["x"][0]}
     got, reference = onnx_runner(tmp_path / "q.onnx")(feeds)["out"], onnx_runner(net)(feeds)["out"]
     assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98
+
+
+def _gemm_net(path):
+    """x [1, 16] -> Gemm(w [16, 8], bias [1, 8]) -> out: the bias stored 2-D, as jax2tf writes it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "bias"], ["out"], name="dense")], "gemm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "w"),
+         numpy_helper.from_array(rng.standard_normal((1, 8)).astype(np.float32), "bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_a_gemm_bias_stored_1_by_n_quantizes_per_channel(tmp_path):
+    """Google's Magika: onnxruntime's quantizer gave a Gemm's [1, N] bias per-channel scales along
+    its axis of size 1, and the QDQ model failed in accuracy control's first trial ("For per axis
+    quantization, scale must be 1D tensor with size 1"). The bias is read as [N] before quantizing."""
+    from edgeconv.onnx_graph import flatten_gemm_biases
+    from edgeconv.runtime import onnx_runner
+
+    net = _gemm_net(tmp_path / "gemm.onnx")
+    model = onnx.load(net)
+    assert flatten_gemm_biases(model) == 1 and flatten_gemm_biases(model) == 0
+    assert [list(i.dims) for i in model.graph.initializer if i.name == model.graph.node[0].input[2]] == [[8]]
+    assert "bias" not in {i.name for i in model.graph.initializer}  # nothing else read the [1, N] one
+    onnx.checker.check_model(model)
+    calibration = {"x": np.random.default_rng(1).standard_normal((4, 1, 16)).astype(np.float32)}
+    record = qnn_htp.quantize_qdq(net, calibration, tmp_path / "q.onnx", "INT8_STANDARD", True)
+    feeds = {"x": calibration["x"][0]}
+    got, reference = onnx_runner(tmp_path / "q.onnx")(feeds)["out"], onnx_runner(net)(feeds)["out"]
+    assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98
+    assert record["gemm_biases_flattened"].startswith("1 Gemm bias(es)")

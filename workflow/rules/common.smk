@@ -326,6 +326,14 @@ def vendor_ir(target):
     return ir
 
 
+def superblob_base(wildcards):
+    """The other shave variants of a superblob wait for the record of its base variant (the one
+    blob_patch patches the others against)."""
+    if wildcards.shaves == "8":
+        return []
+    return expand(f"{RECORDS}/compile_blob_8shave.json", model=wildcards.model)
+
+
 def rvc3_blob_inputs(wildcards):
     """The POT INT8 IR, or the float IR (mo's, or the one given) when calibration is disabled."""
     if _checked(PROJECT.rvc3_fp16, wildcards.model):

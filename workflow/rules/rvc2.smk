@@ -96,6 +96,8 @@ rule compile_blob:
 rule compile_blob_variant:
     input:
         unpack(vendor_ir("rvc2")),
+        # The base variant first: a model the compiler refuses fails once, not once per variant.
+        base=superblob_base,
     output:
         # With keep_intermediate_outputs: false, gone once the superblob holds them (common.smk).
         blob=droppable(f"{INTERMEDIATE}/rvc2/blobs/{{shaves}}shave.blob"),

@@ -7,7 +7,9 @@ mo 2021.4 reads and the 2021.4 MYRIAD compiler takes, without changing what it c
   the operators' definitions computed with the same operations; and a ``Split`` whose sizes are an
   input (opset 13) as one ``Slice`` per part (mo 2021.4 splits it into equal parts instead); an
   opset-13 ``Softmax``/``LogSoftmax`` over an axis that is not the last as transposes around the op
-  on the last axis (mo 2021.4 gives it the opset-1 meaning, softmax over the flattened tail).
+  on the last axis (mo 2021.4 gives it the opset-1 meaning, softmax over the flattened tail); an
+  opset-13 ``Unsqueeze`` (its axes an input) as the ``Reshape`` to its output's shape (mo 2021.4
+  reads only the axes attribute of opset 1 to 12, and stops on the second input).
 - A model above opset 13 (the newest that release reads) is brought down to 13 where every node
   means the same there: most ops changed only in the types they accept, or gained an attribute
   that keeps the old meaning at its default (checked per node), and the Reduce ops' ``axes`` input
@@ -167,8 +169,34 @@ def _softmax_on_last_axis(graph: Graph, node: onnx.NodeProto, name: str) -> list
     ]
 
 
+def _static_shape(graph: Graph, tensor: str) -> list[int] | None:
+    info = _value_info(graph, tensor)
+    if info is None or not info.type.tensor_type.HasField("shape"):
+        return None
+    dims = [d.dim_value if d.HasField("dim_value") else 0 for d in info.type.tensor_type.shape.dim]
+    return dims if all(d > 0 for d in dims) else None
+
+
+def _unsqueeze_as_reshape(graph: Graph, node: onnx.NodeProto, name: str) -> list[onnx.NodeProto] | None:
+    """An opset-13 ``Unsqueeze(x, axes)`` with constant axes and a static input shape as
+    ``Reshape(x, <its output shape>)``: the same values in the same order, one dimension of 1 more
+    per axis. mo 2021.4 reads an Unsqueeze's axes from the attribute only (opset 1 to 12)."""
+    axes = graph.const(node.input[1]) if graph.opset >= 13 and len(node.input) > 1 and node.input[1] else None
+    shape = _static_shape(graph, node.input[0])
+    if axes is None or shape is None:
+        return None
+    rank = len(shape) + np.asarray(axes).size
+    ones = {int(a) % rank for a in np.asarray(axes).reshape(-1)}
+    rest = iter(shape)
+    out = [1 if d in ones else next(rest) for d in range(rank)]
+    target = graph.add_const(f"{name}_shape", np.array(out, np.int64))
+    return [helper.make_node("Reshape", [node.input[0], target], [node.output[0]], name=graph.unique(f"{name}_reshape"))]
+
+
 def _rewrite(graph: Graph, node: onnx.NodeProto) -> list[onnx.NodeProto] | None:
     name = node.name or node.output[0]
+    if node.op_type == "Unsqueeze":
+        return _unsqueeze_as_reshape(graph, node, name)
     if node.op_type in ("Softmax", "LogSoftmax"):
         return _softmax_on_last_axis(graph, node, name)
     if node.op_type == "Split":

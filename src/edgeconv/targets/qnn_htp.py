@@ -29,7 +29,7 @@ import onnx
 import onnx.version_converter
 
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_graph import float16_to_float32, unshare_biases
+from edgeconv.onnx_graph import flatten_gemm_biases, float16_to_float32, unshare_biases
 from edgeconv.threads import ort_options
 
 # SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
@@ -155,6 +155,7 @@ class QdqQuantizer:
         self.preprocess_note = ""
         self.widened = 0
         self.unshared = 0
+        self.flattened = 0
         self.opset = 0
         self.ranges = workdir / "calibration_ranges.json"
 
@@ -171,6 +172,8 @@ class QdqQuantizer:
         # A bias two nodes share is copied here, under a name no tensor has (the quantizer's own
         # copies can take an activation's name: onnx_graph.unshare_biases).
         self.unshared = unshare_biases(model)
+        # A Gemm's [1, N] bias gets per-channel scales along its axis of size 1 (onnx_graph.flatten_gemm_biases).
+        self.flattened = flatten_gemm_biases(model)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         if self.opset < 13:
             # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
@@ -258,6 +261,8 @@ class QdqQuantizer:
                if self.widened else {}),
             **({"biases_unshared": f"{self.unshared} shared bias(es) copied, one per node, before quantizing"}
                if self.unshared else {}),
+            **({"gemm_biases_flattened": f"{self.flattened} Gemm bias(es) read as [N] instead of [1, N] before quantizing"}
+               if self.flattened else {}),
             **({"tensor_quant_overrides": applied} if applied is not None else {}),
         }
 
