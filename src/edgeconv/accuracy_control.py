@@ -80,7 +80,9 @@ def split(calibration: Samples, holdout: float, min_validation: int) -> tuple[Sa
 
 def samples_of(data: Samples) -> list[dict[str, np.ndarray]]:
     n = min((len(v) for v in data.values()), default=0)
-    return [{name: v[i] for name, v in data.items()} for i in range(n)]
+    from edgeconv.arrays import sample
+
+    return [sample(data, i) for i in range(n)]
 
 
 def gate(expected: list[dict[str, np.ndarray]], got: list[dict[str, np.ndarray]], thresholds: dict[str, Any],

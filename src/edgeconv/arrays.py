@@ -68,6 +68,13 @@ def save_npz(path: Path, data: dict[str, np.ndarray], compact: bool = False,
         tmp.unlink(missing_ok=True)
 
 
+def sample(data: dict[str, np.ndarray], i: int, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Sample ``i`` of each array (``[samples, *shape]``), as arrays: a scalar input's sample is a
+    0-d array, not a NumPy scalar, which onnxruntime and OpenVINO refuse ("Unable to handle object of
+    type <class 'numpy.int64'>": Silero VAD's sample rate)."""
+    return {name: np.asarray(data[name][i]) for name in (data if names is None else names)}
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as npz:
         stored = {k: npz[k] for k in npz.files}

@@ -72,7 +72,7 @@ def reference(
             for spec in stage.inputs:
                 if spec.frozen_value is not None:
                     continue
-                sample[spec.name] = calibration[spec.name][i].astype(numpy_dtype(spec.data_type))
+                sample[spec.name] = np.asarray(calibration[spec.name][i], dtype=numpy_dtype(spec.data_type))
             samples.append(sample)
         expected = [_run_or_explain(run_original, original_feeds(stage, sample), stage) for sample in samples]
         del run_original

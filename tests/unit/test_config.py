@@ -211,3 +211,31 @@ def test_default_encoding_follows_modelconv_062(shape, layout, encoding, expecte
     cfg = validate_model_config(data, "m", "m.yaml")
     stage = resolve_stage(cfg.stages["m"], model_info(model, "m.onnx"), "m.yaml")
     assert (stage.inputs[0].encoding_from, stage.inputs[0].encoding_to) == expected
+
+
+def _vad_like():
+    """Silero VAD's interface: audio [batch, sequence], state [2, batch, 128], sample rate (scalar)."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["audio"], ["s"], keepdims=0),
+         helper.make_node("Identity", ["state"], ["state_out"]),
+         helper.make_node("Cast", ["sr"], ["srf"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["s", "srf"], ["out"])], "vad",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", "sequence"]),
+         helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 128]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch"]),
+         helper.make_tensor_value_info("state_out", TensorProto.FLOAT, [2, "batch", 128])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_a_named_dimension_given_for_one_input_is_set_for_every_input_that_has_it():
+    stage = _resolve({"input_model": "m.onnx", "inputs": [{"name": "audio", "shape": [1, 512]}]}, _vad_like())
+    assert stage.input("state").shape == [2, 1, 128]  # `batch`, given as 1 for audio
+    assert stage.input("sr").shape == []
+    # Not given anywhere: still named as dynamic, with every input that has one in the same error.
+    with pytest.raises(ConfigError) as err:
+        _resolve({"input_model": "m.onnx"}, _vad_like())
+    assert "inputs.0.shape: input 'audio' has dynamic dimension(s) at index 1" in str(err.value)
+    assert "inputs.1.shape: input 'state' has dynamic dimension(s) at index 1" in str(err.value)

@@ -180,3 +180,25 @@ def test_ir_bytes_do_not_depend_on_what_the_process_built_before(tmp_path):
     assert (tmp_path / "a.xml").read_bytes() == (tmp_path / "b.xml").read_bytes()
     assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
     assert 'name="x"' in (tmp_path / "a.xml").read_text()  # a name the model chose is kept
+
+
+def test_a_scalar_input_is_fed_as_a_0_d_array_to_the_original_and_the_ir(tmp_path):
+    """Silero VAD's sample rate is an int64 scalar: its samples were fed as NumPy scalars, which
+    onnxruntime refuses ("Unable to handle object of type <class 'numpy.int64'>")."""
+    from edgeconv.arrays import sample
+    from test_config import _vad_like
+
+    original = tmp_path / "vad.onnx"
+    onnx.save(_vad_like(), original)
+    cfg = validate_model_config({"input_model": str(original), "inputs": [{"name": "audio", "shape": [1, 8]}],
+                                 "calibration": {"max_images": 4}}, "vad", "vad.yaml")
+    stage = resolve_stage(cfg.stages["vad"], model_info(onnx.load(original), str(original)), "vad.yaml")
+    calibration = prepare_calibration(stage)
+    assert calibration["sr"].shape == (4,)
+    assert sample(calibration, 0)["sr"].shape == () and isinstance(sample(calibration, 0)["sr"], np.ndarray)
+    normalized = tmp_path / "normalized.onnx"  # the shapes fixed, as the chain does
+    onnx.save(attach_normalization(onnx.load(original), stage), normalized)
+    ir = tmp_path / "vad.xml"
+    convert_ir(normalized, ir, compress_to_fp16=False)
+    report = verify(original, ir, stage, calibration, {"min_cosine": 0.9999}, 4)
+    assert report["passed"] and report["images"] == 4

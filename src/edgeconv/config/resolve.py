@@ -69,21 +69,21 @@ def resolve_stage(stage: StageConfig, info: ModelInfo, source: str, prefix: str 
             )
     if problems:
         raise ConfigError(source, problems)
-    inputs: list[ResolvedInput] = []
     defaults = stage.input_defaults()
+    specs = []  # (tensor, its spec, the defaults it takes, its config key, listed)
     for tensor in info.inputs:
         if tensor.name in listed:
             idx, spec = listed[tensor.name]
-            key = f"{prefix}inputs.{idx}"
-            inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
+            specs.append((tensor, spec, defaults, f"{prefix}inputs.{idx}", True))
         elif not stage.inputs:
-            spec = InputSpec(name=tensor.name)
             key = f"{prefix}inputs.{model_names.index(tensor.name)}"
-            inputs.append(_resolve_input(spec, defaults, tensor, key, source, problems, listed=True))
+            specs.append((tensor, InputSpec(name=tensor.name), defaults, key, True))
         else:
             spec = InputSpec(name=tensor.name, encoding={"from": "NONE", "to": "NONE"})  # type: ignore[arg-type]
-            key = f"{prefix}inputs (unlisted model input {tensor.name!r})"
-            inputs.append(_resolve_input(spec, {}, tensor, key, source, problems, listed=False))
+            specs.append((tensor, spec, {}, f"{prefix}inputs (unlisted model input {tensor.name!r})", False))
+    named = _named_sizes([(tensor, _pick(spec, taken, "shape")) for tensor, spec, taken, _, _ in specs])
+    inputs = [_resolve_input(spec, taken, tensor, key, source, problems, listed=is_listed, named=named)
+              for tensor, spec, taken, key, is_listed in specs]
     outputs = [o.name for o in stage.outputs] or [o.name for o in info.outputs]
     for idx, out in enumerate(outputs):
         if stage.outputs and out not in info.tensor_names:
@@ -123,6 +123,20 @@ def _pick(spec: InputSpec, defaults: dict[str, Any], key: str) -> Any:
     return value if value is not None else defaults.get(key)
 
 
+def _named_sizes(given: list[tuple[Any, list[int] | None]]) -> dict[str, int]:
+    """The sizes the given shapes set for the model's named dynamic dimensions: an input given as
+    [1, 512] whose model shape is [batch, sequence] sets batch = 1 and sequence = 512 for every other
+    input that has them (Silero VAD's state, [2, batch, 128])."""
+    named: dict[str, int] = {}
+    for tensor, shape in given:
+        if shape is None or len(shape) != len(tensor.shape):
+            continue
+        for size, dim in zip(shape, tensor.shape):
+            if isinstance(dim, str) and dim not in ("", "?") and isinstance(size, int) and size > 0:
+                named.setdefault(dim, size)
+    return named
+
+
 def _resolve_input(
     spec: InputSpec,
     defaults: dict[str, Any],
@@ -131,6 +145,7 @@ def _resolve_input(
     source: str,
     problems: list[str],
     listed: bool,
+    named: dict[str, int] | None = None,
 ) -> ResolvedInput:
     n0 = len(problems)
     model_shape = tensor.shape
@@ -154,15 +169,17 @@ def _resolve_input(
             if any(d == 0 for d in shape):
                 problems.append(f"{key}.shape: {shape} has a 0 dimension; give a fixed size")
     else:
-        shape = [d if isinstance(d, int) else -1 for d in model_shape]
+        shape = [d if isinstance(d, int) else (named or {}).get(d, -1) for d in model_shape]
         if shape and shape[0] == -1:
             shape[0] = 1
         dynamic = [i for i, d in enumerate(shape) if d == -1]
         if dynamic:
+            example = "[" + ",".join(str(d) if d != -1 else f"<{m}>" for d, m in zip(shape, model_shape)) + "]"
+            how = (f"set `{key}.shape` in the config or override it, e.g. {key}.shape \"{example}\"" if listed else
+                   f"list it under `inputs` with its shape, e.g. {{name: {tensor.name}, shape: {example}}}")
             problems.append(
                 f"{key}.shape: input {tensor.name!r} has dynamic dimension(s) at index "
-                f"{', '.join(map(str, dynamic))} ({_fmt_shape(model_shape)}); set `{key}.shape` in the config "
-                f"or override it, e.g. {key}.shape \"[{','.join(str(d) if isinstance(d, int) else '<' + str(d) + '>' for d in [shape[0], *model_shape[1:]])}]\""
+                f"{', '.join(map(str, dynamic))} ({_fmt_shape(model_shape)}); {how}"
             )
     data_type = _pick(spec, defaults, "data_type") or tensor.data_type
     layout = _pick(spec, defaults, "layout") or default_layout(shape)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeconv.arrays import sample
 from edgeconv.errors import ConversionError
 from edgeconv.steps.base import Context, Params, Paths, Step
 from edgeconv.targets.openvino import read_onnx, save_ir
@@ -31,7 +32,7 @@ def quantize_ir(
     if missing:
         raise ConversionError(f"quantize_ir: calibration data has no samples for input(s) {missing}")
     n = len(next(iter(calibration.values())))
-    samples = [{name: calibration[name][i] for name in names} for i in range(n)]
+    samples = [sample(calibration, i, names) for i in range(n)]
     compress = bool(options.get("compress_to_fp16", True))
     control = options.get("accuracy_control")
     if control:

@@ -28,6 +28,7 @@ import numpy as np
 import onnx
 import onnx.version_converter
 
+from edgeconv.arrays import sample
 from edgeconv.errors import ConversionError
 from edgeconv.onnx_graph import flatten_gemm_biases, float16_to_float32, unshare_biases
 from edgeconv.threads import ort_options
@@ -210,7 +211,7 @@ class QdqQuantizer:
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
                 n = len(next(iter(calibration.values())))
-                self._it = iter([{k: v[i] for k, v in calibration.items()} for i in range(n)])
+                self._it = iter([sample(calibration, i) for i in range(n)])
 
             def get_next(self) -> dict[str, np.ndarray] | None:
                 return next(self._it, None)
