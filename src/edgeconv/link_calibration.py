@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.arrays import sample
+from edgeconv.arrays import sample as sample_at
 from edgeconv.config.resolve import ResolvedInput
 from edgeconv.errors import CalibrationError
 from edgeconv.onnx_io import numpy_dtype
@@ -84,7 +84,7 @@ def stage_outputs(model: Path, calibration: dict[str, np.ndarray]) -> dict[str, 
     outputs = [o.name for o in session.get_outputs()]
     results: dict[str, list[np.ndarray]] = {o: [] for o in outputs}
     for i in range(count):
-        values = session.run(outputs, sample(calibration, i, names))
+        values = session.run(outputs, sample_at(calibration, i, names))
         for name, value in zip(outputs, values):
             results[name].append(np.asarray(value))
     return {name: np.stack(values) for name, values in results.items()}
@@ -108,7 +108,7 @@ def linked_calibration(spec: ResolvedInput, upstream: dict[str, np.ndarray], roo
         samples = []
         for i in range(count):
             try:
-                samples.append(np.asarray(run_script(sample(upstream, i))))
+                samples.append(np.asarray(run_script(sample_at(upstream, i))))
             except Exception as exc:
                 raise ScriptError(
                     f"input {spec.name!r}: the calibration script failed on sample {i} of stage {link['stage']!r}: "
