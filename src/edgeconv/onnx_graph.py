@@ -275,13 +275,58 @@ def flatten_gemm_biases(model: onnx.ModelProto) -> int:
             node.input[2] = graph.add_const(f"{bias.name}_flat", tensor_array(bias).reshape(-1))
             replaced.add(bias.name)
             flattened += 1
+    _drop_unread(graph, replaced)  # a [1, N] bias another node (or a subgraph) still reads stays
+    return flattened
+
+
+def _drop_unread(graph: Graph, names: set[str]) -> None:
+    """The initializers among ``names`` that no node (nor a subgraph) reads any more, removed."""
     read = set().union(*(_reads(n) for n in graph.g.node)) | {o.name for o in graph.g.output}
-    unread = replaced - read  # a [1, N] bias another node (or a subgraph) still reads stays
+    unread = names - read
     if unread:
         keep = [i for i in graph.g.initializer if i.name not in unread]
         del graph.g.initializer[:]
         graph.g.initializer.extend(keep)
-    return flattened
+
+
+def finite_constants(model: onnx.ModelProto) -> dict[str, int]:
+    """Infinite constants made quantizable, in place, without changing what the model computes on
+    finite data: ``Max(x, -inf)`` and ``Min(x, +inf)`` (jax2tf writes a reduction's identity that way)
+    are ``x``, and any other infinity in a float initializer becomes its type's largest finite
+    value. onnxruntime's quantizer gives an infinite constant an infinite scale, and the QDQ model
+    computes NaN from it (Google's Magika: its softmax's max logit came out 0). What was done, by kind."""
+    graph = Graph(model)
+    dropped, constants, extrema = [], set(), 0
+    for node in graph.g.node:
+        if node.op_type not in ("Max", "Min") or len(node.input) != 2:
+            continue
+        identity = -np.inf if node.op_type == "Max" else np.inf
+        for k in (0, 1):
+            value = graph.const(node.input[k])
+            if value is None or value.ndim != 0 or value.dtype.kind != "f" or value != identity:
+                continue
+            x, out = node.input[1 - k], node.output[0]
+            constants.add(node.input[k])
+            if out in graph.graph_outputs:  # keep the model's output name: an Identity makes it
+                node.op_type, node.input[:] = "Identity", [x]
+            else:
+                graph.rename_input_uses(out, x)
+                dropped.append(node)
+            extrema += 1
+            break
+    graph.remove_nodes(dropped)
+    _drop_unread(graph, constants)
+    clipped = 0
+    for init in graph.g.initializer:
+        if init.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+            continue
+        value = tensor_array(init)
+        if np.isinf(value).any():
+            big = np.finfo(value.dtype).max
+            init.CopyFrom(numpy_helper.from_array(np.clip(value, -big, big).astype(value.dtype), init.name))
+            clipped += 1
+    done = {"identity_extrema_removed": extrema, "infinite_constants_clipped": clipped}
+    return {k: v for k, v in done.items() if v}
 
 def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
     current = [o.name for o in model.graph.output]

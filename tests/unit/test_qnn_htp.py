@@ -331,3 +331,52 @@ def test_a_gemm_bias_stored_1_by_n_quantizes_per_channel(tmp_path):
     got, reference = onnx_runner(tmp_path / "q.onnx")(feeds)["out"], onnx_runner(net)(feeds)["out"]
     assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98
     assert record["gemm_biases_flattened"].startswith("1 Gemm bias(es)")
+
+
+def _max_with_minus_inf_net(path):
+    """x [1, 8] -> Max(x, -inf) -> m -> Sub(x, m) -> out: a softmax's max, as jax2tf writes it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMax", ["x"], ["r"], keepdims=1),
+         helper.make_node("Max", ["r", "minus_inf"], ["m"], name="identity_max"),
+         helper.make_node("Sub", ["x", "m"], ["out"])], "max",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(np.array(-np.inf, np.float32), "minus_inf")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_an_infinite_constant_is_not_quantized_into_nan(tmp_path):
+    """Google's Magika: `Max(x, -inf)` before its softmax; onnxruntime's quantizer gave the -inf an
+    infinite scale, the QDQ model computed NaN there, and plain INT8 measured cosine 0.12 (0.998 now)."""
+    from onnx import numpy_helper
+
+    from edgeconv.onnx_graph import finite_constants
+    from edgeconv.runtime import onnx_runner
+
+    net = _max_with_minus_inf_net(tmp_path / "max.onnx")
+    calibration = {"x": np.random.default_rng(1).standard_normal((4, 1, 8)).astype(np.float32) * 3}
+    qnn_htp.quantize_qdq(net, calibration, tmp_path / "q.onnx", "INT8_STANDARD", True)
+    feeds = {"x": calibration["x"][0]}
+    got, reference = onnx_runner(tmp_path / "q.onnx")(feeds)["out"], onnx_runner(net)(feeds)["out"]
+    assert np.isfinite(got).all()
+    assert float((got * reference).sum() / np.linalg.norm(got) / np.linalg.norm(reference)) > 0.98
+    # The Max is its other input; a Max that makes a model output becomes an Identity (its name stays).
+    model = onnx.load(net)
+    assert finite_constants(model) == {"identity_extrema_removed": 1}
+    assert [n.op_type for n in model.graph.node] == ["ReduceMax", "Sub"] and model.graph.node[1].input == ["x", "r"]
+    assert "minus_inf" not in {i.name for i in model.graph.initializer}
+    model = onnx.load(net)
+    model.graph.output[0].name = "m"
+    del model.graph.node[2]
+    assert finite_constants(model) == {"identity_extrema_removed": 1}
+    assert [n.op_type for n in model.graph.node] == ["ReduceMax", "Identity"]
+    # Any other infinity in a float constant: the type's largest finite value.
+    mask = numpy_helper.from_array(np.array([0, -np.inf], np.float32), "mask")
+    model.graph.initializer.append(mask)
+    assert finite_constants(model) == {"infinite_constants_clipped": 1}
+    assert numpy_helper.to_array(model.graph.initializer[-1]).tolist() == [0.0, float(-np.finfo(np.float32).max)]

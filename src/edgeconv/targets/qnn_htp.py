@@ -30,7 +30,7 @@ import onnx.version_converter
 
 from edgeconv.arrays import sample
 from edgeconv.errors import ConversionError
-from edgeconv.onnx_graph import flatten_gemm_biases, float16_to_float32, unshare_biases
+from edgeconv.onnx_graph import finite_constants, flatten_gemm_biases, float16_to_float32, unshare_biases
 from edgeconv.threads import ort_options
 
 # SoC name (as in rvc4.htp_socs) -> (HTP architecture, QNN soc_model id from QnnTypes.h).
@@ -157,6 +157,7 @@ class QdqQuantizer:
         self.widened = 0
         self.unshared = 0
         self.flattened = 0
+        self.finite: dict[str, int] = {}
         self.opset = 0
         self.ranges = workdir / "calibration_ranges.json"
 
@@ -175,6 +176,8 @@ class QdqQuantizer:
         self.unshared = unshare_biases(model)
         # A Gemm's [1, N] bias gets per-channel scales along its axis of size 1 (onnx_graph.flatten_gemm_biases).
         self.flattened = flatten_gemm_biases(model)
+        # An infinite constant gets an infinite scale (onnx_graph.finite_constants).
+        self.finite = finite_constants(model)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         if self.opset < 13:
             # QDQ with per-channel scales (DequantizeLinear's axis) needs opset 13.
@@ -264,6 +267,7 @@ class QdqQuantizer:
                if self.unshared else {}),
             **({"gemm_biases_flattened": f"{self.flattened} Gemm bias(es) read as [N] instead of [1, N] before quantizing"}
                if self.flattened else {}),
+            **({"infinite_constants": self.finite} if self.finite else {}),
             **({"tensor_quant_overrides": applied} if applied is not None else {}),
         }
 
