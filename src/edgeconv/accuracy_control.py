@@ -314,17 +314,8 @@ def _ladder(trial: Callable[[int], dict[str, Any] | None], total: int, start: in
         if count == total:
             return None, True
         count *= 2
-    if best is not None:
-        lo, hi = failed_at, best[0]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            row = trial(mid)
-            if row is None:
-                break
-            if row["passed"]:
-                hi, best = mid, (mid, row)
-            else:
-                lo = mid
+    if best is not None:  # bisection between the last failing and the first passing count
+        best = _bracket(trial, failed_at, best[0], lambda lo, hi: None) or best
     return best, False
 
 
