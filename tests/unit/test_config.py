@@ -117,6 +117,22 @@ def test_override_of_bare_model_inputs_uses_model_input_names(tmp_path):
     assert cfg.stages["m"].inputs[0].name == "x" and cfg.stages["m"].inputs[0].shape == [1, 3, 20, 20]
 
 
+def test_an_override_inside_a_setting_given_as_true_keeps_it_on():
+    """`openvino.accuracy_control: true` in the model's config, `openvino.accuracy_control.method:
+    nncf` on the command line: a TypeError ('bool' object does not support item assignment) before."""
+    from edgeconv.config.loader import validate_model_config
+
+    raw = {"input_model": "m.onnx", "openvino": {"accuracy_control": True}}
+    out = apply_overrides(raw, {"openvino.accuracy_control.method": "nncf"}, "m.yaml")
+    assert out["openvino"]["accuracy_control"] == {"method": "nncf"}
+    stage = validate_model_config(out, "m", "m.yaml").stages["m"]
+    assert stage.openvino.accuracy_control.method == "nncf" and stage.openvino.accuracy_control.max_trials == 64
+    # A setting given as something else (false, a number) is not a mapping to set keys in: said so.
+    with pytest.raises(ConfigError, match=r"override 'openvino.accuracy_control.method': openvino.accuracy_control "
+                                          r"is False in the config, not a mapping of settings"):
+        apply_overrides({"openvino": {"accuracy_control": False}}, {"openvino.accuracy_control.method": "nncf"}, "m.yaml")
+
+
 def test_override_errors():
     with pytest.raises(ConfigError, match="index 3 is out of range"):
         apply_overrides({"inputs": [{"name": "x"}]}, {"inputs.3.shape": "[1]"}, "m.yaml")

@@ -99,7 +99,7 @@ def apply_overrides(
             out["inputs"] = [{"name": n} for n in model_inputs]
         node: Any = out
         for i, part in enumerate(parts[:-1]):
-            node = _step_into(node, part, parts[i + 1], dotted, source)
+            node = _step_into(node, part, parts[i + 1], dotted, source, ".".join(parts[: i + 1]))
         last = parts[-1]
         if isinstance(node, list):
             idx = _index(last, node, dotted, source)
@@ -120,13 +120,17 @@ def _index(part: str, node: list[Any], dotted: str, source: str) -> int:
     return idx
 
 
-def _step_into(node: Any, part: str, next_part: str, dotted: str, source: str) -> Any:
+def _step_into(node: Any, part: str, next_part: str, dotted: str, source: str, head: str) -> Any:
     if isinstance(node, list):
         return node[_index(part, node, dotted, source)]
     if not isinstance(node, dict):
         raise ConfigError(source, [f"override {dotted!r}: {part!r} is inside a value that is not a mapping"])
-    if node.get(part) is None:
+    current = node.get(part)
+    if current is None or current is True:  # unset, or `true` (on, with its defaults): the keys given
         node[part] = [] if next_part.isdigit() else {}
+    elif not isinstance(current, (dict, list)):
+        raise ConfigError(source, [f"override {dotted!r}: {head} is {current!r} in the config, not a mapping of "
+                                   f"settings; set {head} itself, or make it a mapping first (e.g. {head}: {{...}})"])
     return node[part]
 
 
