@@ -737,7 +737,8 @@ class HtpSearch:
 
 
 def _simulator_ladder(search: HtpSearch, lo: int, total: int) -> tuple[Best | None, bool, int]:
-    """The simulator alone, up from ``lo`` in growing steps (1, 2, 4 ...): (first passing count above ``lo`` or None, whether ``total`` failed, last failing count)."""
+    """The simulator alone, up from ``lo`` in growing steps (1, 2, 4 ...): (first passing count
+    above ``lo`` or None, whether ``total`` failed, last failing count)."""
     grow = 1
     while lo < total:
         k = min(total, lo + grow)
@@ -752,14 +753,4 @@ def _simulator_ladder(search: HtpSearch, lo: int, total: int) -> tuple[Best | No
 
 def _bisect_in_simulator(search: HtpSearch, lo: int, best: Best) -> Best:
     """Between the last count the simulator failed and the one it passed: bisection there."""
-    hi = best
-    while hi[0] - lo > 1:
-        mid = (lo + hi[0]) // 2
-        row = search.trial(mid, "simulator")
-        if row is None:
-            break
-        if row["passed"]:
-            hi = (mid, row)
-        else:
-            lo = mid
-    return hi
+    return _bracket(lambda k: search.trial(k, "simulator"), lo, best[0], lambda lo, hi: None) or best

@@ -34,10 +34,6 @@ class Failure:
         label = f"{self.rule} [{self.wildcards}]" if self.wildcards and not error else self.rule
         return label, what, where
 
-    def line(self) -> str:
-        label, what, where = self.parts()
-        return f"  {label}: {what} (log: {where})"
-
 
 def grouped_lines(failures: list[Failure]) -> list[str]:
     """One line per failure; jobs of one rule that failed with the very same error (a superblob's

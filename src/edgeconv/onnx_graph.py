@@ -257,7 +257,6 @@ def unshare_biases(model: onnx.ModelProto) -> int:
     return copies
 
 
-
 def flatten_gemm_biases(model: onnx.ModelProto) -> int:
     """A Gemm's bias stored as a [1, N] initializer, read from an [N] copy instead (Gemm broadcasts
     either over its rows), in place; how many. onnxruntime's quantizer gives such a bias per-channel
@@ -327,6 +326,7 @@ def finite_constants(model: onnx.ModelProto) -> dict[str, int]:
             clipped += 1
     done = {"identity_extrema_removed": extrema, "infinite_constants_clipped": clipped}
     return {k: v for k, v in done.items() if v}
+
 
 def select_outputs(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
     current = [o.name for o in model.graph.output]
