@@ -479,20 +479,45 @@ def _unreachable(search: HtpSearch, rows: list[tuple[int, dict[str, Any]]], acts
 
 
 def _not_met(search: HtpSearch, exhausted: bool) -> GateNotMet:
-    """The error of a search that found no passing count: its best figure and where it was measured."""
-    top = max(search.search.trials, key=lambda t: t["worst_cosine"])
-    everything = (search.reach or len(search.ranked) + len(search.weights)) > len(search.ranked)
-    why = (f"even with every candidate activation{' and weight' if everything else ''} at 16 bits" if exhausted
-           else f"within the budget ({len(search.search.trials)} trials, {search.limits.elapsed():.0f} s)")
+    """The error of a search that found no passing count. Only what was measured where the gate is
+    (the simulator, when there is one): its best figure, and the claim that everything was tried only
+    when a trial there had every candidate at 16 bits; the CPU's figures, when they are better, are
+    named as the CPU's, with the disagreement."""
+    trials = search.search.trials
+    at_gate = [t for t in trials if t["measured_in"] == "simulator"] if search.confirm else trials
+    top = max(at_gate or trials, key=lambda t: t["worst_cosine"])
+    where = search.search.measured_in if at_gate else "onnxruntime QDQ simulation (CPU)"
+    end = search.reach if search.reach and search.firm else len(search.ranked) + len(search.weights)
+    last = next((t for t in reversed(at_gate) if t["activations_16bit"] + t["weights_16bit"] >= end), None)
+    if exhausted and last is not None:
+        acts, wts = last["activations_16bit"], last["weights_16bit"]
+        counts = f"{acts} and {wts}" if wts else f"{acts}"
+        why = (f"in {where}: with every candidate activation{' and weight' if wts else ''} at 16 bits ({counts}) "
+               f"the worst output's cosine is {last['worst_cosine']:.6f} on {last['worst_output']!r}"
+               f"{_map50(last, search.thresholds)}")
+    elif exhausted:
+        why = f"in {where} at any count it measured"
+    else:
+        why = f"within the budget ({len(trials)} trials, {search.limits.elapsed():.0f} s), measured in {where}"
+    cpu = [t for t in trials if t["measured_in"] == "cpu"]
+    cpu_top = max(cpu, key=lambda t: t["worst_cosine"]) if search.confirm and cpu else None
+    disagree = ""
+    if cpu_top is not None and cpu_top["worst_cosine"] > top["worst_cosine"]:
+        disagree = (f" onnxruntime's QDQ simulation on the CPU measured up to {cpu_top['worst_cosine']:.6f} (with "
+                    f"{cpu_top['activations_16bit']} activations and {cpu_top['weights_16bit']} weights at 16 bits): the CPU "
+                    "and the simulator disagree on this model, and the gate is the simulator's (docs/accuracy.md).")
+    if not exhausted:
+        lift = "Raise rvc4.accuracy_control.max_trials or max_seconds, or use"
+    elif search.keep_8bit:
+        lift = ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let the "
+                "search give them 16 bits, or use")
+    else:
+        lift = "Use"
     return GateNotMet(
         f"accuracy control (qnn_htp): the gate {search.thresholds} was not met {why}; best worst-output cosine "
-        f"{top['worst_cosine']:.6f} on {top['worst_output']!r} ({top['measured_in']}){_map50(top, search.thresholds)} with "
+        f"{top['worst_cosine']:.6f} on {top['worst_output']!r}{_map50(top, search.thresholds)} with "
         f"{top['activations_16bit']} of {len(search.ranked)} activations and {top['weights_16bit']} of {len(search.weights)} "
-        "weights at 16 bits. "
-        + ("The model's inputs and outputs stay 8-bit (rvc4.normalize_io_encodings); set it to false to let "
-           "the search give them 16 bits, or " if exhausted and search.keep_8bit else "Raise "
-           "rvc4.accuracy_control.max_trials or max_seconds, or ")
-        + "use FP16_STANDARD, or give more representative calibration data"
+        f"weights at 16 bits.{disagree} {lift} FP16_STANDARD, or give more representative calibration data"
     )
 
 

@@ -411,3 +411,36 @@ def test_a_poor_aim_costs_at_most_twice_bisection(needed):
     else:
         assert best is None  # nothing below the upper end passed; the caller has its figure
     assert 100 not in tried and len(tried) <= 2 * math.ceil(math.log2(100))
+
+
+def test_a_search_the_simulator_never_passes_reports_only_what_was_measured_there(tmp_path):
+    """A stand-in simulator that loses a little of the output at every count (cosine about 0.985
+    against a gate of 0.99) while the CPU passes: after two disagreements the simulator searches
+    alone up to every candidate at 16 bits. The error gives that trial's figure, measured there,
+    and names the CPU's better figure as the CPU's: it does not claim the CPU's figure as the best."""
+    from edgeconv.runtime import onnx_runner
+
+    model = sensitive_net(tmp_path / "s.onnx")
+
+    def runner_for(path):
+        run = onnx_runner(path)
+
+        def lossy(feeds):
+            out = {}
+            for name, value in run(feeds).items():
+                noise = np.random.default_rng(7).standard_normal(value.shape).astype(value.dtype)
+                out[name] = value + 0.18 * np.linalg.norm(value) / np.linalg.norm(noise) * noise
+            return out
+        return lossy
+
+    with pytest.raises(ac.GateNotMet) as err:
+        ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=30), 4,
+                      _htp_quantize(model, tmp_path / "q"), tmp_path, keep_8bit={"x", "out"},
+                      runner_for=runner_for, measured_in="stand-in simulator")
+    text = str(err.value)
+    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.99} was not met in stand-in "
+                           "simulator: with every candidate activation and weight at 16 bits (6 and 3) the worst "
+                           "output's cosine is 0.98"), text
+    best = float(text.split("best worst-output cosine ")[1].split()[0])
+    assert best < 0.99  # the simulator's best, not the CPU's
+    assert "onnxruntime's QDQ simulation on the CPU measured up to 0.99" in text and "disagree" in text
