@@ -131,6 +131,7 @@ class Search:
     started: float = field(default_factory=time.monotonic)
     measured_in: str = ""
     criterion: str = "worst-output cosine"
+    pinned_8bit: list[str] = field(default_factory=list)  # kept at 8 bits whatever the search does
 
     def record(self) -> dict[str, Any]:
         # Plain INT8 as the gate's runtime measured it (the simulator, where it was asked), else the first trial.
@@ -152,6 +153,7 @@ class Search:
             **({"plain_int8_map50": plain.get("map50"), "final_map50": final.get("map50") if final else None}
                if plain and "map50" in plain else {}),
             "trials": self.trials,
+            **({"pinned_8bit": self.pinned_8bit} if self.pinned_8bit else {}),
             "seconds": round(time.monotonic() - self.started, 2),
             **({"trials_by_runtime": {w: sum(t.get("measured_in") == w for t in self.trials) for w in ("cpu", "simulator")}}
                if any(t.get("measured_in") in ("cpu", "simulator") for t in self.trials) else {}),
@@ -190,6 +192,36 @@ def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
                     and types.get(name) in float_types):
                 out.append(name)
     return out
+
+
+def htp_pinned_8bit(model_path: Path) -> list[str]:
+    """Tensors the HTP search keeps at 8 bits because the HTP computes them wrong at 16: the Sigmoid
+    output of a SiLU (``t * Sigmoid(t)``) whose ``t`` a Conv makes.
+
+    Measured in the QNN HTP simulator (sm8550) on YOLOv8n (its 10x10 stage) and reproduced on a
+    Conv -> Sigmoid -> Mul graph: with that Sigmoid at 16 bits, a Conv whose output is 9 to 12 pixels
+    wide reads 0.61 to 0.91 in cosine against onnxruntime's CPU emulation of the same QDQ model (32
+    to 256 channels, 1x1 or 3x3 kernels, stride 1 or 2); 5, 7, 8, 13, 14, 16 to 21, 24, 25, 34 or 44
+    pixels wide, a Relu instead of the SiLU, the SiLU without the Conv, or its Sigmoid kept at 8 bits
+    with everything else at 16: they agree (0.99999). Every Conv's SiLU is pinned, whatever its
+    size, because the sizes that break were found by sampling, not from a rule of the HTP's; a
+    Sigmoid's output lies in [0, 1], where 8 bits keep steps of 1/255."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    made_by = {o: n.op_type for n in graph.node for o in n.output}
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    pinned = []
+    for node in graph.node:
+        if node.op_type != "Sigmoid" or made_by.get(node.input[0]) != "Conv":
+            continue
+        gate, t = node.output[0], node.input[0]
+        if any(r.op_type == "Mul" and set(r.input) == {gate, t} for r in readers.get(gate, [])):
+            pinned.append(gate)
+    return pinned
 
 
 def rank_by_sensitivity(model_path: Path, statistics: Samples, candidates: list[str], bits: int = 8) -> list[tuple[str, float]]:
@@ -489,7 +521,9 @@ def _not_met(search: HtpSearch, exhausted: bool) -> GateNotMet:
     where = search.search.measured_in if at_gate else "onnxruntime QDQ simulation (CPU)"
     end = search.reach if search.reach and search.firm else len(search.ranked) + len(search.weights)
     last = next((t for t in reversed(at_gate) if t["activations_16bit"] + t["weights_16bit"] >= end), None)
-    if exhausted and last is not None:
+    if exhausted and end == 0:
+        why = f"in {where}: no tensor may go to 16 bits"
+    elif exhausted and last is not None:
         acts, wts = last["activations_16bit"], last["weights_16bit"]
         counts = f"{acts} and {wts}" if wts else f"{acts}"
         why = (f"in {where}: with every candidate activation{' and weight' if wts else ''} at 16 bits ({counts}) "
@@ -547,7 +581,14 @@ class HtpSearch:
         self.confirm, self.say = runner_for is not None, progress or (lambda line: None)
         # The thresholds one failing sample settles (a mean error needs every sample).
         self.bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
-        self.candidates = activation_candidates(float_model, set(keep_8bit))
+        # What the HTP computes wrong at 16 bits (htp_pinned_8bit) stays 8-bit in every trial and in the answer.
+        self.search.pinned_8bit = htp_pinned_8bit(float_model)
+        if self.search.pinned_8bit:
+            from edgeconv.encodings import normalize_io
+
+            self.base = normalize_io(base or {}, self.search.pinned_8bit)
+        self.candidates = [c for c in activation_candidates(float_model, set(keep_8bit))
+                           if c not in set(self.search.pinned_8bit)]
         self.weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(self.candidates)))]
         self.ranked: list[str] = []  # the activations in promotion order, ranked once plain INT8 has failed
         self.search.candidates = len(self.candidates) + len(self.weights) if not activations_16bit else len(self.weights)
@@ -723,6 +764,9 @@ class HtpSearch:
         return promotion_encodings(acts, self.base, wts), record
 
     def run(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        if self.search.pinned_8bit:
+            self.say(f"{len(self.search.pinned_8bit)} Sigmoid output(s) of a SiLU after a Conv stay 8-bit (the HTP "
+                     "computes them wrong at 16 bits; docs/accuracy.md)")
         self.say(f"{self.search.candidates} tensor(s) may go to 16 bits; gate {self.thresholds} on {len(self.feeds)} "
                  f"held-back sample(s); budget {self.budget.max_trials} trials, {self.budget.max_seconds:.0f} s")
         plain = self.cpu(0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgeconv import accuracy_control as ac
-from models import conv_net, sensitive_net
+from models import conv_net, sensitive_net, silu_net
 
 
 def _calibration(n=16, seed=1):
@@ -444,3 +444,52 @@ def test_a_search_the_simulator_never_passes_reports_only_what_was_measured_ther
     best = float(text.split("best worst-output cosine ")[1].split()[0])
     assert best < 0.99  # the simulator's best, not the CPU's
     assert "onnxruntime's QDQ simulation on the CPU measured up to 0.99" in text and "disagree" in text
+
+
+def test_a_convs_silu_gate_is_pinned_at_8_bits_and_nothing_else(tmp_path):
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "s.onnx")) == ["g"]
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "r.onnx", act="relu")) == []
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "n.onnx", after_conv=False)) == []  # no Conv: it agrees
+
+
+def _sim_vs_cpu(model, encodings, tmp_path, name):
+    from edgeconv.runtime import onnx_runner
+    from edgeconv.targets.qnn_htp import quantize_qdq, simulator_runner
+
+    x = np.random.default_rng(1).standard_normal((5, 1, 64, 10, 10)).astype(np.float32) * 2
+    out = tmp_path / f"{name}.onnx"
+    quantize_qdq(model, {"x": x[1:]}, out, "INT8_STANDARD", True, encodings)
+    cpu, sim = onnx_runner(out)({"x": x[0]})["y"], simulator_runner("sm8550")(out)({"x": x[0]})["y"]
+    return float(cpu.ravel() @ sim.ravel() / np.linalg.norm(cpu) / np.linalg.norm(sim))
+
+
+def test_the_htp_computes_a_convs_silu_wrong_at_16_bits_and_right_with_its_gate_at_8(tmp_path):
+    """The gap the pin corrects, on the smallest graph that shows it (10 pixels wide): every tensor
+    at 16 bits, the simulator and onnxruntime's CPU emulation of the same QDQ model part (about
+    0.81 measured); the Sigmoid's output at 8 bits and the rest at 16, they agree. If a new QNN
+    computes it right, the first assertion says the pin can go."""
+    pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
+    model = silu_net(tmp_path / "s.onnx")
+    assert _sim_vs_cpu(model, ac.promotion_encodings(["x", "c", "g", "y"]), tmp_path, "all16") < 0.95
+    pinned = ac.promotion_encodings(["x", "c", "y"], {"activation_encodings": {"g": [{"bitwidth": 8, "dtype": "int"}]}})
+    assert _sim_vs_cpu(model, pinned, tmp_path, "pinned") > 0.9999
+
+
+def test_the_htp_search_keeps_the_pinned_gate_at_8_bits_in_every_trial_and_its_answer(tmp_path):
+    model = silu_net(tmp_path / "s.onnx")
+    seen = []
+    quantize = _htp_quantize(model, tmp_path / "q")
+
+    def spy(statistics, encodings, out):
+        seen.append(encodings)
+        quantize(statistics, encodings, out)
+
+    lines = []
+    x = {"x": np.random.default_rng(1).standard_normal((12, 1, 64, 10, 10)).astype(np.float32) * 2}
+    encodings, record = ac.htp_search(model, x, {"min_cosine": 0.9999}, ac.Budget(max_trials=6), 4, spy, tmp_path,
+                                      keep_8bit={"x"}, progress=lines.append)
+    assert record["pinned_8bit"] == ["g"] and "g" not in record["kept_higher_precision"]
+    assert lines[0].startswith("1 Sigmoid output(s) of a SiLU after a Conv stay 8-bit")
+    assert all(e is None or e["activation_encodings"]["g"] == [{"bitwidth": 8, "dtype": "int"}] for e in seen)
+    assert any(e is not None and e["activation_encodings"].get("c") == [{"bitwidth": 16, "dtype": "int"}] for e in seen)
+    assert record["kept_higher_precision"] and encodings["activation_encodings"]["g"] == [{"bitwidth": 8, "dtype": "int"}]
