@@ -220,6 +220,15 @@ class QdqQuantizer:
                 return next(self._it, None)
 
         source = self._prepare()
+        pinned: list[str] = []
+        if scheme.activations in ("QUInt16", "QInt16"):
+            # What the HTP computes wrong at 16 bits stays 8-bit (accuracy_control.htp_pinned_8bit).
+            from edgeconv.accuracy_control import htp_pinned_8bit
+            from edgeconv.encodings import normalize_io
+
+            pinned = htp_pinned_8bit(source)
+            if pinned:
+                encodings = normalize_io(encodings or {}, pinned)
         overrides, applied = None, None
         if encodings:
             from edgeconv.encodings import to_tensor_quant_overrides
@@ -269,6 +278,7 @@ class QdqQuantizer:
                if self.flattened else {}),
             **({"infinite_constants": self.finite} if self.finite else {}),
             **({"tensor_quant_overrides": applied} if applied is not None else {}),
+            **({"pinned_8bit": pinned} if pinned else {}),
         }
 
 
