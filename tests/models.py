@@ -456,9 +456,9 @@ def embedding_net(path: Path | None = None, rows: int = 126, length: int = 8, se
 
 
 def silu_net(path: Path, width: int = 10, channels: int = 64, act: str = "silu", after_conv: bool = True,
-             seed: int = 0) -> Path:
-    """x [1, C, W, W] -> 1x1 Conv -> c -> SiLU (Sigmoid -> g, Mul(c, g) -> y), or Relu with ``act``;
-    without ``after_conv`` the SiLU reads the input itself. At a width of 9 to 12 the HTP computes a
+             seed: int = 0, height: int | None = None) -> Path:
+    """x [1, C, H, W] (H = W unless ``height``) -> 1x1 Conv -> c -> SiLU (Sigmoid -> g, Mul(c, g) -> y), or Relu with ``act``;
+    without ``after_conv`` the SiLU reads the input itself. At a height of 9 to 12 the HTP computes a
     Conv's SiLU wrong when its Sigmoid is at 16 bits (edgeconv.accuracy_control.htp_pinned_8bit)."""
     rng = np.random.default_rng(seed)
     w = (rng.standard_normal((channels, channels, 1, 1)) / np.sqrt(channels)).astype(np.float32)
@@ -470,8 +470,8 @@ def silu_net(path: Path, width: int = 10, channels: int = 64, act: str = "silu",
         nodes += [helper.make_node("Relu", [t], ["y"], name="relu")]
     inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array((rng.standard_normal(channels) * 0.1).astype(np.float32), "b")]
     graph = helper.make_graph(
-        nodes, "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, width, width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, width, width])],
+        nodes, "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, height or width, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, height or width, width])],
         inits if after_conv else [],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

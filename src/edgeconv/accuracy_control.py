@@ -194,21 +194,32 @@ def activation_candidates(model_path: Path, exclude: set[str]) -> list[str]:
     return out
 
 
+# The heights of a Conv's output at which the HTP computes its SiLU wrong with the Sigmoid at 16 bits.
+SILU_BAD_HEIGHTS = range(9, 13)
+
+
 def htp_pinned_8bit(model_path: Path) -> list[str]:
-    """Tensors the HTP search keeps at 8 bits because the HTP computes them wrong at 16: the Sigmoid
-    output of a SiLU (``t * Sigmoid(t)``) whose ``t`` a Conv makes.
+    """Tensors kept at 8 bits on the HTP because it computes them wrong at 16: the Sigmoid output of
+    a SiLU (``t * Sigmoid(t)``) whose ``t`` a Conv makes 9 to 12 rows high (or of a height not known).
 
     Measured in the QNN HTP simulator (sm8550) on YOLOv8n (its 10x10 stage) and reproduced on a
-    Conv -> Sigmoid -> Mul graph: with that Sigmoid at 16 bits, a Conv whose output is 9 to 12 pixels
-    wide reads 0.61 to 0.91 in cosine against onnxruntime's CPU emulation of the same QDQ model (32
-    to 256 channels, 1x1 or 3x3 kernels, stride 1 or 2); 5, 7, 8, 13, 14, 16 to 21, 24, 25, 34 or 44
-    pixels wide, a Relu instead of the SiLU, the SiLU without the Conv, or its Sigmoid kept at 8 bits
-    with everything else at 16: they agree (0.99999). Every Conv's SiLU is pinned, whatever its
-    size, because the sizes that break were found by sampling, not from a rule of the HTP's; a
+    Conv -> Sigmoid -> Mul graph (tests/models.py ``silu_net``): with that Sigmoid at 16 bits, a Conv
+    output 9 to 12 rows high reads 0.58 to 0.95 in cosine against onnxruntime's CPU emulation of the
+    same QDQ model, whatever its width (1 to 80 columns), channels (32 to 256), kernel (1x1, 3x3) or
+    stride (1, 2). 1, 3, 5, 7, 8, 13, 14, 16 to 21, 24, 25, 34, 40 and 44 rows high, a Relu instead
+    of the SiLU, the SiLU without the Conv, or its Sigmoid at 8 bits with everything else at 16:
+    they agree (0.99999). The heights were sampled, not derived from a rule of the HTP's; a
     Sigmoid's output lies in [0, 1], where 8 bits keep steps of 1/255."""
     import onnx
 
-    graph = onnx.load(str(model_path), load_external_data=False).graph
+    model = onnx.load(str(model_path), load_external_data=False)
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - heights unknown: every Conv's SiLU is pinned
+        pass
+    graph = model.graph
+    dims = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+            for v in (*graph.value_info, *graph.output)}
     made_by = {o: n.op_type for n in graph.node for o in n.output}
     readers: dict[str, list[Any]] = {}
     for node in graph.node:
@@ -216,9 +227,13 @@ def htp_pinned_8bit(model_path: Path) -> list[str]:
             readers.setdefault(name, []).append(node)
     pinned = []
     for node in graph.node:
-        if node.op_type != "Sigmoid" or made_by.get(node.input[0]) != "Conv":
+        t = node.input[0] if node.input else ""
+        if node.op_type != "Sigmoid" or made_by.get(t) != "Conv":
             continue
-        gate, t = node.output[0], node.input[0]
+        shape = dims.get(t)
+        if shape is not None and len(shape) == 4 and shape[2] is not None and shape[2] not in SILU_BAD_HEIGHTS:
+            continue
+        gate = node.output[0]
         if any(r.op_type == "Mul" and set(r.input) == {gate, t} for r in readers.get(gate, [])):
             pinned.append(gate)
     return pinned

@@ -450,29 +450,38 @@ def test_a_convs_silu_gate_is_pinned_at_8_bits_and_nothing_else(tmp_path):
     assert ac.htp_pinned_8bit(silu_net(tmp_path / "s.onnx")) == ["g"]
     assert ac.htp_pinned_8bit(silu_net(tmp_path / "r.onnx", act="relu")) == []
     assert ac.htp_pinned_8bit(silu_net(tmp_path / "n.onnx", after_conv=False)) == []  # no Conv: it agrees
+    # The height decides (measured 9 to 12 rows); ppocr_rec's SiLUs are 1 row high and stay free.
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "h1.onnx", height=1, width=40)) == []
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "h16.onnx", width=16)) == []
+    assert ac.htp_pinned_8bit(silu_net(tmp_path / "h12.onnx", height=12, width=80)) == ["g"]
 
 
-def _sim_vs_cpu(model, encodings, tmp_path, name):
+def _sim_vs_cpu(model, encodings, tmp_path, name, shape):
     from edgeconv.runtime import onnx_runner
     from edgeconv.targets.qnn_htp import quantize_qdq, simulator_runner
 
-    x = np.random.default_rng(1).standard_normal((5, 1, 64, 10, 10)).astype(np.float32) * 2
+    x = np.random.default_rng(1).standard_normal((5, 1, *shape)).astype(np.float32) * 2
     out = tmp_path / f"{name}.onnx"
     quantize_qdq(model, {"x": x[1:]}, out, "INT8_STANDARD", True, encodings)
     cpu, sim = onnx_runner(out)({"x": x[0]})["y"], simulator_runner("sm8550")(out)({"x": x[0]})["y"]
     return float(cpu.ravel() @ sim.ravel() / np.linalg.norm(cpu) / np.linalg.norm(sim))
 
 
-def test_the_htp_computes_a_convs_silu_wrong_at_16_bits_and_right_with_its_gate_at_8(tmp_path):
-    """The gap the pin corrects, on the smallest graph that shows it (10 pixels wide): every tensor
-    at 16 bits, the simulator and onnxruntime's CPU emulation of the same QDQ model part (about
-    0.81 measured); the Sigmoid's output at 8 bits and the rest at 16, they agree. If a new QNN
-    computes it right, the first assertion says the pin can go."""
+@pytest.mark.parametrize("height,width,wrong", [(10, 10, True), (10, 40, True), (40, 10, False)])
+def test_the_htp_computes_a_convs_silu_wrong_at_16_bits_and_right_with_its_gate_at_8(tmp_path, height, width, wrong):
+    """The gap the pin corrects, on the smallest graph that shows it: every tensor at 16 bits, the
+    simulator and onnxruntime's CPU emulation of the same QDQ model part (about 0.8 measured) when
+    the Conv's output is 10 rows high, whatever its width, and agree at 40 rows; with the Sigmoid's
+    output at 8 bits and the rest at 16, they agree. If a new QNN computes it right, the first
+    assertion says the pin can go."""
     pytest.importorskip("onnxruntime_qnn", reason="onnxruntime-qnn is installed by `make test` (extra 'qnn')")
-    model = silu_net(tmp_path / "s.onnx")
-    assert _sim_vs_cpu(model, ac.promotion_encodings(["x", "c", "g", "y"]), tmp_path, "all16") < 0.95
+    model = silu_net(tmp_path / "s.onnx", height=height, width=width)
+    shape = (64, height, width)
+    all16 = _sim_vs_cpu(model, ac.promotion_encodings(["x", "c", "g", "y"]), tmp_path, "all16", shape)
+    assert (all16 < 0.95) if wrong else (all16 > 0.9999)
+    assert ac.htp_pinned_8bit(model) == (["g"] if wrong else [])
     pinned = ac.promotion_encodings(["x", "c", "y"], {"activation_encodings": {"g": [{"bitwidth": 8, "dtype": "int"}]}})
-    assert _sim_vs_cpu(model, pinned, tmp_path, "pinned") > 0.9999
+    assert _sim_vs_cpu(model, pinned, tmp_path, "pinned", shape) > 0.9999
 
 
 def test_the_htp_search_keeps_the_pinned_gate_at_8_bits_in_every_trial_and_its_answer(tmp_path):
