@@ -126,10 +126,10 @@ def held_out(write: bool, names: list[str]) -> None:
         f"Written by `bench/accuracy_control.py --held-out` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{platform.machine()}, Python {platform.python_version()}. Models from pinned packages "
         "(`bench/held_out_models.py`); 8 calibration images: real photographs (scikit-image 0.24.0's) for the face "
-        "detector, the segmentation net and MediaPipe's three, the project's synthetic document pages for the layout "
+        "detector, the segmentation net, MediaPipe's three and the two YOLO detectors, the project's synthetic document pages for the layout "
         "detector; "
         "`INT8_STANDARD`, `accuracy_control: true` on qnn_htp and openvino (method `ranked`), gates 0.98 "
-        "(search: + margin 0.003); `rvc4.normalize_io_encodings: false` for the layout detector only (the bound "
+        "(search: + margin 0.003); `rvc4.normalize_io_encodings: false` for the layout detector and YOLOv8n only (the bounds "
         "below). Each model's whole chain "
         "from a clean state, `snakemake --cores 2 --keep-going`, one model at a time.", "",
         "| model | whole chain s (goal <= 300) | exit |", "| --- | --- | --- |",
