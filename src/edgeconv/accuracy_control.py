@@ -239,6 +239,17 @@ def htp_pinned_8bit(model_path: Path) -> list[str]:
     return pinned
 
 
+def _with_pins(float_model: Path, base: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+    """What the HTP computes wrong at 16 bits (:func:`htp_pinned_8bit`), and ``base`` with it at
+    8 bits, so that it stays 8-bit in every trial and in the answer."""
+    pinned = htp_pinned_8bit(float_model)
+    if not pinned:
+        return pinned, base
+    from edgeconv.encodings import normalize_io
+
+    return pinned, normalize_io(base or {}, pinned)
+
+
 def rank_by_sensitivity(model_path: Path, statistics: Samples, candidates: list[str], bits: int = 8) -> list[tuple[str, float]]:
     """Candidates ordered by the noise 8-bit quantization adds to them, most sensitive first:
     noise-to-signal power of uniform asymmetric quantization over the tensor's calibration range
@@ -515,12 +526,14 @@ def _unreachable(search: HtpSearch, rows: list[tuple[int, dict[str, Any]]], acts
         f"with every candidate activation{' and weight' if k > acts else ''} at 16 bits "
         f"({acts}{f' and {k - acts}' if k > acts else ''}), the worst output's cosine is {row['worst_cosine']:.6f} "
         f"on {row['worst_output']!r}{_map50(row, search.thresholds)}" for k, row in rows)
-    plain = search.search.trials[0]
+    plains = [t for t in search.search.trials if not t["activations_16bit"] and not t["weights_16bit"]]
+    plain = next((t for t in plains if t["measured_in"] == where), plains[0])
+    plain_where = f" ({'simulator' if plain['measured_in'] == 'simulator' else 'CPU'})" if search.confirm else ""
     return GateNotMet(
         f"accuracy control (qnn_htp): the gate {search.thresholds} cannot be met: measured in "
         f"{search.search.measured_in if where == 'simulator' else 'onnxruntime QDQ simulation (CPU)'}"
         f"{' on the hardest held-back sample' if any(row.get('samples_run') for _, row in rows) else ''}, {figures}; "
-        f"plain INT8 {plain['worst_cosine']:.6f}{_map50(plain, search.thresholds)}. "
+        f"plain INT8 {plain['worst_cosine']:.6f}{plain_where}{_map50(plain, search.thresholds)}. "
         f"{io}quantization_mode FP16_STANDARD, or more representative calibration data"
     )
 
@@ -596,14 +609,8 @@ class HtpSearch:
         self.confirm, self.say = runner_for is not None, progress or (lambda line: None)
         # The thresholds one failing sample settles (a mean error needs every sample).
         self.bounds_only = {k: v for k, v in thresholds.items() if k in ("min_cosine", "max_abs_error")}
-        # What the HTP computes wrong at 16 bits (htp_pinned_8bit) stays 8-bit in every trial and in the answer.
-        self.search.pinned_8bit = htp_pinned_8bit(float_model)
-        if self.search.pinned_8bit:
-            from edgeconv.encodings import normalize_io
-
-            self.base = normalize_io(base or {}, self.search.pinned_8bit)
-        self.candidates = [c for c in activation_candidates(float_model, set(keep_8bit))
-                           if c not in set(self.search.pinned_8bit)]
+        self.search.pinned_8bit, self.base = _with_pins(float_model, base)
+        self.candidates = [c for c in activation_candidates(float_model, set(keep_8bit)) if c not in self.search.pinned_8bit]
         self.weights = [name for name, _ in rank_weights(float_model, weight_candidates(float_model, set(self.candidates)))]
         self.ranked: list[str] = []  # the activations in promotion order, ranked once plain INT8 has failed
         self.search.candidates = len(self.candidates) + len(self.weights) if not activations_16bit else len(self.weights)
@@ -707,14 +714,14 @@ class HtpSearch:
 
     # ------------------------------------------------------------------ the phases
 
-    def upper_bound(self, total: int) -> int:
+    def upper_bound(self, total: int, trust_cpu: bool = True) -> int:
         """The other end: every candidate activation at 16 bits, then (only if that is not enough) their
         weights too. The first count that passes bounds the search; when none does, stop now with the
         figures. Measured in the simulator on its hardest sample (a failure there is the gate's), except
         activations the CPU passes by more than ``AGREEMENT``: on 16-bit activations the two agree, on
         16-bit weights they part (the module's docstring), so only the latter need the simulator."""
         where, acts = "simulator" if self.confirm else "cpu", len(self.ranked)
-        if self.confirm and acts:
+        if self.confirm and acts and trust_cpu:
             row = self.cpu(acts)
             if row is None:
                 return acts
@@ -751,6 +758,11 @@ class HtpSearch:
             self.say(f"the simulator measured {row['worst_cosine']:.6f} where the CPU measured "
                      f"{self.cpu_rows[k]['worst_cosine']:.6f}: the CPU's figures must now clear the gate by {self.gap:.4f}")
             lo = k
+            if not self.reach:
+                # Plain INT8 passed on the CPU, so no end was measured; it fails in the simulator, so the
+                # CPU's figures are not the simulator's on this model: the other end is measured there
+                # now, before the search goes on (it stops at once when even that end fails).
+                self.reach, self.firm = self.upper_bound(self.promotion_order(), trust_cpu=False), True
             total = self.reach if self.reach and self.firm else self.promotion_order()
             if lo >= total:
                 return None, True, lo

@@ -413,14 +413,18 @@ def test_a_poor_aim_costs_at_most_twice_bisection(needed):
     assert 100 not in tried and len(tried) <= 2 * math.ceil(math.log2(100))
 
 
-def test_a_search_the_simulator_never_passes_reports_only_what_was_measured_there(tmp_path):
-    """A stand-in simulator that loses a little of the output at every count (cosine about 0.985
-    against a gate of 0.99) while the CPU passes: after two disagreements the simulator searches
-    alone up to every candidate at 16 bits. The error gives that trial's figure, measured there,
-    and names the CPU's better figure as the CPU's: it does not claim the CPU's figure as the best."""
+def test_a_search_the_simulator_never_passes_stops_at_the_bound_it_measured_there(tmp_path):
+    """Plain INT8 passes on the CPU, so no end was measured; a stand-in simulator loses a little of
+    the output at every count (cosine about 0.985 against a gate of 0.99). At that first
+    disagreement the other end is measured in the simulator, which fails it too, so the search
+    stops at once with the simulator's figures and claims no CPU figure as its best (it once went
+    on for a dozen trials and said "best 0.999... (cpu)" after "every candidate at 16 bits")."""
+    import onnx
+
     from edgeconv.runtime import onnx_runner
 
-    model = sensitive_net(tmp_path / "s.onnx")
+    model = tmp_path / "plain.onnx"
+    conv_net(model, channels=4, size=8)
 
     def runner_for(path):
         run = onnx_runner(path)
@@ -433,17 +437,44 @@ def test_a_search_the_simulator_never_passes_reports_only_what_was_measured_ther
             return out
         return lossy
 
+    lines = []
+    io = {"x", *[o.name for o in onnx.load(model).graph.output]}
     with pytest.raises(ac.GateNotMet) as err:
         ac.htp_search(model, _calibration(), {"min_cosine": 0.99}, ac.Budget(max_trials=30), 4,
-                      _htp_quantize(model, tmp_path / "q"), tmp_path, keep_8bit={"x", "out"},
-                      runner_for=runner_for, measured_in="stand-in simulator")
+                      _htp_quantize(model, tmp_path / "q"), tmp_path, keep_8bit=io,
+                      runner_for=runner_for, measured_in="stand-in simulator", progress=lines.append)
     text = str(err.value)
+    assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.99} cannot be met: measured in "
+                           "stand-in simulator on the hardest held-back sample, with every candidate activation at "
+                           "16 bits ("), text
+    assert "; plain INT8 0.98" in text and "(simulator)" in text  # the simulator's plain figure, not the CPU's
+    trials = [line for line in lines if line.startswith("trial ")]
+    assert trials[0].startswith("trial 0 (cpu): 0 activation(s)") and "(meets the gate)" in trials[0]
+    assert trials[1].startswith("trial 1 (simulator): 0 activation(s)")
+    assert all("(simulator)" in t for t in trials[2:]) and len(trials) <= 4
+
+
+def test_a_not_met_search_names_a_better_cpu_figure_as_the_cpus():
+    """The error of a search that found no passing count, built from its trials: the simulator's
+    best, the full count only where it was measured there, the CPU's better figure as the CPU's."""
+    search = ac.HtpSearch.__new__(ac.HtpSearch)
+    search.confirm, search.keep_8bit, search.thresholds = True, {"x"}, {"min_cosine": 0.99}
+    search.ranked, search.weights, search.reach, search.firm = ["a", "b"], ["w"], 0, True
+    search.search = ac.Search("qnn_htp", search.thresholds, 8, 4, measured_in="stand-in simulator")
+
+    def row(acts, wts, cosine, where):
+        return {"activations_16bit": acts, "weights_16bit": wts, "worst_cosine": cosine, "worst_output": "out",
+                "measured_in": where}
+
+    search.search.trials = [row(0, 0, 0.995, "cpu"), row(0, 0, 0.97, "simulator"), row(1, 0, 0.997, "cpu"),
+                            row(1, 0, 0.975, "simulator"), row(2, 1, 0.972, "simulator")]
+    text = str(ac._not_met(search, exhausted=True))
     assert text.startswith("accuracy control (qnn_htp): the gate {'min_cosine': 0.99} was not met in stand-in "
-                           "simulator: with every candidate activation and weight at 16 bits (6 and 3) the worst "
-                           "output's cosine is 0.98"), text
-    best = float(text.split("best worst-output cosine ")[1].split()[0])
-    assert best < 0.99  # the simulator's best, not the CPU's
-    assert "onnxruntime's QDQ simulation on the CPU measured up to 0.99" in text and "disagree" in text
+                           "simulator: with every candidate activation and weight at 16 bits (2 and 1) the worst "
+                           "output's cosine is 0.972000 on 'out'; best worst-output cosine 0.975000"), text
+    assert "the CPU measured up to 0.997000 (with 1 activations and 0 weights at 16 bits)" in text
+    search.search.trials = search.search.trials[:4]  # the full count never measured in the simulator
+    assert "was not met in stand-in simulator at any count it measured" in str(ac._not_met(search, exhausted=True))
 
 
 def test_a_convs_silu_gate_is_pinned_at_8_bits_and_nothing_else(tmp_path):
