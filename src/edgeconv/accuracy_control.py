@@ -212,29 +212,27 @@ def htp_pinned_8bit(model_path: Path) -> list[str]:
     Sigmoid's output lies in [0, 1], where 8 bits keep steps of 1/255."""
     import onnx
 
+    from edgeconv.onnx_graph import Graph
+
     model = onnx.load(str(model_path), load_external_data=False)
     try:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - heights unknown: every Conv's SiLU is pinned
         pass
-    graph = model.graph
+    graph = Graph(model)
     dims = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
-            for v in (*graph.value_info, *graph.output)}
-    made_by = {o: n.op_type for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+            for v in (*graph.g.value_info, *graph.g.output)}
     pinned = []
-    for node in graph.node:
+    for node in graph.g.node:
         t = node.input[0] if node.input else ""
-        if node.op_type != "Sigmoid" or made_by.get(t) != "Conv":
+        conv = graph.producer.get(t)
+        if node.op_type != "Sigmoid" or conv is None or conv.op_type != "Conv":
             continue
         shape = dims.get(t)
         if shape is not None and len(shape) == 4 and shape[2] is not None and shape[2] not in SILU_BAD_HEIGHTS:
             continue
         gate = node.output[0]
-        if any(r.op_type == "Mul" and set(r.input) == {gate, t} for r in readers.get(gate, [])):
+        if any(r.op_type == "Mul" and set(r.input) == {gate, t} for r in graph.consumers.get(gate, [])):
             pinned.append(gate)
     return pinned
 

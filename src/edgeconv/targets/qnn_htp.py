@@ -160,6 +160,7 @@ class QdqQuantizer:
         self.finite: dict[str, int] = {}
         self.opset = 0
         self.ranges = workdir / "calibration_ranges.json"
+        self.pinned: list[str] = []  # kept at 8 bits in a 16-bit activation mode (found once, in _prepare)
 
     def _prepare(self) -> Path:
         if self.source is not None:
@@ -198,6 +199,11 @@ class QdqQuantizer:
             changed = False
             self.preprocess_note = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         self.source = pre if changed else stripped
+        if self.scheme.activations in ("QUInt16", "QInt16"):
+            # What the HTP computes wrong at 16 bits stays 8-bit (accuracy_control.htp_pinned_8bit).
+            from edgeconv.accuracy_control import htp_pinned_8bit
+
+            self.pinned = htp_pinned_8bit(self.source)
         return self.source
 
     def __call__(self, encodings: dict[str, Any] | None, out: Path) -> dict[str, Any]:
@@ -220,15 +226,11 @@ class QdqQuantizer:
                 return next(self._it, None)
 
         source = self._prepare()
-        pinned: list[str] = []
-        if scheme.activations in ("QUInt16", "QInt16"):
-            # What the HTP computes wrong at 16 bits stays 8-bit (accuracy_control.htp_pinned_8bit).
-            from edgeconv.accuracy_control import htp_pinned_8bit
+        pinned = self.pinned
+        if pinned:
             from edgeconv.encodings import normalize_io
 
-            pinned = htp_pinned_8bit(source)
-            if pinned:
-                encodings = normalize_io(encodings or {}, pinned)
+            encodings = normalize_io(encodings or {}, pinned)
         overrides, applied = None, None
         if encodings:
             from edgeconv.encodings import to_tensor_quant_overrides
